@@ -1,0 +1,1 @@
+"""One module per ``cadence`` command; each defines ``command``. See cadence/cli.py."""

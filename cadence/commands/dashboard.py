@@ -1,0 +1,48 @@
+"""``cadence dashboard``: serve the Streamlit app (what ``make run`` calls)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from cadence.cli import AppContext, pass_app
+from cadence.config import DEMO_DB
+
+log = logging.getLogger(__name__)
+APP = Path(__file__).resolve().parents[2] / "app.py"
+
+
+def choose_database(app: AppContext) -> Path:
+    """The configured database; with none configured and no default file, the demo one (built once)."""
+    path = app.db_path
+    if app.db_configured or path.exists():
+        return path
+    if not DEMO_DB.exists():
+        from cadence.demo import build_demo
+
+        log.info("no database configured: building the demo warehouse at %s", DEMO_DB)
+        build_demo(DEMO_DB)
+    return DEMO_DB
+
+
+@click.command(name="dashboard")
+@click.option("--port", default=8501, show_default=True, help="Port to serve on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind; 127.0.0.1 keeps it on this machine.")
+@pass_app
+def command(app: AppContext, port: int, host: str) -> None:
+    """Serve the dashboard (builds the demo database when no real one is configured)."""
+    db = choose_database(app)
+    env = dict(os.environ, CADENCE_DB=str(db.resolve()))
+    if app.config.path:
+        env["CADENCE_CONFIG"] = str(app.config.path.resolve())
+    click.echo(f"Cadence on http://localhost:{port} reading {db}", err=True)
+    args = [sys.executable, "-m", "streamlit", "run", str(APP),
+            "--server.port", str(port), "--server.address", host,
+            "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    raise SystemExit(subprocess.call(args, env=env))

@@ -1,0 +1,210 @@
+"""``cadence.toml``: teams, production environments, attribution window, rework labels, sources.
+
+Teams are configuration, not data: each maps repos, services and cost-allocation tag values to a
+team. A wrong file fails at start with one line naming the file, the key and what is wrong.
+Secrets never live here: tokens come from the environment (see ``secret``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cadence.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = "cadence.toml"
+DEFAULT_DB = Path("data") / "cadence.duckdb"
+DEMO_DB = Path("data") / "demo.duckdb"
+DEFAULT_PRODUCTION = ("production", "prod", "live")
+DEFAULT_REWORK_LABELS = ("hotfix", "revert", "rollback")
+KNOWN_SOURCES = ("github", "pagerduty", "aws", "webhook", "export")
+SECRET_ENV = ("GITHUB_TOKEN", "PAGERDUTY_TOKEN", "CADENCE_WEBHOOK_TOKEN")
+TOP_LEVEL_KEYS = {"database", "production_environments", "attribution_window_days",
+                  "rework_labels", "teams", "sources", "cost_allocation", "benchmark"}
+TEAM_KEYS = {"repos", "services", "cost_tags", "accounts"}
+BENCHMARKS = ("2021", "2023", "2024")
+
+
+@dataclass(frozen=True)
+class Team:
+    name: str
+    repos: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+    cost_tags: tuple[str, ...] = ()
+    accounts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None = None
+    database: Path | None = None
+    production_environments: tuple[str, ...] = DEFAULT_PRODUCTION
+    attribution_window_days: int = 7
+    rework_labels: tuple[str, ...] = DEFAULT_REWORK_LABELS
+    benchmark: str = "2024"
+    teams: dict[str, Team] = field(default_factory=dict)
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cost_allocation: dict[str, Any] = field(default_factory=dict)
+
+    # -- team mapping (used by metrics through the team_map tables) ---------------------------
+    def team_rows(self) -> list[tuple[str, str, str]]:
+        """(team, kind, value) for every repo, service, cost tag and account a team owns."""
+        rows = []
+        for team in self.teams.values():
+            rows += [(team.name, "repo", v) for v in team.repos]
+            rows += [(team.name, "service", v) for v in team.services]
+            rows += [(team.name, "cost_tag", v) for v in team.cost_tags]
+            rows += [(team.name, "account", v) for v in team.accounts]
+        return rows
+
+    def teams_of(self, kind: str, value: str) -> list[str]:
+        return sorted({t for t, k, v in self.team_rows() if k == kind and v == value})
+
+    def require_team(self, name: str) -> Team:
+        """The named team, or a ConfigError that lists the teams there are."""
+        if name not in self.teams:
+            known = ", ".join(sorted(self.teams)) or "none configured"
+            where = f" in {self.path}" if self.path else ""
+            raise ConfigError(f'Unknown team "{name}"{where}; known teams: {known}.')
+        return self.teams[name]
+
+    def source(self, name: str) -> dict[str, Any]:
+        return dict(self.sources.get(name, {}))
+
+
+def _fail(path: Path | None, key: str, problem: str) -> ConfigError:
+    where = str(path) if path else "configuration"
+    return ConfigError(f"{where}: {key}: {problem}")
+
+
+def _str_list(path, key, value) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise _fail(path, key, f"must be a list of non-empty strings, got {value!r}")
+    return tuple(v.strip() for v in value)
+
+
+def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
+    """Validate a parsed TOML document and build a Config; raises ConfigError on the first fault."""
+    unknown = sorted(set(data) - TOP_LEVEL_KEYS)
+    if unknown:
+        raise _fail(path, unknown[0], f"unknown key; expected one of {', '.join(sorted(TOP_LEVEL_KEYS))}")
+    kwargs: dict[str, Any] = {"path": path}
+    if "database" in data:
+        if not isinstance(data["database"], str) or not data["database"]:
+            raise _fail(path, "database", "must be a file path string")
+        db = Path(os.path.expanduser(data["database"]))
+        if not db.is_absolute() and path is not None:
+            db = path.parent / db
+        kwargs["database"] = db
+    if "production_environments" in data:
+        envs = _str_list(path, "production_environments", data["production_environments"])
+        if not envs:
+            raise _fail(path, "production_environments", "must name at least one environment")
+        kwargs["production_environments"] = tuple(e.lower() for e in envs)
+    if "attribution_window_days" in data:
+        v = data["attribution_window_days"]
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 < v <= 365:
+            raise _fail(path, "attribution_window_days", f"must be a whole number of days from 1 to 365, got {v!r}")
+        kwargs["attribution_window_days"] = v
+    if "rework_labels" in data:
+        kwargs["rework_labels"] = tuple(x.lower() for x in _str_list(path, "rework_labels", data["rework_labels"]))
+    if "benchmark" in data:
+        b = str(data["benchmark"])
+        if b not in BENCHMARKS:
+            raise _fail(path, "benchmark", f"must be one of {', '.join(BENCHMARKS)}, got {data['benchmark']!r}")
+        kwargs["benchmark"] = b
+
+    teams_raw = data.get("teams", {})
+    if not isinstance(teams_raw, dict):
+        raise _fail(path, "teams", "must be a table of [teams.NAME] sections")
+    teams = {}
+    for name, body in teams_raw.items():
+        if not isinstance(body, dict):
+            raise _fail(path, f"teams.{name}", "must be a table with repos, services and cost_tags")
+        bad = sorted(set(body) - TEAM_KEYS)
+        if bad:
+            raise _fail(path, f"teams.{name}.{bad[0]}", f"unknown key; expected {', '.join(sorted(TEAM_KEYS))}")
+        teams[name] = Team(name=name, **{k: _str_list(path, f"teams.{name}.{k}", body[k]) for k in body})
+    kwargs["teams"] = teams
+
+    sources = data.get("sources", {})
+    if not isinstance(sources, dict):
+        raise _fail(path, "sources", "must be a table of [sources.NAME] sections")
+    for name, body in sources.items():
+        if name not in KNOWN_SOURCES:
+            raise _fail(path, f"sources.{name}", f"unknown source; expected one of {', '.join(KNOWN_SOURCES)}")
+        if not isinstance(body, dict):
+            raise _fail(path, f"sources.{name}", "must be a table")
+        for key in body:
+            if any(word in key.lower() for word in ("token", "secret", "password")) and key != "token_env":
+                raise _fail(path, f"sources.{name}.{key}",
+                            "secrets do not belong in the config file; set them in the environment")
+    kwargs["sources"] = sources
+
+    alloc = data.get("cost_allocation", {})
+    if not isinstance(alloc, dict):
+        raise _fail(path, "cost_allocation", "must be a table")
+    for section in ("accounts", "services"):
+        mapping = alloc.get(section, {})
+        if not isinstance(mapping, dict):
+            raise _fail(path, f"cost_allocation.{section}", "must map a value to a team name")
+        for value, team in mapping.items():
+            if team not in teams:
+                known = ", ".join(sorted(teams)) or "none configured"
+                raise _fail(path, f"cost_allocation.{section}.{value}",
+                            f'unknown team "{team}"; known teams: {known}')
+    kwargs["cost_allocation"] = alloc
+    return Config(**kwargs)
+
+
+def resolve_config_path(explicit: str | os.PathLike | None = None) -> Path | None:
+    """--config > CADENCE_CONFIG > ./cadence.toml when it exists > none (defaults)."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("CADENCE_CONFIG")
+    if env:
+        return Path(env)
+    local = Path(DEFAULT_CONFIG_FILE)
+    return local if local.exists() else None
+
+
+def load_config(explicit: str | os.PathLike | None = None) -> Config:
+    """Load and validate the configuration; with no file, the defaults."""
+    path = resolve_config_path(explicit)
+    if path is None:
+        return Config()
+    if not path.exists():
+        raise ConfigError(f"{path}: file not found; copy cadence.example.toml to start one.")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    return parse_config(data, path)
+
+
+def resolve_db_path(explicit: str | os.PathLike | None = None, config: Config | None = None) -> Path:
+    """--db > CADENCE_DB > the config's ``database`` > data/cadence.duckdb."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("CADENCE_DB")
+    if env:
+        return Path(env)
+    if config is not None and config.database is not None:
+        return config.database
+    return DEFAULT_DB
+
+
+def db_is_configured(explicit: str | os.PathLike | None = None, config: Config | None = None) -> bool:
+    """True when the user named a database (flag, env or config) rather than taking the default."""
+    return bool(explicit or os.environ.get("CADENCE_DB") or (config and config.database))
+
+
+def secret(name: str) -> str | None:
+    """A token from the environment; never from the config file, never logged."""
+    value = os.environ.get(name, "").strip()
+    return value or None

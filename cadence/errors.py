@@ -1,0 +1,30 @@
+"""Named exceptions. Library code raises these; the CLI turns them into one line and a non-zero
+exit, pages into ``st.error``. Every message names the thing, the problem and the next step."""
+
+
+class CadenceError(Exception):
+    """Base class: a problem the user can act on (not a bug)."""
+
+
+class ConfigError(CadenceError):
+    """The configuration file is missing, unreadable or has a wrong key or value."""
+
+
+class WarehouseError(CadenceError):
+    """The database file cannot be opened, is not DuckDB, or stays locked."""
+
+
+class IngestError(CadenceError):
+    """An input file fails validation; nothing was written."""
+
+
+class SourceError(CadenceError):
+    """A collector's source failed (HTTP error, unexpected response)."""
+
+
+class SourceAuthError(SourceError):
+    """The token or credentials are missing, wrong or lack a permission."""
+
+
+class SourceRateLimitError(SourceError):
+    """The source's rate limit is exhausted for longer than we are willing to wait."""

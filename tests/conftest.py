@@ -1,0 +1,49 @@
+"""Shared fixtures. Tests never touch the network beyond 127.0.0.1 and never depend on today."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cadence.config import Config, parse_config
+from warehouse import connect
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path):
+    """No test sees the developer's tokens, config or database."""
+    for var in ("CADENCE_DB", "CADENCE_CONFIG", "GITHUB_TOKEN", "PAGERDUTY_TOKEN",
+                "CADENCE_WEBHOOK_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def db_path(tmp_path) -> Path:
+    """A new, migrated warehouse file."""
+    path = tmp_path / "cadence.duckdb"
+    connect(path).close()
+    return path
+
+
+@pytest.fixture
+def con(db_path):
+    """A read-write connection to a new warehouse file, closed after the test."""
+    c = connect(db_path)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def config() -> Config:
+    """Two teams; payments owns two repos."""
+    return parse_config({
+        "teams": {
+            "payments": {"repos": ["shop/api", "shop/billing"], "services": ["api", "billing"],
+                         "cost_tags": ["payments"]},
+            "storefront": {"repos": ["shop/web"], "services": ["web"], "cost_tags": ["storefront"]},
+        },
+    })

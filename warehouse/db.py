@@ -1,0 +1,171 @@
+"""Opening the DuckDB file: read-write or read-only, with a short retry on the file lock.
+
+DuckDB lets one process hold a file read-write *or* any number of processes hold it read-only.
+The dashboard and a sync are separate processes, so both keep their connections short
+(open, do one unit of work, close) and retry briefly when the other holds the lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+from cadence.errors import WarehouseError
+
+log = logging.getLogger(__name__)
+
+LOCK_WAIT_SECONDS = 15.0
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) for every file in warehouse/migrations, in order."""
+    out = []
+    for item in resources.files("warehouse").joinpath("migrations").iterdir():
+        if item.name.endswith(".sql"):
+            version = int(item.name.split("_", 1)[0])
+            out.append((version, item.name, item.read_text(encoding="utf-8")))
+    return sorted(out)
+
+
+LATEST_VERSION = max(v for v, _, _ in _migrations())
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text and ("conflicting" in text or "could not set" in text)
+
+
+def _describe_open_error(path: Path, exc: Exception) -> str:
+    text = str(exc)
+    if "not a valid duckdb database" in text.lower() or "not a duckdb" in text.lower():
+        return (f'Database "{path}" is not a DuckDB file; point --db or CADENCE_DB at a Cadence '
+                f"database, or remove the file to start a new one.")
+    return f'Cannot open database "{path}": {text.splitlines()[0]}'
+
+
+def connect(path: str | os.PathLike, *, read_only: bool = False,
+            lock_wait_seconds: float = LOCK_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse, waiting up to ``lock_wait_seconds`` for another process's lock.
+
+    A read-write open creates the file if needed and brings its schema to the latest version.
+    A read-only open of an older file upgrades it first through a short read-write connection.
+    """
+    path = Path(path)
+    if read_only and not path.exists():
+        raise WarehouseError(f'No database at "{path}"; run `cadence demo` for demo data, or '
+                             f"`cadence sync`/`cadence ingest` to fill a new one.")
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + lock_wait_seconds
+    delay = 0.02
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except (duckdb.IOException, duckdb.Error) as exc:
+            if _is_lock_error(exc) and time.monotonic() < deadline:
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 1.6, 0.5)
+                continue
+            if _is_lock_error(exc):
+                raise WarehouseError(
+                    f'Database "{path}" stayed locked by another process for {lock_wait_seconds:.0f} s; '
+                    f"wait for the running sync or ingest to finish and try again.") from exc
+            raise WarehouseError(_describe_open_error(path, exc)) from exc
+    try:
+        version = database_version(con)
+        if version < LATEST_VERSION:
+            if read_only:
+                con.close()
+                with write_connection(path, lock_wait_seconds=lock_wait_seconds):
+                    pass
+                return connect(path, read_only=True, lock_wait_seconds=lock_wait_seconds)
+            ensure_schema(con)
+        elif version > LATEST_VERSION:
+            con.close()
+            raise WarehouseError(f'Database "{path}" has schema version {version}, newer than this '
+                                 f"Cadence ({LATEST_VERSION}); upgrade Cadence.")
+    except duckdb.Error:
+        con.close()
+        raise
+    return con
+
+
+def database_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The schema version of an open database (0 for an empty file)."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    ).fetchone()[0]
+    if not exists:
+        return 0
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0] or 0)
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply every migration newer than the database's version, each in its own transaction."""
+    con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+                "name VARCHAR, applied_at TIMESTAMP DEFAULT current_timestamp)")
+    current = database_version(con)
+    for version, name, sql in _migrations():
+        if version <= current:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)", [version, name])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        log.info("warehouse: applied migration %s", name)
+        current = version
+    return current
+
+
+@contextmanager
+def write_connection(path: str | os.PathLike, *,
+                     lock_wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short read-write connection: one transaction, committed on success, then closed."""
+    con = connect(path, read_only=False, lock_wait_seconds=lock_wait_seconds)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+    finally:
+        con.close()
+
+
+@contextmanager
+def read_connection(path: str | os.PathLike, *,
+                    lock_wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short read-only connection, closed on exit so a writer in another process can proceed."""
+    con = connect(path, read_only=True, lock_wait_seconds=lock_wait_seconds)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def last_write_token(path: str | os.PathLike) -> str:
+    """Changes whenever the database file (or its WAL) is written: a cache key for readers."""
+    parts = []
+    for p in (Path(path), Path(f"{path}.wal")):
+        try:
+            st = p.stat()
+            parts.append(f"{st.st_mtime_ns}:{st.st_size}")
+        except FileNotFoundError:
+            parts.append("-")
+    return "|".join(parts)

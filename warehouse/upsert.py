@@ -1,0 +1,76 @@
+"""Idempotent writes: every table is upserted on its natural key, so any sync or ingest re-runs
+without duplicates."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+
+import duckdb
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+TABLE_KEYS: dict[str, tuple[str, ...]] = {
+    "deployments": ("id",),
+    "changes": ("id",),
+    "deployment_changes": ("deployment_id", "change_id"),
+    "incidents": ("id",),
+    "costs": ("charge_date", "source", "provider", "billing_account_id", "sub_account_id",
+              "service_name", "region", "resource_id", "allocation_tag"),
+    "utilization": ("date", "provider", "resource", "metric"),
+    "commitments": ("date", "provider", "kind"),
+    "sync_state": ("source", "scope"),
+    "warehouse_meta": ("key",),
+}
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """Column names of a warehouse table, in schema order."""
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+        "ORDER BY ordinal_position", [table]).fetchall()
+    return [r[0] for r in rows]
+
+
+def upsert_rows(con: duckdb.DuckDBPyConnection, table: str,
+                rows: pd.DataFrame | Iterable[Mapping]) -> int:
+    """Insert or replace ``rows`` into ``table`` on its natural key; returns the rows written.
+
+    Columns not given keep their defaults on insert (and are reset to them on replace: a writer
+    always sends the whole row it owns). Within one batch the last row for a key wins.
+    The caller owns the transaction (see ``write_connection``).
+    """
+    if table not in TABLE_KEYS:
+        raise ValueError(f"unknown warehouse table {table!r}")
+    df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    if df.empty:
+        return 0
+    known = table_columns(con, table)
+    unknown = [c for c in df.columns if c not in known]
+    if unknown:
+        raise ValueError(f"{table}: no such column(s) {unknown}")
+    key = list(TABLE_KEYS[table])
+    missing_key = [k for k in key if k not in df.columns]
+    if missing_key:
+        raise ValueError(f"{table}: rows lack key column(s) {missing_key}")
+    df = df.drop_duplicates(subset=key, keep="last")
+    cols = [c for c in known if c in df.columns]
+    col_list = ", ".join(f'"{c}"' for c in cols)
+    view = f"_upsert_{table}"
+    con.register(view, df[cols])
+    try:
+        con.execute(f'INSERT OR REPLACE INTO "{table}" ({col_list}) SELECT {col_list} FROM "{view}"')
+    finally:
+        con.unregister(view)
+    return len(df)
+
+
+def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str | None) -> None:
+    """Record a small fact about this warehouse (e.g. ``is_demo``)."""
+    con.execute("INSERT OR REPLACE INTO warehouse_meta (key, value) VALUES (?, ?)", [key, value])
+
+
+def get_meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    row = con.execute("SELECT value FROM warehouse_meta WHERE key = ?", [key]).fetchone()
+    return row[0] if row else None
