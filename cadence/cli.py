@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from cadence.config import Config, db_is_configured, load_config, resolve_db_path
+from cadence.config import Config, db_is_configured, effective_config, load_config, resolve_db_path
 from cadence.errors import CadenceError
 
 
@@ -37,6 +37,11 @@ class AppContext:
     @property
     def db_path(self) -> Path:
         return resolve_db_path(self.db_arg, self.config)
+
+    @property
+    def effective_config(self) -> Config:
+        """The config to compute metrics with (demo teams on the demo database)."""
+        return effective_config(self.config, self.db_path)
 
     @property
     def db_configured(self) -> bool:

@@ -208,3 +208,41 @@ def secret(name: str) -> str | None:
     """A token from the environment; never from the config file, never logged."""
     value = os.environ.get(name, "").strip()
     return value or None
+
+
+def effective_config(config: Config, db_path: str | os.PathLike) -> Config:
+    """The config to compute with: the user's, or, when it defines no teams and the database is
+    the demo one, the demo organisation's teams (stored by ``cadence demo`` in warehouse_meta)."""
+    if config.teams:
+        return config
+    import json
+
+    from warehouse.db import read_connection
+    from warehouse.upsert import get_meta
+
+    if not Path(db_path).exists():
+        return config
+    try:
+        with read_connection(db_path) as con:
+            raw = get_meta(con, "demo_config")
+    except Exception:  # an unreadable database is reported by whoever opens it next
+        return config
+    if not raw:
+        return config
+    demo = parse_config(json.loads(raw))
+    return Config(**{**config.__dict__, "teams": demo.teams,
+                     "cost_allocation": config.cost_allocation or demo.cost_allocation})
+
+
+def is_demo_database(db_path: str | os.PathLike) -> bool:
+    """True when ``cadence demo`` wrote this database (the dashboard shows a banner)."""
+    from warehouse.db import read_connection
+    from warehouse.upsert import get_meta
+
+    if not Path(db_path).exists():
+        return False
+    try:
+        with read_connection(db_path) as con:
+            return get_meta(con, "is_demo") == "true"
+    except Exception:
+        return False
