@@ -28,3 +28,7 @@ class SourceAuthError(SourceError):
 
 class SourceRateLimitError(SourceError):
     """The source's rate limit is exhausted for longer than we are willing to wait."""
+
+
+class ExportError(CadenceError):
+    """An export cannot be produced or written (bad week, unwritable directory, failed sync)."""
