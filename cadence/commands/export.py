@@ -1,0 +1,145 @@
+"""``cadence export``: last week's metrics and the changes behind them as two CSV files.
+
+A thin shell over ``metrics.export``: pick the ISO week, optionally run the configured collectors
+first (``--sync``), compute both tables from one read-only connection, then write them atomically.
+Everything is computed before anything is written, so a failure leaves the output directory as it
+was.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from cadence.cli import AppContext, pass_app
+from cadence.config import KNOWN_SOURCES, SECRET_ENV
+from cadence.errors import CadenceError, ExportError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OUT = "exports"
+# The `cadence sync` command that collects each [sources.X] section. "webhook" receives pushes
+# (nothing to pull) and "export" configures this command, so neither is synced.
+SYNC_COMMANDS = {"github": "github", "pagerduty": "pagerduty", "aws": "aws-costs"}
+NOT_SYNCED = ("webhook", "export")
+
+
+def _redact(message: str) -> str:
+    import os
+
+    for name in SECRET_ENV:
+        value = os.environ.get(name, "").strip()
+        if len(value) >= 8:
+            message = message.replace(value, "[redacted]")
+    return message
+
+
+def _exit_reason(exc: BaseException) -> str | None:
+    """None when a click/SystemExit exit means success, else a one-line reason."""
+    code = getattr(exc, "exit_code", getattr(exc, "code", 1))
+    if code in (0, None):
+        return None
+    return f"exited with status {code}"
+
+
+def run_configured_syncs(ctx: click.Context, app: AppContext) -> list[str]:
+    """Run ``cadence sync X`` for every configured source, in a fixed order; stop at the first
+    failure with an ExportError naming the source and its reason. Returns the sources synced."""
+    from cadence.commands.sync import command as sync_group
+
+    names = [n for n in KNOWN_SOURCES if n in app.config.sources and n not in NOT_SYNCED]
+    if not names:
+        where = f" in {app.config.path}" if app.config.path else " (no config file found)"
+        raise ExportError(f"--sync found no source to sync{where}; add a [sources.github], "
+                          f"[sources.pagerduty] or [sources.aws] section, or drop --sync.")
+    done = []
+    for name in names:
+        cmd_name = SYNC_COMMANDS.get(name, name)
+        cmd = sync_group.get_command(ctx, cmd_name)
+        if cmd is None:
+            raise ExportError(f"--sync: [sources.{name}] is configured but this Cadence has no "
+                              f"`cadence sync {cmd_name}`; remove the section or upgrade. Nothing exported.")
+        log.info("export: running cadence sync %s", cmd_name)
+        reason = None
+        try:
+            with cmd.make_context(f"sync {cmd_name}", [], parent=ctx) as sub:
+                cmd.invoke(sub)
+        except (click.exceptions.Exit, SystemExit) as exc:
+            reason = _exit_reason(exc)
+        except click.ClickException as exc:
+            reason = exc.format_message()
+        except CadenceError as exc:
+            reason = str(exc)
+        except Exception as exc:  # a collector bug still means "not synced": report, don't export
+            log.debug("sync %s failed", cmd_name, exc_info=True)
+            reason = f"{type(exc).__name__}: {exc}"
+        if reason is not None:
+            raise ExportError(_redact(f"--sync: `cadence sync {cmd_name}` failed: {reason.strip()} "
+                                      f"Nothing exported; fix the source and re-run."))
+        done.append(cmd_name)
+    return done
+
+
+@click.command(name="export")
+@click.option("--week", metavar="YYYY-Www", help="ISO week to export, e.g. 2026-W47.")
+@click.option("--last-week", is_flag=True,
+              help="Export the last complete ISO week in UTC (the default when no --week is given).")
+@click.option("--by", type=click.Choice(["team", "repo", "service", "org"]), default="team",
+              show_default=True, help="One row per team, repo, service, or one for the organisation.")
+@click.option("--out", "out", default=DEFAULT_OUT, show_default=True, metavar="DIR|-",
+              help="Directory for the two CSV files (created if missing); - writes one table to "
+                   "standard output.")
+@click.option("--only", type=click.Choice(["metrics", "changes"]), default=None,
+              help="Write just this table (with --out -, the default is metrics).")
+@click.option("--sync", "sync_first", is_flag=True,
+              help="Run every configured collector first; export only if all succeed.")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), hidden=True,
+              help="Pretend today is this UTC date (tests).")
+@pass_app
+@click.pass_context
+def command(ctx: click.Context, app: AppContext, week: str | None, last_week: bool, by: str, out: str,
+            only: str | None, sync_first: bool, today) -> None:
+    """Write a week's metrics per scope and the changes behind them as CSV.
+
+    Files: cadence-metrics-YYYY-Www.csv and cadence-changes-YYYY-Www.csv (columns in
+    docs/export.md). Re-running over unchanged data gives byte-identical files.
+    """
+    from metrics.export import build_export, export_file_names, last_complete_week, parse_iso_week
+    from metrics.export import write_files_atomically
+    from warehouse import read_connection
+
+    if week and last_week:
+        raise click.UsageError("Use --week or --last-week, not both.")
+    today_date: date | None = today.date() if today else None
+    label = week or last_complete_week(today_date)
+    parse_iso_week(label)  # a bad week fails before any sync runs
+    to_stdout = out == "-"
+    tables = [only] if only else (["metrics"] if to_stdout else ["metrics", "changes"])
+
+    app.config  # load and validate the config before anything runs  # noqa: B018
+    if sync_first:
+        synced = run_configured_syncs(ctx, app)
+        click.echo(f"synced: {', '.join(synced)}", err=True)
+    db_path = app.db_path
+    config = app.effective_config
+    with read_connection(db_path) as con:
+        result = build_export(con, config, label, by=by, tables=tables)
+    names = export_file_names(result.label)
+
+    if to_stdout:
+        sys.stdout.flush()
+        stream = click.get_binary_stream("stdout")
+        stream.write(result.payloads[tables[0]])
+        stream.flush()
+        return
+    written = write_files_atomically(Path(out), {names[t]: result.payloads[t] for t in tables})
+    for t, path in zip(tables, written, strict=True):
+        rows = len(result.tables[t])
+        click.echo(f"{path} ({rows} row{'s' if rows != 1 else ''})")
+    if not len(result.tables.get("metrics", [1])):
+        log.warning("export: no activity or cost in %s (%s to %s); files hold the header only",
+                    result.label, result.start, result.end)
