@@ -1,0 +1,79 @@
+"""Loading metric SQL by name and running it with bound parameters.
+
+Every metric query is one ``WITH`` built from the shared fragments (the derived facts: which
+deployment shipped a change, which caused an incident, which failed or were rework, and the scope
+of each row) followed by a final query file. The CLI, the pages and the export all go through here,
+so they read the same definitions. Nothing is written to the warehouse: the team mapping from the
+configuration is registered on the connection for the duration of one query, which works on a
+read-only connection.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from cadence.config import Config
+
+# The derived facts, in dependency order; each file holds comma-separated CTE definitions.
+FRAGMENTS = ("deployments", "change_links", "incident_attribution", "deployment_outcomes", "scopes")
+TEAM_MAP_VIEW = "cadence_team_map"
+_PARAM = re.compile(r"\$([a-z_]+)")
+
+
+@cache
+def load_sql(name: str) -> str:
+    """The text of ``metrics/sql/<name>.sql``."""
+    return resources.files("metrics").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
+
+
+def compose(final: str) -> str:
+    """One query: WITH every shared fragment, then the final file's own CTEs and SELECT."""
+    parts = [load_sql(name).strip() for name in FRAGMENTS] + [load_sql(final).strip()]
+    return "WITH " + ",\n".join(parts)
+
+
+def range_params(config: Config, start: date, end: date, *, by: str = "org", scope: str | None = None,
+                 period: str = "total", with_merged: bool = False) -> dict[str, Any]:
+    """Bound parameters for a query over [start, end] (end inclusive of its whole day, UTC)."""
+    end_excl = end + timedelta(days=1)
+    return {
+        "start_ts": datetime(start.year, start.month, start.day),
+        "end_ts": datetime(end_excl.year, end_excl.month, end_excl.day),
+        "start_date": start,
+        "end_date": end_excl,
+        "prod_envs": [e.lower() for e in config.production_environments],
+        "window_days": int(config.attribution_window_days),
+        "rework_labels": [label.lower() for label in config.rework_labels],
+        "by": by,
+        "scope": scope,
+        "period": period,
+        "with_merged": with_merged,
+    }
+
+
+def run_query(con: duckdb.DuckDBPyConnection, config: Config, sql: str,
+              params: dict[str, Any]) -> pd.DataFrame:
+    """Run ``sql`` with the team mapping registered and only the parameters it names bound."""
+    used = set(_PARAM.findall(sql))
+    missing = used - set(params)
+    if missing:
+        raise ValueError(f"metric SQL needs parameter(s) {sorted(missing)}")
+    rows = config.team_rows()
+    teams = pd.DataFrame({"team": pd.Series([r[0] for r in rows], dtype=object),
+                          "kind": pd.Series([r[1] for r in rows], dtype=object),
+                          "value": pd.Series([r[2] for r in rows], dtype=object)})
+    # A cursor of its own: the registration stays private to this query (other threads may share
+    # ``con``), and a result left half-fetched on ``con`` does not block it.
+    cur = con.cursor()
+    try:
+        cur.register(TEAM_MAP_VIEW, teams)
+        return cur.execute(sql, {k: v for k, v in params.items() if k in used}).df()
+    finally:
+        cur.close()

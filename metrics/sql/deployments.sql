@@ -1,0 +1,19 @@
+-- Deployments: the successful production deployments (all time), and those of the requested range.
+-- Definition: a deployment is a row of `deployments` with status "success" whose environment is one
+--   of the configured production environments (case-insensitive) and that has a finished_at; its
+--   time is finished_at. `start_key` (started_at, else finished_at) orders deployments for the
+--   "first deployment at or after the merge" rule.
+-- Grain: one row per deployment. Units: timestamps, naive UTC.
+-- Inputs: deployments; $prod_envs (lower-case list), $start_ts, $end_ts (range, end exclusive).
+prod_deployments AS (
+    SELECT id, repo, service, sha, started_at, finished_at,
+           coalesce(started_at, finished_at) AS start_key
+    FROM deployments
+    WHERE lower(status) = 'success'
+      AND list_contains(CAST($prod_envs AS VARCHAR[]), lower(environment))
+      AND finished_at IS NOT NULL
+),
+range_deployments AS (
+    SELECT * FROM prod_deployments
+    WHERE finished_at >= $start_ts AND finished_at < $end_ts
+)
