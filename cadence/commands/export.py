@@ -131,10 +131,14 @@ def command(ctx: click.Context, app: AppContext, week: str | None, last_week: bo
     names = export_file_names(result.label)
 
     if to_stdout:
+        data = result.payloads[tables[0]]
         sys.stdout.flush()
-        stream = click.get_binary_stream("stdout")
-        stream.write(result.payloads[tables[0]])
-        stream.flush()
+        stream = getattr(sys.stdout, "buffer", None)
+        if stream is None:  # a text-only stdout (some embedders): same characters, as text
+            sys.stdout.write(data.decode("utf-8"))
+        else:
+            stream.write(data)
+            stream.flush()
         return
     written = write_files_atomically(Path(out), {names[t]: result.payloads[t] for t in tables})
     for t, path in zip(tables, written, strict=True):
