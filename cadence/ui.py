@@ -1,0 +1,475 @@
+"""What every dashboard page shares: the sidebar filters, session-state keys, data loading,
+formatting, tables with CSV download, drill-downs and empty states.
+
+Filters live in the URL (widgets bound to ``st.query_params``), so a view survives a reload and can
+be shared as a link. Data loads through ``load``: a short read-only connection per call, never held
+across reruns (a held connection would block every sync), and results cached with
+``st.cache_data`` on the arguments plus the warehouse's last-write token, so a finished sync shows
+on the next interaction without a restart.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+import streamlit as st
+
+from cadence.config import Config, effective_config, is_demo_database, load_config, resolve_config_path, resolve_db_path
+from cadence.errors import CadenceError
+from warehouse.db import last_write_token, read_connection
+
+log = logging.getLogger(__name__)
+
+# -- session-state keys (the bound ones double as URL query-parameter names) -----------------------
+KEY_RANGE = "range"          # date-range preset
+KEY_DATES = "dates"          # custom start/end, shown when the preset is "custom"
+KEY_TEAM = "team"
+KEY_SCOPE = "scope"          # repo or service, as "repo:NAME" / "service:NAME"
+KEY_PERIOD = "period"        # week / month
+KEY_BENCHMARK = "benchmark"  # DORA benchmark year for the bands
+KEY_FILTERS = "_cadence_filters"
+
+ALL = "All"
+PRESETS = {
+    "4w": "Last 4 weeks",
+    "12w": "Last 12 weeks",
+    "26w": "Last 26 weeks",
+    "qtd": "This quarter",
+    "lq": "Last quarter",
+    "ytd": "This year",
+    "12m": "Last 12 months",
+    "custom": "Custom dates",
+}
+DEFAULT_PRESET = "12w"
+BENCHMARK_YEARS = ("2024", "2023", "2021")
+
+BAND_COLORS = {"elite": "green", "high": "blue", "medium": "orange", "low": "red"}
+
+# What to run to fill each kind of data (empty states name the command).
+FILL_COMMANDS = {
+    "deployments": "`cadence sync github` or `cadence ingest deployments FILE`",
+    "changes": "`cadence sync github` or `cadence ingest changes FILE`",
+    "incidents": "`cadence sync pagerduty`, `cadence sync github` or `cadence ingest incidents FILE`",
+    "costs": "`cadence sync aws-costs` or `cadence ingest costs FILE`",
+    "utilization": "`cadence sync aws-costs` (CloudWatch utilization)",
+    "commitments": "`cadence sync aws-costs` (Savings Plans and reservations)",
+}
+
+
+# -- database and configuration -------------------------------------------------------------------
+
+def db_path() -> Path:
+    """The warehouse the dashboard reads: CADENCE_DB > config ``database`` > data/cadence.duckdb."""
+    return resolve_db_path(None, _user_config())
+
+
+def _config_token() -> str:
+    path = resolve_config_path(None)
+    if path is None:
+        return "-"
+    try:
+        return f"{path}:{path.stat().st_mtime_ns}"
+    except OSError:
+        return f"{path}:missing"
+
+
+def _user_config() -> Config:
+    return _cached_user_config(_config_token(), os.environ.get("CADENCE_CONFIG", ""))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _cached_user_config(token: str, env: str) -> Config:
+    return load_config(None)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _cached_effective_config(db: str, write_token: str, config_token: str) -> Config:
+    return effective_config(_user_config(), db)
+
+
+def config() -> Config:
+    """The config metrics are computed with (the demo's teams on the demo database)."""
+    db = db_path()
+    return _cached_effective_config(str(db), last_write_token(db), _config_token())
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _cached_is_demo(db: str, write_token: str) -> bool:
+    return is_demo_database(db)
+
+
+def is_demo() -> bool:
+    db = db_path()
+    return _cached_is_demo(str(db), last_write_token(db))
+
+
+# -- loading ---------------------------------------------------------------------------------------
+
+@st.cache_data(show_spinner=False, max_entries=1024)
+def _cached_call(module: str, name: str, db: str, write_token: str, config_token: str,
+                 items: tuple[tuple[str, Any], ...]) -> Any:
+    # Every argument is part of the cache key (st.cache_data skips only names starting with "_").
+    fn = getattr(importlib.import_module(module), name)
+    cfg = _cached_effective_config(db, write_token, config_token)
+    with read_connection(db) as con:
+        return fn(con, cfg, **dict(items))
+
+
+def load(fn: Callable[..., Any], **kwargs: Any) -> Any:
+    """Call a metrics function ``fn(con, config, **kwargs)`` on a short read-only connection.
+
+    Cached on the function, the arguments, the config file and the warehouse's last write. A
+    ``CadenceError`` (locked database, bad config) becomes ``st.error`` and stops the page.
+    """
+    db = db_path()
+    try:
+        return _cached_call(fn.__module__, fn.__name__, str(db), last_write_token(db), _config_token(),
+                            tuple(sorted(kwargs.items())))
+    except CadenceError as exc:
+        st.error(str(exc))
+        st.stop()
+
+
+# -- filters ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Filters:
+    """The view every page shows: a date range (end inclusive), an optional team and repo/service,
+    the trend period and the benchmark year of the bands."""
+
+    start: date
+    end: date
+    preset: str
+    team: str | None
+    repo: str | None
+    service: str | None
+    period: str
+    benchmark: str
+    as_of: date
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    @property
+    def previous(self) -> Filters:
+        """The equal-length period just before this one (for the change shown on each tile)."""
+        return replace(self, start=self.start - timedelta(days=self.days),
+                       end=self.start - timedelta(days=1))
+
+    @property
+    def by(self) -> str:
+        if self.service:
+            return "service"
+        if self.repo:
+            return "repo"
+        return "team" if self.team else "org"
+
+    @property
+    def scope(self) -> str | None:
+        return self.service or self.repo or self.team
+
+    def dora_args(self, **extra: Any) -> dict[str, Any]:
+        """Keyword arguments for ``metrics.dora_metrics`` / ``metrics.drilldown`` of this view."""
+        return {"start": self.start, "end": self.end, "by": self.by, "scope": self.scope, **extra}
+
+    @property
+    def scope_label(self) -> str:
+        parts = [f"team {self.team}" if self.team else "all teams"]
+        if self.repo:
+            parts.append(f"repo {self.repo}")
+        if self.service:
+            parts.append(f"service {self.service}")
+        return " · ".join(parts)
+
+    @property
+    def range_label(self) -> str:
+        return f"{self.start:%d %b %Y} – {self.end:%d %b %Y} ({self.days} days)"
+
+
+def week_start(d: date) -> date:
+    return d - timedelta(days=d.weekday())
+
+
+def quarter_start(d: date) -> date:
+    return date(d.year, 3 * ((d.month - 1) // 3) + 1, 1)
+
+
+def preset_range(preset: str, as_of: date) -> tuple[date, date]:
+    """Start and end (inclusive) of a preset, ending at ``as_of``. Week presets start on a Monday
+    so weekly trends show whole weeks."""
+    if preset in ("4w", "12w", "26w"):
+        weeks = int(preset[:-1])
+        return week_start(as_of) - timedelta(weeks=weeks - 1), as_of
+    if preset == "qtd":
+        return quarter_start(as_of), as_of
+    if preset == "lq":
+        end = quarter_start(as_of) - timedelta(days=1)
+        return quarter_start(end), end
+    if preset == "ytd":
+        return date(as_of.year, 1, 1), as_of
+    if preset == "12m":
+        first = date(as_of.year - 1, as_of.month, 1)
+        return first, as_of
+    raise ValueError(f"unknown preset {preset!r}")
+
+
+def _as_of(today: date) -> date:
+    """The last day with data (capped at today), so presets on a demo or stale warehouse still show
+    data; today when the warehouse is empty."""
+    from metrics.catalog import data_extent
+
+    extent = load(data_extent)
+    last = extent["last_date"].dropna().max() if not extent.empty else None
+    if last is None or pd.isna(last):
+        return today
+    return min(pd.Timestamp(last).date(), today)
+
+
+def _today() -> date:
+    # CADENCE_TODAY pins "today" for tests, benchmarks and screenshots; never set in production.
+    pinned = os.environ.get("CADENCE_TODAY")
+    return date.fromisoformat(pinned) if pinned else date.today()
+
+
+def sidebar_filters() -> Filters:
+    """Draw the shared filters in the sidebar and return the view; call once per run (app.py)."""
+    from metrics.catalog import scope_options
+
+    cfg = config()
+    as_of = _as_of(_today())
+    st.sidebar.markdown("### Filters")
+    preset = st.sidebar.selectbox("Date range", list(PRESETS), index=list(PRESETS).index(DEFAULT_PRESET),
+                                  format_func=PRESETS.get, key=KEY_RANGE, bind="query-params")
+    if preset == "custom":
+        default = preset_range(DEFAULT_PRESET, as_of)
+        picked = st.sidebar.date_input("From – to", value=default, key=KEY_DATES, bind="query-params",
+                                       max_value=max(as_of, _today()))
+        start, end = (picked + (picked[0],))[:2] if len(picked) == 1 else picked
+        if not picked:
+            start, end = default
+    else:
+        start, end = preset_range(preset, as_of)
+        st.sidebar.caption(f"{start:%d %b %Y} – {end:%d %b %Y} · data through {as_of:%d %b %Y}")
+
+    options = load(scope_options)
+    teams = sorted(set(cfg.teams) | set(options["team"].dropna()))
+    team = st.sidebar.selectbox("Team", [ALL, *teams], key=KEY_TEAM, bind="query-params",
+                                help="Teams come from cadence.toml; pick one to filter every page.")
+    mine = options if team == ALL else options[options["team"] == team]
+    scopes = [f"{k}:{v}" for k, v in zip(mine["kind"], mine["value"], strict=True)]
+    scope = st.sidebar.selectbox("Repo or service", [ALL, *scopes], key=KEY_SCOPE, bind="query-params",
+                                 format_func=lambda s: s if s == ALL else f"{s.split(':', 1)[1]} ({s.split(':', 1)[0]})")
+    period = st.sidebar.segmented_control("Trend period", ["week", "month"], default="week", required=True,
+                                          key=KEY_PERIOD, bind="query-params",
+                                          format_func=lambda p: "Weekly" if p == "week" else "Monthly")
+    default_year = cfg.benchmark if cfg.benchmark in BENCHMARK_YEARS else BENCHMARK_YEARS[0]
+    benchmark = st.sidebar.selectbox("DORA benchmark", BENCHMARK_YEARS, index=BENCHMARK_YEARS.index(default_year),
+                                     key=KEY_BENCHMARK, bind="query-params",
+                                     help="Which published DORA clusters the performance bands use.")
+    kind, _, value = scope.partition(":") if scope != ALL else ("", "", "")
+    filters = Filters(start=start, end=end, preset=preset, team=None if team == ALL else team,
+                      repo=value if kind == "repo" else None, service=value if kind == "service" else None,
+                      period=period or "week", benchmark=benchmark, as_of=as_of)
+    st.session_state[KEY_FILTERS] = filters
+    return filters
+
+
+def start() -> bool:
+    """Check the config and the database, then draw the filters; False (with the reason shown)
+    when no page can run."""
+    try:
+        db = db_path()
+        config()
+    except CadenceError as exc:
+        st.error(str(exc), icon=":material/error:")
+        return False
+    if not db.exists():
+        st.error(f'No database at "{db}". Run `cadence demo` for demo data, or `cadence sync github` / '
+                 "`cadence ingest deployments FILE` to start your own; set `CADENCE_DB` to use another file.",
+                 icon=":material/database:")
+        return False
+    sidebar_filters()
+    return True
+
+
+def filters() -> Filters:
+    """The view chosen in the sidebar this run (app.py draws the sidebar before the page runs)."""
+    return st.session_state[KEY_FILTERS]
+
+
+def focus_team(team: str | None) -> None:
+    """Filter every page to ``team`` (a callback: runs before the sidebar is drawn again)."""
+    st.session_state[KEY_TEAM] = team or ALL
+    st.session_state[KEY_SCOPE] = ALL
+
+
+# -- page furniture --------------------------------------------------------------------------------
+
+def header(title: str, subtitle: str | None = None) -> Filters:
+    """Page title, the view it shows, and the filters."""
+    f = filters()
+    st.title(title)
+    st.caption(f"{subtitle + ' · ' if subtitle else ''}{f.scope_label} · {f.range_label}")
+    return f
+
+
+def demo_banner() -> None:
+    if is_demo():
+        st.info("**Demo data.** This is a generated organisation, not yours. To see your own numbers, "
+                "copy `cadence.example.toml` to `cadence.toml`, set `GITHUB_TOKEN`, then run "
+                "`cadence sync github` (and `cadence sync pagerduty`, `cadence sync aws-costs`) or "
+                "`cadence ingest deployments FILE`; point `CADENCE_DB` at that database.", icon=":material/science:")
+
+
+def empty_state(what: str, extra: str = "") -> None:
+    """Say there is nothing to show and what to run to fill it."""
+    command = FILL_COMMANDS.get(what, "`cadence sync` or `cadence ingest`")
+    st.info(f"No {what} in this view yet — run {command}{extra}, or widen the date range.",
+            icon=":material/inbox:")
+
+
+def band_badge(band: str | None, year: str, container: Any = st) -> None:
+    if not band or pd.isna(band):
+        container.badge("no band", color="gray", help="Not enough data in this view for a DORA band.")
+        return
+    container.badge(f"{str(band).capitalize()} · DORA {year}", color=BAND_COLORS.get(str(band), "gray"),
+                    help=f"Performance band from the DORA {year} benchmark clusters.")
+
+
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    """CSV as the export writes it: stable number formats, spreadsheet formulas neutralised."""
+    from metrics.export import to_csv_bytes
+
+    return to_csv_bytes(df)
+
+
+def cost_in_view(costs: pd.DataFrame, f: Filters) -> pd.DataFrame:
+    """Cost rows (by team) of this view: the team's when one is picked, else every team's.
+    Cost is allocated to teams, not to repos or services, so a repo filter shows its team's cost."""
+    if costs.empty:
+        return costs
+    team = f.team
+    if team is None and (f.repo or f.service):
+        owners = config().teams_of("service" if f.service else "repo", f.scope)
+        team = owners[0] if len(owners) == 1 else None
+    return costs[costs["scope"] == team] if team else costs
+
+
+def in_view(df: pd.DataFrame, kind: str, f: Filters, column: str = "scope") -> pd.DataFrame:
+    """Rows of a by-repo or by-service table that belong to the view (the picked repo/service, or
+    the repos/services the picked team owns)."""
+    if df.empty:
+        return df
+    if kind == "repo" and f.repo:
+        return df[df[column] == f.repo]
+    if kind == "service" and f.service:
+        return df[df[column] == f.service]
+    if f.team:
+        cfg = config()
+        return df[[f.team in cfg.teams_of(kind, v) for v in df[column]]]
+    return df
+
+
+def metrics_table(f: Filters, *, key: str) -> None:
+    """The view's metrics per period in the export's columns (``cadence export``), downloadable."""
+    from metrics.export import export_metrics_table
+
+    with st.expander(f"Metrics per {f.period} (the export's columns)", icon=":material/table_chart:"):
+        rows = load(export_metrics_table, start=f.start, end=f.end, by=f.by if f.by != "org" else "org",
+                    period=f.period, benchmark=f.benchmark, scope=f.scope)
+        if rows.empty:
+            empty_state("deployments")
+            return
+        table(rows, f"metrics-{f.by}-{f.start}-{f.end}", key=key)
+
+
+def table(df: pd.DataFrame, name: str, *, key: str, column_config: dict | None = None,
+          height: int | str = "auto", **kwargs: Any) -> Any:
+    """A dataframe with a CSV download of exactly what it shows."""
+    shown = st.dataframe(df, hide_index=True, column_config=column_config, height=height, key=key, **kwargs)
+    st.download_button("Download CSV", csv_bytes(df), file_name=f"cadence-{name}.csv", mime="text/csv",
+                       key=f"{key}-csv", icon=":material/download:", on_click="ignore")
+    return shown
+
+
+DRILL_LABELS = {"deployments": "deployments", "changes": "changes", "incidents": "incidents"}
+
+
+def drilldown(kind: str, f: Filters, label: str | None = None, *, key: str) -> None:
+    """An expander with the rows behind a number (``metrics.drilldown``), downloadable."""
+    from metrics import drilldown as drill
+
+    with st.expander(label or f"Open the {kind} behind these numbers", icon=":material/table_rows:"):
+        rows = load(drill, kind=kind, **f.dora_args())
+        if rows.empty:
+            empty_state(kind)
+            return
+        st.caption(f"{len(rows):,} {kind} · {f.scope_label} · {f.range_label}")
+        table(rows, f"{kind}-{f.start}-{f.end}", key=key, column_config=_drill_columns(rows))
+
+
+def _drill_columns(df: pd.DataFrame) -> dict:
+    cfg = {}
+    for col in df.columns:
+        if col.endswith("_hours"):
+            cfg[col] = st.column_config.NumberColumn(col.replace("_", " "), format="%.1f h")
+        elif col in ("url", "link_url", "pr_url"):
+            cfg[col] = st.column_config.LinkColumn(col)
+    return cfg
+
+
+# -- formatting ------------------------------------------------------------------------------------
+
+def is_missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v) or (not isinstance(v, str) and pd.isna(v))
+
+
+def fmt_hours(h: Any) -> str:
+    """Hours as the unit a lead reads fastest: minutes, hours or days."""
+    if is_missing(h):
+        return "—"
+    h = float(h)
+    if h < 1:
+        return f"{h * 60:.0f} min"
+    if h < 48:
+        return f"{h:.1f} h"
+    return f"{h / 24:.1f} days"
+
+
+def fmt_pct(x: Any, digits: int = 1) -> str:
+    return "—" if is_missing(x) else f"{float(x) * 100:.{digits}f} %"
+
+
+def fmt_money(x: Any, currency: str = "$") -> str:
+    if is_missing(x):
+        return "—"
+    x = float(x)
+    if abs(x) >= 1_000_000:
+        return f"{currency}{x / 1_000_000:,.2f}M"
+    if abs(x) >= 10_000:
+        return f"{currency}{x / 1000:,.1f}k"
+    return f"{currency}{x:,.0f}"
+
+
+def fmt_number(x: Any, digits: int = 1) -> str:
+    return "—" if is_missing(x) else f"{float(x):,.{digits}f}"
+
+
+def change(current: Any, previous: Any, *, kind: str = "relative") -> str | None:
+    """The change against the previous period as a signed label, None when it cannot be said."""
+    if is_missing(current) or is_missing(previous):
+        return None
+    current, previous = float(current), float(previous)
+    if kind == "points":
+        return f"{(current - previous) * 100:+.1f} pp"
+    if previous == 0:
+        return None
+    return f"{(current / previous - 1) * 100:+.0f} %"

@@ -1,0 +1,35 @@
+"""What the warehouse holds, for the dashboard's filters: the date extent of each table (presets
+end at the last day with data) and the repos and services there are, with their teams."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from cadence.config import Config
+
+
+def _sql(name: str) -> str:
+    return (Path(__file__).parent / "sql" / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def data_extent(con: duckdb.DuckDBPyConnection, config: Config) -> pd.DataFrame:
+    """``source_table, first_date, last_date, row_count`` for the tables the dashboard reads."""
+    return con.execute(_sql("data_extent")).df()
+
+
+def scope_options(con: duckdb.DuckDBPyConnection, config: Config) -> pd.DataFrame:
+    """``kind`` (repo/service), ``value``, ``team``: every repo and service in the data or the
+    config, one row per team that owns it (``team`` is null for one no team owns)."""
+    found = con.execute(_sql("scope_values")).df()
+    listed = pd.DataFrame(
+        [(k, v) for _, k, v in config.team_rows() if k in ("repo", "service")], columns=["kind", "value"])
+    values = pd.concat([found, listed]).drop_duplicates()
+    rows = []
+    for kind, value in values.itertuples(index=False):
+        owners = config.teams_of(kind, value) or [None]
+        rows += [(kind, value, team) for team in owners]
+    out = pd.DataFrame(rows, columns=["kind", "value", "team"])
+    return out.sort_values(["kind", "value"], key=lambda s: s.str.lower(), ignore_index=True)

@@ -1,0 +1,66 @@
+"""Delivery: how often we ship and how long a change waits, stage by stage."""
+
+import streamlit as st
+
+from cadence import charts, ui
+from metrics import dora_metrics
+from metrics.export import export_changes_table
+
+STAGES = {"coding_p50_hours": "Coding", "pickup_p50_hours": "Pickup", "review_p50_hours": "Review",
+          "deploy_p50_hours": "Deploy"}
+
+f = ui.header("Delivery", "Throughput and lead time")
+trend = ui.load(dora_metrics, **f.dora_args(period=f.period, benchmark=f.benchmark))
+if trend.empty:
+    ui.empty_state("deployments")
+    st.stop()
+
+split = st.segmented_control("Split deployments by", ["repo", "service"], default="repo", required=True,
+                             key="delivery-split")
+by_scope = ui.in_view(ui.load(dora_metrics, start=f.start, end=f.end, by=split, period=f.period,
+                              benchmark=f.benchmark), split, f)
+left, right = st.columns(2)
+with left:
+    charts.show(charts.bars(by_scope, "period_start", "deployments", color="scope",
+                            title=f"Production deployments per {f.period}, by {split}", unit="count"),
+                key="dl-deploys")
+    charts.show(charts.lines(trend, "period_start", {"lead_time_p50_hours": "p50", "lead_time_p75_hours": "p75",
+                                                     "lead_time_p90_hours": "p90"},
+                             title="Lead time for changes (first commit → production)", unit="hours",
+                             dash=["lead_time_p75_hours", "lead_time_p90_hours"]), key="dl-lead")
+with right:
+    charts.show(charts.bars(trend, "period_start", "deployment_days",
+                            title=f"Days with at least one deployment, per {f.period}", unit="days",
+                            label="deployment days"), key="dl-days")
+    charts.show(charts.stacked_stages(trend, "period_start", STAGES,
+                                      title=f"Where a change waits: p50 of each stage per {f.period}"),
+                key="dl-stages")
+
+teams = ui.load(dora_metrics, start=f.start, end=f.end, by="team", period="total", benchmark=f.benchmark)
+changes = ui.load(export_changes_table, start=f.start, end=f.end, by=f.by, scope=f.scope)
+left, right = st.columns(2)
+with left:
+    if not teams.empty:
+        charts.show(charts.stacked_stages(teams.sort_values("lead_time_p50_hours", ascending=False), "scope", STAGES,
+                                          title="Stage breakdown per team (p50 hours)", horizontal=True),
+                    key="dl-team-stages")
+with right:
+    if changes.empty:
+        ui.empty_state("changes")
+    else:
+        charts.show(charts.histogram(changes["lead_time_hours"], title="Lead-time distribution of changes"),
+                    key="dl-hist")
+
+st.subheader("Slowest changes")
+if not changes.empty:
+    slow = changes.dropna(subset=["lead_time_hours"]).sort_values("lead_time_hours", ascending=False)
+    st.caption(f"{len(changes):,} changes deployed or merged in the range; the 25 slowest to reach production.")
+    ui.table(slow.head(25), "slowest-changes", key="dl-slow", column_config={
+        "url": st.column_config.LinkColumn("pull request", display_text="open ↗"),
+        "lead_time_hours": st.column_config.NumberColumn("lead time", format="%.1f h"),
+        **{c: st.column_config.NumberColumn(c.replace("_hours", ""), format="%.1f h")
+           for c in ("coding_hours", "pickup_hours", "review_hours", "deploy_hours")}})
+    with st.expander("All changes in the range (the export's columns)", icon=":material/table_rows:"):
+        ui.table(changes, f"changes-{f.start}-{f.end}", key="dl-changes")
+ui.drilldown("deployments", f, key="dl-drill-deployments")
+ui.metrics_table(f, key="dl-table")

@@ -1,0 +1,100 @@
+"""Overview: the five DORA keys as tiles (value, band, change against the previous period of equal
+length, sparkline), their trends, and what delivery cost in the same period."""
+
+import streamlit as st
+
+from cadence import charts, ui
+from metrics import dora_metrics
+from metrics.costs import cost_summary
+
+# (label, column, unit, band column, lower is better, how the change reads)
+KEYS = [
+    ("Deployment frequency", "deploys_per_week", "per week", "band_deployment_frequency", False, "relative"),
+    ("Lead time for changes", "lead_time_p50_hours", "hours", "band_lead_time", True, "relative"),
+    ("Change failure rate", "change_failure_rate", "fraction", "band_change_failure_rate", True, "points"),
+    ("Failed deployment recovery", "recovery_time_p50_hours", "hours", "band_recovery_time", True, "relative"),
+    ("Rework rate", "rework_rate", "fraction", None, True, "points"),
+]
+HELP = {
+    "deploys_per_week": "Successful production deployments per week over the range.",
+    "lead_time_p50_hours": "Median time from a change's first commit to its production deployment.",
+    "change_failure_rate": "Share of production deployments that caused an incident or were rolled back.",
+    "recovery_time_p50_hours": "Median time to resolve incidents attributed to a deployment.",
+    "rework_rate": "Share of production deployments that were unplanned fixes.",
+}
+
+
+def fmt(value, unit):
+    return {"per week": lambda v: ui.fmt_number(v, 1), "hours": ui.fmt_hours, "fraction": ui.fmt_pct}[unit](value)
+
+
+f = ui.header("Overview", "Where delivery stands")
+now = ui.load(dora_metrics, **f.dora_args(period="total", benchmark=f.benchmark))
+before = ui.load(dora_metrics, **f.previous.dora_args(period="total", benchmark=f.benchmark))
+trend = ui.load(dora_metrics, **f.dora_args(period=f.period, benchmark=f.benchmark))
+costs = ui.cost_in_view(ui.load(cost_summary, start=f.start, end=f.end, by="team", period=f.period), f)
+costs_before = ui.cost_in_view(ui.load(cost_summary, start=f.previous.start, end=f.previous.end,
+                                       by="team", period=f.period), f)
+
+cur = now.iloc[0] if not now.empty else None
+prev = before.iloc[0] if not before.empty else None
+cols = st.columns(6)
+for col, (label, key, unit, band, lower_better, change_kind) in zip(cols, KEYS, strict=False):
+    with col.container(border=True):
+        value = cur[key] if cur is not None else None
+        delta = ui.change(value, prev[key] if prev is not None else None, kind=change_kind)
+        spark = trend[key].dropna().round(4).tolist() if not trend.empty else []
+        st.metric(label, fmt(value, unit), delta=delta, delta_color="inverse" if lower_better else "normal",
+                  help=HELP[key], chart_data=spark if len(spark) > 1 else None, chart_type="area",
+                  delta_description=f"vs previous {f.days} days")
+        if band:
+            ui.band_badge(cur[band] if cur is not None else None, f.benchmark)
+        else:
+            st.badge("no DORA band", color="gray", help="DORA publishes no clusters for rework rate.")
+with cols[5].container(border=True):
+    total = costs["effective_cost"].sum() if not costs.empty else None
+    total_before = costs_before["effective_cost"].sum() if not costs_before.empty else None
+    weekly_cost = costs.groupby("period_start")["effective_cost"].sum() if not costs.empty else []
+    st.metric("Cloud cost", ui.fmt_money(total), delta=ui.change(total, total_before), delta_color="inverse",
+              help="Amortized (effective) cost allocated to this view's team(s) over the range.",
+              chart_data=[round(v, 2) for v in weekly_cost] if len(weekly_cost) > 1 else None,
+              chart_type="bar", delta_description=f"vs previous {f.days} days")
+    per_deploy = total / cur["deployments"] if cur is not None and total and cur["deployments"] else None
+    st.badge(f"{ui.fmt_money(per_deploy)} per deployment", color="violet")
+
+if cur is None:
+    ui.empty_state("deployments")
+
+label = "Weekly" if f.period == "week" else "Monthly"
+st.subheader(f"{label} trends")
+if trend.empty:
+    ui.empty_state("deployments")
+else:
+    left, mid, right = st.columns(3)
+    with left:
+        charts.show(charts.bars(trend, "period_start", "deployments", title="Production deployments",
+                                unit="count", label="deployments"), key="ov-deploys")
+        charts.show(charts.lines(trend, "period_start", {"change_failure_rate": "Change failure rate"},
+                                 title="Change failure rate", unit="fraction"), key="ov-cfr")
+    with mid:
+        charts.show(charts.lines(trend, "period_start", {"lead_time_p50_hours": "p50", "lead_time_p90_hours": "p90"},
+                                 title="Lead time for changes", unit="hours", dash=["lead_time_p90_hours"]),
+                    key="ov-lead")
+        charts.show(charts.lines(trend, "period_start", {"recovery_time_p50_hours": "Failed deployment recovery p50",
+                                                         "mttr_p50_hours": "All incidents (MTTR) p50"},
+                                 title="Recovery time", unit="hours", dash=["mttr_p50_hours"]), key="ov-recovery")
+    with right:
+        charts.show(charts.lines(trend, "period_start", {"rework_rate": "Rework rate"}, title="Rework rate",
+                                 unit="fraction"), key="ov-rework")
+        if costs.empty:
+            ui.empty_state("costs")
+        else:
+            by_period = costs.groupby("period_start", as_index=False)["effective_cost"].sum()
+            charts.show(charts.bars(by_period, "period_start", "effective_cost", title="Cloud cost (amortized)",
+                                    unit="USD", label="cost"), key="ov-cost")
+
+st.subheader("Behind the numbers")
+ui.metrics_table(f, key="ov-table")
+ui.drilldown("deployments", f, key="ov-drill-deployments")
+ui.drilldown("changes", f, key="ov-drill-changes")
+ui.drilldown("incidents", f, key="ov-drill-incidents")

@@ -1,0 +1,64 @@
+"""Teams: every team side by side — the five keys with their bands, cost and cost per deployment.
+Pick a team (a row, or its button) to filter every page to it."""
+
+import pandas as pd
+import streamlit as st
+
+from cadence import charts, ui
+from metrics import dora_metrics
+from metrics.costs import cost_summary
+
+f = ui.header("Teams", "Every team side by side")
+dora = ui.load(dora_metrics, start=f.start, end=f.end, by="team", period="total", benchmark=f.benchmark)
+cost = ui.load(cost_summary, start=f.start, end=f.end, by="team", period=f.period)
+if dora.empty and cost.empty:
+    ui.empty_state("deployments", " and map repos to teams in `cadence.toml`")
+    st.stop()
+
+spend = cost.groupby("scope", as_index=False)["effective_cost"].sum() if not cost.empty else \
+    pd.DataFrame(columns=["scope", "effective_cost"])
+board = dora.merge(spend, on="scope", how="outer").rename(columns={"scope": "team"})
+board["cost_per_deployment"] = board["effective_cost"] / board["deployments"].where(board["deployments"] > 0)
+board = board[["team", "deployments", "deploys_per_week", "band_deployment_frequency", "lead_time_p50_hours",
+               "band_lead_time", "change_failure_rate", "band_change_failure_rate", "recovery_time_p50_hours",
+               "band_recovery_time", "rework_rate", "effective_cost", "cost_per_deployment"]]
+board = board.sort_values("deploys_per_week", ascending=False, na_position="last", ignore_index=True)
+
+
+def pick_row() -> None:
+    rows = st.session_state["teams-board"].selection.rows
+    if rows:
+        ui.focus_team(board.loc[rows[0], "team"])
+
+
+st.caption(f"Bands: DORA {f.benchmark} clusters. Sort by any column; select a row to filter every page to "
+           "that team." + (f" **Now filtered to {f.team}.**" if f.team else ""))
+pct = st.column_config.NumberColumn(format="percent")
+ui.table(board, f"teams-{f.start}-{f.end}", key="teams-board", on_select=pick_row, selection_mode="single-row",
+         column_config={
+             "deploys_per_week": st.column_config.NumberColumn("deploys / week", format="%.2f"),
+             "lead_time_p50_hours": st.column_config.NumberColumn("lead time p50", format="%.1f h"),
+             "recovery_time_p50_hours": st.column_config.NumberColumn("recovery p50", format="%.1f h"),
+             "change_failure_rate": pct, "rework_rate": pct,
+             "effective_cost": st.column_config.NumberColumn("cost", format="dollar"),
+             "cost_per_deployment": st.column_config.NumberColumn("cost / deployment", format="dollar"),
+             **{c: st.column_config.TextColumn(c.replace("band_", "band: ").replace("_", " "))
+                for c in board.columns if c.startswith("band_")}})
+teams = [t for t in board["team"].dropna() if t != "unallocated"]
+st.session_state["teams-pick"] = f.team if f.team in teams else None  # mirror the sidebar filter
+st.pills("Filter every page to", teams, key="teams-pick",
+         on_change=lambda: ui.focus_team(st.session_state["teams-pick"]))
+
+left, right = st.columns(2)
+with left:
+    charts.show(charts.bars(board.dropna(subset=["deploys_per_week"]), "team", "deploys_per_week",
+                            title="Deployment frequency by team", unit="per week", horizontal=True,
+                            label="deploys / week"), key="tm-freq")
+with right:
+    charts.show(charts.bars(board.dropna(subset=["lead_time_p50_hours"]), "team", "lead_time_p50_hours",
+                            title="Lead time p50 by team", unit="hours", horizontal=True, label="lead time p50"),
+                key="tm-lead")
+if not cost.empty:
+    charts.show(charts.bars(board.dropna(subset=["cost_per_deployment"]), "team", "cost_per_deployment",
+                            title="Cost per production deployment by team", unit="USD", horizontal=True,
+                            label="cost / deployment"), key="tm-cpd")
