@@ -22,6 +22,7 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "commitments": ("date", "provider", "kind"),
     "sync_state": ("source", "scope"),
     "warehouse_meta": ("key",),
+    "branch_commits": ("repo", "sha"),
 }
 
 
