@@ -243,7 +243,7 @@ def export_metrics_table(con, config: Config, start: date, end: date, by: str = 
     merged = dora.merge(cost, on=["scope", "period_start"], how="outer", sort=False)
     # Scopes present only in the cost table had no delivery activity: their counts are zero.
     for col in _COUNT_COLUMNS:
-        merged[col] = merged[col].fillna(0)
+        merged[col] = merged[col].fillna(0).astype("Int64")
     merged["deploys_per_week"] = merged["deploys_per_week"].fillna(0.0)
     for col in _COST_COLUMNS:
         if col not in merged.columns:
@@ -276,6 +276,7 @@ def export_changes_table(con, config: Config, start: date, end: date, by: str = 
                                            "deployed_at") if c in rows.columns])
     table = table.merge(details, on="change_id", how="left").merge(deployed, on="deployment_id",
                                                                    how="left")
+    table["number"] = table["number"].astype("Int64")
     table["period"] = period_label(start, end, "total")
     table["period_start"] = start
     table = table.sort_values(["scope", "deployed_at", "merged_at", "change_id"],

@@ -145,5 +145,5 @@ def command(ctx: click.Context, app: AppContext, week: str | None, last_week: bo
         rows = len(result.tables[t])
         click.echo(f"{path} ({rows} row{'s' if rows != 1 else ''})")
     if not len(result.tables.get("metrics", [1])):
-        log.warning("export: no activity or cost in %s (%s to %s); files hold the header only",
-                    result.label, result.start, result.end)
+        click.echo(f"Warning: no activity or cost in {result.label} ({result.start} to {result.end}); "
+                   f"the files hold the header only. Check that the sources are synced.", err=True)
