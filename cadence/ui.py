@@ -48,6 +48,8 @@ PRESETS = {
     "custom": "Custom dates",
 }
 DEFAULT_PRESET = "12w"
+PRESET_OF = {label: code for code, label in PRESETS.items()}
+PERIOD_OF = {"Weekly": "week", "Monthly": "month"}
 BENCHMARK_YEARS = ("2024", "2023", "2021")
 
 BAND_COLORS = {"elite": "green", "high": "blue", "medium": "orange", "low": "red"}
@@ -246,8 +248,11 @@ def sidebar_filters() -> Filters:
     cfg = config()
     as_of = _as_of(_today())
     st.sidebar.markdown("### Filters")
-    preset = st.sidebar.selectbox("Date range", list(PRESETS), index=list(PRESETS).index(DEFAULT_PRESET),
-                                  format_func=PRESETS.get, key=KEY_RANGE, bind="query-params")
+    # Options are the labels themselves: a bound widget writes its shown text into the URL.
+    labels = list(PRESETS.values())
+    label = st.sidebar.selectbox("Date range", labels, index=labels.index(PRESETS[DEFAULT_PRESET]),
+                                 key=KEY_RANGE, bind="query-params")
+    preset = PRESET_OF[label]
     if preset == "custom":
         default = preset_range(DEFAULT_PRESET, as_of)
         picked = st.sidebar.date_input("From – to", value=default, key=KEY_DATES, bind="query-params",
@@ -267,9 +272,9 @@ def sidebar_filters() -> Filters:
     scopes = [f"{k}:{v}" for k, v in zip(mine["kind"], mine["value"], strict=True)]
     scope = st.sidebar.selectbox("Repo or service", [ALL, *scopes], key=KEY_SCOPE, bind="query-params",
                                  format_func=lambda s: s if s == ALL else f"{s.split(':', 1)[1]} ({s.split(':', 1)[0]})")
-    period = st.sidebar.segmented_control("Trend period", ["week", "month"], default="week", required=True,
-                                          key=KEY_PERIOD, bind="query-params",
-                                          format_func=lambda p: "Weekly" if p == "week" else "Monthly")
+    period = PERIOD_OF[st.sidebar.segmented_control("Trend period", list(PERIOD_OF), default="Weekly",
+                                                    required=True, key=KEY_PERIOD, bind="query-params")
+                       or "Weekly"]
     default_year = cfg.benchmark if cfg.benchmark in BENCHMARK_YEARS else BENCHMARK_YEARS[0]
     benchmark = st.sidebar.selectbox("DORA benchmark", BENCHMARK_YEARS, index=BENCHMARK_YEARS.index(default_year),
                                      key=KEY_BENCHMARK, bind="query-params",
@@ -277,7 +282,7 @@ def sidebar_filters() -> Filters:
     kind, _, value = scope.partition(":") if scope != ALL else ("", "", "")
     filters = Filters(start=start, end=end, preset=preset, team=None if team == ALL else team,
                       repo=value if kind == "repo" else None, service=value if kind == "service" else None,
-                      period=period or "week", benchmark=benchmark, as_of=as_of)
+                      period=period, benchmark=benchmark, as_of=as_of)
     st.session_state[KEY_FILTERS] = filters
     return filters
 
@@ -382,13 +387,16 @@ def metrics_table(f: Filters, *, key: str) -> None:
     """The view's metrics per period in the export's columns (``cadence export``), downloadable."""
     from metrics.export import export_metrics_table
 
-    with st.expander(f"Metrics per {f.period} (the export's columns)", icon=":material/table_chart:"):
+    box = rows_expander(f"Metrics per {f.period} (the export's columns)", key=key, icon=":material/table_chart:")
+    if box is None:
+        return
+    with box:
         rows = load(export_metrics_table, start=f.start, end=f.end, by=f.by if f.by != "org" else "org",
                     period=f.period, benchmark=f.benchmark, scope=f.scope)
         if rows.empty:
             empty_state("deployments")
             return
-        table(rows, f"metrics-{f.by}-{f.start}-{f.end}", key=key)
+        table(rows, f"metrics-{f.by}-{f.start}-{f.end}", key=f"{key}-table")
 
 
 def table(df: pd.DataFrame, name: str, *, key: str, column_config: dict | None = None,
@@ -403,17 +411,35 @@ def table(df: pd.DataFrame, name: str, *, key: str, column_config: dict | None =
 DRILL_LABELS = {"deployments": "deployments", "changes": "changes", "incidents": "incidents"}
 
 
+def health_findings(health: pd.DataFrame) -> None:
+    """Coverage figures from ``metrics.health.data_health``, each with what to do about it."""
+    if health.empty:
+        st.info("Nothing to check yet in this view.", icon=":material/inbox:")
+        return
+    table(health, "data-health", key="dh-health")
+
+
+def rows_expander(label: str, *, key: str, icon: str = ":material/table_rows:") -> Any:
+    """An expander whose content is computed only while it is open (returns None when closed), so
+    the rows behind a page cost nothing until someone asks for them."""
+    box = st.expander(label, key=key, icon=icon, on_change="rerun")
+    return box if box.open else None
+
+
 def drilldown(kind: str, f: Filters, label: str | None = None, *, key: str) -> None:
     """An expander with the rows behind a number (``metrics.drilldown``), downloadable."""
     from metrics import drilldown as drill
 
-    with st.expander(label or f"Open the {kind} behind these numbers", icon=":material/table_rows:"):
+    box = rows_expander(label or f"Open the {kind} behind these numbers", key=key)
+    if box is None:
+        return
+    with box:
         rows = load(drill, kind=kind, **f.dora_args())
         if rows.empty:
             empty_state(kind)
             return
         st.caption(f"{len(rows):,} {kind} · {f.scope_label} · {f.range_label}")
-        table(rows, f"{kind}-{f.start}-{f.end}", key=key, column_config=_drill_columns(rows))
+        table(rows, f"{kind}-{f.start}-{f.end}", key=f"{key}-table", column_config=_drill_columns(rows))
 
 
 def _drill_columns(df: pd.DataFrame) -> dict:

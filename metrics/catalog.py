@@ -33,3 +33,10 @@ def scope_options(con: duckdb.DuckDBPyConnection, config: Config) -> pd.DataFram
         rows += [(kind, value, team) for team in owners]
     out = pd.DataFrame(rows, columns=["kind", "value", "team"])
     return out.sort_values(["kind", "value"], key=lambda s: s.str.lower(), ignore_index=True)
+
+
+def sync_states(con: duckdb.DuckDBPyConnection, config: Config) -> pd.DataFrame:
+    """Every source/scope's cursor, last success, rows and last error (``warehouse.read_sync_states``)."""
+    from warehouse.state import read_sync_states
+
+    return read_sync_states(con)

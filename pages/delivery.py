@@ -60,7 +60,9 @@ if not changes.empty:
         "lead_time_hours": st.column_config.NumberColumn("lead time", format="%.1f h"),
         **{c: st.column_config.NumberColumn(c.replace("_hours", ""), format="%.1f h")
            for c in ("coding_hours", "pickup_hours", "review_hours", "deploy_hours")}})
-    with st.expander("All changes in the range (the export's columns)", icon=":material/table_rows:"):
-        ui.table(changes, f"changes-{f.start}-{f.end}", key="dl-changes")
+    box = ui.rows_expander("All changes in the range (the export's columns)", key="dl-changes")
+    if box is not None:
+        with box:
+            ui.table(changes, f"changes-{f.start}-{f.end}", key="dl-changes-table")
 ui.drilldown("deployments", f, key="dl-drill-deployments")
 ui.metrics_table(f, key="dl-table")

@@ -38,7 +38,7 @@ costs_before = ui.cost_in_view(ui.load(cost_summary, start=f.previous.start, end
 
 cur = now.iloc[0] if not now.empty else None
 prev = before.iloc[0] if not before.empty else None
-cols = st.columns(6)
+cols = [*st.columns(3), *st.columns(3)]
 for col, (label, key, unit, band, lower_better, change_kind) in zip(cols, KEYS, strict=False):
     with col.container(border=True):
         value = cur[key] if cur is not None else None

@@ -58,8 +58,10 @@ else:
         st.success("No open incidents in this view.", icon=":material/check_circle:")
     else:
         ui.table(open_now, "open-incidents", key="st-open")
-    with st.expander(f"All {len(incidents):,} incidents", icon=":material/table_rows:"):
-        ui.table(incidents, f"incidents-{f.start}-{f.end}", key="st-incidents")
+    box = ui.rows_expander(f"All {len(incidents):,} incidents", key="st-incidents")
+    if box is not None:
+        with box:
+            ui.table(incidents, f"incidents-{f.start}-{f.end}", key="st-incidents-table")
 
 st.subheader("Failed deployments")
 failed = deployments[deployments["failed"].astype(bool)] if not deployments.empty else deployments

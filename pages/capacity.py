@@ -1,0 +1,52 @@
+"""Capacity (product-planning reviews): per team per quarter — throughput, cost, compute utilization
+and the cost of idle, commitment utilization — and a forecast for the next quarter."""
+
+import streamlit as st
+
+from cadence import charts, ui
+from metrics.capacity import capacity_table
+
+f = ui.header("Capacity", "Per team per quarter, with next quarter's forecast")
+st.caption("Quarters are calendar quarters; only the days inside the date range count (see *days*). "
+           "Pick *This year* or *Last 12 months* in the sidebar for a full review.")
+table = ui.load(capacity_table, start=f.start, end=f.end)
+if f.team:
+    table = table[table["team"] == f.team]
+if table.empty:
+    ui.empty_state("deployments")
+    ui.empty_state("costs")
+    st.stop()
+
+actual = table[~table["is_forecast"].astype(bool)]
+forecast = table[table["is_forecast"].astype(bool)]
+latest_q = actual["quarter"].max()
+latest = actual[actual["quarter"] == latest_q]
+cols = st.columns(4)
+cols[0].metric(f"Changes shipped · {latest_q}", ui.fmt_number(latest["changes_deployed"].sum(), 0), border=True)
+cols[1].metric(f"Cloud cost · {latest_q}", ui.fmt_money(latest["effective_cost"].sum()), border=True)
+cols[2].metric(f"Cost of idle · {latest_q}", ui.fmt_money(latest["cost_of_idle"].sum()), border=True,
+               help="Cost × (1 − compute utilization), over the teams with utilization data.")
+if not forecast.empty:
+    cols[3].metric(f"Forecast cost · {forecast['quarter'].iloc[0]}", ui.fmt_money(forecast["effective_cost"].sum()),
+                   border=True, help="Linear trend of each team's monthly daily rate, extended over next quarter.")
+
+show = table.assign(quarter=table["quarter"] + table["is_forecast"].map({True: " (forecast)", False: ""}))
+left, right = st.columns(2)
+with left:
+    charts.show(charts.bars(show, "quarter", "changes_deployed", color="team", title="Changes shipped per quarter",
+                            unit="count"), key="cap-changes")
+with right:
+    charts.show(charts.bars(show, "quarter", "effective_cost", color="team", title="Cloud cost per quarter (amortized)",
+                            unit="USD"), key="cap-cost")
+if actual["utilization"].notna().any():
+    charts.show(charts.bars(actual.dropna(subset=["cost_of_idle"]), "quarter", "cost_of_idle", color="team",
+                            title="Cost of idle compute per quarter", unit="USD"), key="cap-idle")
+
+st.subheader("Quarter table")
+pct, usd = st.column_config.NumberColumn(format="percent"), st.column_config.NumberColumn(format="dollar")
+ui.table(table, f"capacity-{f.start}-{f.end}", key="cap-table", column_config={
+    "deployments": st.column_config.NumberColumn(format="%.0f"),
+    "changes_deployed": st.column_config.NumberColumn("changes shipped", format="%.0f"),
+    "effective_cost": usd, "cost_per_change": usd, "cost_of_idle": usd,
+    "utilization": pct, "commitment_utilization": pct,
+    "is_forecast": st.column_config.CheckboxColumn("forecast")})

@@ -1,0 +1,60 @@
+"""Data health: is every source syncing, what does the warehouse hold, and can the numbers be
+trusted — each finding with what to do about it."""
+
+import pandas as pd
+import streamlit as st
+
+from cadence import ui
+from metrics.catalog import data_extent, sync_states
+from metrics.health import data_health
+
+SYNC_COMMAND = {"github": "cadence sync github", "pagerduty": "cadence sync pagerduty",
+                "aws": "cadence sync aws-costs", "aws-costs": "cadence sync aws-costs",
+                "aws_costs": "cadence sync aws-costs", "webhook": "cadence webhook"}
+STALE_AFTER_DAYS = 2
+
+f = ui.header("Data health", "Can these numbers be trusted?")
+
+st.subheader("Sources")
+states = ui.load(sync_states)
+if states.empty:
+    st.info("No sync has run against this warehouse yet: its data came from `cadence ingest` or `cadence demo`. "
+            "Configure a source in `cadence.toml` and run `cadence sync github` (or `pagerduty`, `aws-costs`); "
+            "schedule it (cron or systemd, see README) to keep the dashboard current.", icon=":material/sync:")
+else:
+    now = pd.Timestamp(ui.filters().as_of) + pd.Timedelta(days=1)
+
+    def advice(row) -> str:
+        command = f"`{SYNC_COMMAND.get(str(row.source).split(':')[0], 'cadence sync ' + str(row.source))}`"
+        if isinstance(row.last_error, str) and row.last_error:
+            return f"Failing — fix the cause above, then re-run {command}; the cursor has not moved."
+        if pd.isna(row.last_success_at):
+            return f"Never succeeded — run {command}."
+        if (now - pd.Timestamp(row.last_success_at)).days > STALE_AFTER_DAYS:
+            return f"Stale — last success over {STALE_AFTER_DAYS} days ago; schedule {command}."
+        return "OK"
+
+    states = states.assign(status=[advice(r) for r in states.itertuples()])
+    failing = states[states["status"] != "OK"]
+    if failing.empty:
+        st.success(f"All {len(states)} source scopes synced recently.", icon=":material/check_circle:")
+    for row in failing.itertuples():
+        st.warning(f"**{row.source} · {row.scope}**: {row.status}" +
+                   (f"\n\nLast error: {row.last_error}" if isinstance(row.last_error, str) else ""),
+                   icon=":material/warning:")
+    ui.table(states, "sync-state", key="dh-sync", column_config={
+        "last_success_at": st.column_config.DatetimeColumn("last success (UTC)", format="YYYY-MM-DD HH:mm"),
+        "last_attempt_at": st.column_config.DatetimeColumn("last attempt (UTC)", format="YYYY-MM-DD HH:mm"),
+        "rows_written": st.column_config.NumberColumn("rows written", format="%d")})
+
+st.subheader("Coverage in this view")
+health = ui.load(data_health, start=f.start, end=f.end)
+ui.health_findings(health)
+
+st.subheader("What the warehouse holds")
+extent = ui.load(data_extent)
+for row in extent[extent["row_count"] == 0].itertuples():
+    ui.empty_state(row.source_table)
+ui.table(extent, "warehouse-extent", key="dh-extent", column_config={
+    "row_count": st.column_config.NumberColumn("rows", format="localized"),
+    "first_date": st.column_config.DateColumn("first day"), "last_date": st.column_config.DateColumn("last day")})
