@@ -1,0 +1,15 @@
+"""A fake GitHub for tests and benchmarks: REST + GraphQL over an in-memory model."""
+
+from tests.fake_github.model import Repo, ts
+from tests.fake_github.server import (
+    FakeGitHub,
+    Fault,
+    graphql_partial,
+    primary_exhausted,
+    secondary_limit,
+    server_error,
+    too_many_requests,
+)
+
+__all__ = ["FakeGitHub", "Fault", "Repo", "graphql_partial", "primary_exhausted", "secondary_limit",
+           "server_error", "too_many_requests", "ts"]

@@ -1,0 +1,31 @@
+"""Seeded repositories for tests and the sync benchmark."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from tests.fake_github.model import Repo, ts
+
+
+def busy_repo(fake, full_name: str = "shop/api", *, pulls: int = 1000, deployments: int = 300,
+              start: str = "2025-01-06T09:00:00Z", seed: int = 7) -> Repo:
+    """``pulls`` squash-merged pull requests, one every 6 hours, with a review each; a production
+    deployment after every ``pulls/deployments``-th merge, 30 minutes after it."""
+    rnd = random.Random(seed)
+    repo = fake.add_repo(full_name)
+    t0 = ts(start)
+    repo.commit("initial commit", t0 - timedelta(days=1))
+    every = max(1, pulls // deployments) if deployments else 0
+    made = 0
+    for i in range(pulls):
+        merged = t0 + timedelta(hours=6 * i)
+        opened = merged - timedelta(hours=rnd.randint(2, 48))
+        pr = repo.merge_pull(f"change {i}", author=f"dev{i % 7}", opened=opened, merged=merged,
+                             first_commit=opened - timedelta(hours=rnd.randint(1, 24)),
+                             reviews=[(f"dev{(i + 1) % 7}", opened + timedelta(hours=1))],
+                             labels=["hotfix"] if i % 50 == 0 else [])
+        if every and made < deployments and (i + 1) % every == 0:
+            repo.deploy(pr.merge_oid, merged + timedelta(minutes=30))
+            made += 1
+    return repo
