@@ -432,7 +432,7 @@ class Calendar:
 
     def __post_init__(self) -> None:
         self.dates = pd.date_range(self.start, periods=self.days, freq="D")
-        self.weekend = np.asarray(self.dates.dayofweek >= 5)
+        self.weekend = np.asarray(self.dates.day_of_week >= 5)
         month, day = np.asarray(self.dates.month), np.asarray(self.dates.day)
         self.holiday = ((month == 12) & (day >= 24)) | ((month == 1) & (day == 1))
         self.month_end = np.asarray((self.dates + pd.Timedelta(days=2)).month != month)
@@ -613,7 +613,7 @@ def _deploy_starts(rng, cal: Calendar, p: Profile, merges: np.ndarray):
     lam = _at(p.deploy_rate, day_t) * wk * calendar_factor
     cand = _daily_times(rng, lam, p.center_hour + 1.5, 2.0)
     if p.deploy_mode == "train":
-        train_days = np.flatnonzero(np.asarray(cal.dates.dayofweek == p.train_weekday))
+        train_days = np.flatnonzero(np.asarray(cal.dates.day_of_week == p.train_weekday))
         rides = rng.random(train_days.size) < p.train_share * calendar_factor[train_days]
         train = train_days[rides] * 24.0 + np.clip(rng.normal(p.center_hour + 3, 1.0, rides.sum()), 0, 23.9)
         cand = np.sort(np.r_[cand, train])
@@ -937,15 +937,23 @@ def build_cloud(rng: np.random.Generator, cal: Calendar) -> dict[str, pd.DataFra
     cost[lines_where(service="Amazon Redshift", env="production"), day(0.58):] *= 1.35
     cost[lines_where(service="Amazon Elastic Container Service", tag="checkout", env="production"), day(0.7):] *= 0.75
     # Anomalies: a sudden 3-5x day (or a few) for one service.
+    # They start on a Tuesday to Thursday away from month ends and the retail season, so they
+    # stand out from the regular patterns rather than hide in them.
     anomalies = [
         (lines_where(service="AWS Lambda", tag="web"), (0.12, 0.28), 4.2, 1),        # retry loop
         (lines_where(service="Amazon Elastic Compute Cloud", account=ACCOUNTS["sandbox"][0]),
-         (0.35, 0.5), 8.0, 3),                                                         # forgotten GPUs
-        (lines_where(service="AWS Data Transfer", account=ACCOUNTS["prod"][0]), (0.55, 0.7), 3.5, 1),
-        (lines_where(service="AmazonCloudWatch", tag="catalog"), (0.75, 0.9), 3.2, 2),  # debug logs
+         (0.35, 0.5), 10.0, 3),                                                        # forgotten GPUs
+        (lines_where(service="AWS Data Transfer", account=ACCOUNTS["prod"][0]), (0.55, 0.7), 4.0, 1),
+        (lines_where(service="AmazonCloudWatch", tag="catalog"), (0.75, 0.9), 3.6, 2),  # debug logs
     ]
+    dow = np.asarray(cal.dates.day_of_week)
+    quiet = (dow >= 1) & (dow <= 3) & (np.asarray(cal.dates.day) <= 25) & (np.asarray(cal.dates.day) > 1)
+    quiet &= (cal.season < 1.02) & ~cal.holiday
     for idx, (a, b), factor, length in anomalies:
-        first = int(rng.integers(day(a), day(b)))
+        window = np.flatnonzero(quiet[day(a):day(b)]) + day(a)
+        if window.size == 0:
+            window = np.arange(day(a), day(b))
+        first = int(rng.choice(window))
         cost[idx, first:first + length] *= factor
 
     # Savings Plan: a fixed hourly commitment bought before the year; coverage falls as usage grows.
