@@ -22,9 +22,10 @@ still needs one, so a repository costs as many requests as its longest part has 
 * history: the default branch's commits, 100 a page, reduced to its first-parent chain and stored
   in ``branch_commits``; each merged change goes to the first successful production deployment
   whose commit is at or after its merge commit on that chain (``deployment_changes``). A
-  deployment whose commit is off the chain costs one ``compare``; only "ahead" (built on top of
-  the default branch) is used, everything else (diverged, unrelated histories, off-chain
-  ancestors, over-large) is flagged in ``sync_state.details`` rather than guessed.
+  deployment whose commit is off the chain costs one ``compare`` against the head: "ahead" ships
+  everything up to the head; "diverged" (a release or hotfix branch) ships, by ancestry, exactly
+  the changes up to the merge base and is flagged; unrelated histories, commits of merged side
+  branches and over-large divergence are flagged in ``sync_state.details`` and never guessed.
 
 Incremental: ``sync_state`` (source ``github``) keeps per repo a cursor for each part — scopes
 ``OWNER/NAME:pulls`` (latest ``updatedAt``), ``:deployments`` (latest ``createdAt``, or the oldest
@@ -239,24 +240,27 @@ class GitHubSettings:
                 raise fail(key, f"must be a number from {lo} to {hi}, got {value!r}")
             return kind(value)
 
-        def repo_settings(key, body, base: RepoSettings) -> RepoSettings:
+        def repo_settings(prefix, body, base: RepoSettings) -> RepoSettings:
+            def key(k):
+                return f"{prefix}.{k}" if prefix else k
+
             if not isinstance(body, dict):
-                raise fail(key, "must be a table")
+                raise fail(prefix, "must be a table")
             kw = dict(base.__dict__)
             if "deployments" in body:
                 if body["deployments"] not in SIGNALS:
-                    raise fail(f"{key}.deployments", f"must be one of {', '.join(SIGNALS)}, got {body['deployments']!r}")
+                    raise fail(key("deployments"), f"must be one of {', '.join(SIGNALS)}, got {body['deployments']!r}")
                 kw["deployments"] = body["deployments"]
             for k in ("workflow", "environment", "service"):
                 if k in body:
                     if not isinstance(body[k], str) or not body[k].strip():
-                        raise fail(f"{key}.{k}", "must be a non-empty string")
+                        raise fail(key(k), "must be a non-empty string")
                     kw[k] = body[k].strip()
             if "environments" in body:
-                kw["environments"] = strings(f"{key}.environments", body["environments"])
+                kw["environments"] = strings(key("environments"), body["environments"])
             if kw["deployments"] == "workflow" and not kw.get("workflow"):
-                raise fail(f"{key}.workflow", 'deployments = "workflow" needs the workflow\'s file name '
-                                              '(e.g. "deploy.yml") or name')
+                raise fail(key("workflow"), 'deployments = "workflow" needs the workflow\'s file name '
+                                            '(e.g. "deploy.yml") or name')
             return RepoSettings(**kw)
 
         kw: dict[str, Any] = {}
@@ -1006,8 +1010,8 @@ class RepoFetcher:
 
     def _compare_off_chain(self) -> None:
         """A successful production deployment whose commit is not on the default branch's first
-        parent chain: one compare against the head. Only "ahead" (the deployed commit contains the
-        head) is used; anything else is flagged rather than guessed."""
+        parent chain: one compare against the head, cached by commit. Only ancestry is used (see
+        the module docstring); whatever it cannot place is flagged rather than guessed."""
         if not self.head:
             return
         located = set(self.walker.known) | set(self.walker.new)
@@ -1065,9 +1069,16 @@ class RepoFetcher:
             return {"status": "off_chain", "base": None,
                     "note": f"deployed commit {sha[:12]} is inside {self.default_branch}'s history but not on "
                             "its first-parent chain (a commit of a merged branch); not attributed"}
+        if ahead > COMPARE_MAX_AHEAD or not base:
+            return {"status": "too_large", "base": base,
+                    "note": f"deployed commit {sha[:12]} diverged from {self.default_branch} by {ahead} "
+                            f"commits (more than {COMPARE_MAX_AHEAD}); not attributed"}
+        # Diverged (a release or hotfix branch cut earlier): by ancestry it ships exactly the
+        # default branch's changes up to the merge base, and none merged after it.
         return {"status": "diverged", "base": base,
-                "note": f"deployed commit {sha[:12]} diverged from {self.default_branch} "
-                        f"({ahead} ahead, {body.get('behind_by')} behind); not attributed"}
+                "note": f"deployed commit {sha[:12]} diverged from {self.default_branch} ({ahead} ahead, "
+                        f"{body.get('behind_by')} behind): credited only with changes up to the merge base "
+                        f"{base[:12]}"}
 
     def _flag(self, kind: str, ref: str, message: str) -> None:
         log.warning("github %s: %s", self.repo, message)
@@ -1161,7 +1172,7 @@ def link_deployments(con, repo: str, production: Iterable[str], compare: dict) -
         pos = positions.get(sha)
         if pos is None:
             entry = compare.get(sha) or {}
-            if entry.get("status") == "ahead":
+            if entry.get("status") in ("ahead", "diverged"):
                 pos = positions.get(entry.get("base"))
         if pos is not None:
             placed.append((did, pos, finished))
