@@ -26,6 +26,8 @@ TOP_LEVEL_KEYS = {"database", "production_environments", "attribution_window_day
                   "rework_labels", "teams", "sources", "cost_allocation", "benchmark"}
 TEAM_KEYS = {"repos", "services", "cost_tags", "accounts"}
 BENCHMARKS = ("2021", "2023", "2024")
+COST_ALLOCATION_KEYS = {"accounts", "services", "shared_split", "shared_tags"}
+SHARED_SPLITS = ("none", "even", "proportional")
 
 
 @dataclass(frozen=True)
@@ -147,12 +149,21 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     alloc = data.get("cost_allocation", {})
     if not isinstance(alloc, dict):
         raise _fail(path, "cost_allocation", "must be a table")
+    bad = sorted(set(alloc) - COST_ALLOCATION_KEYS)
+    if bad:
+        raise _fail(path, f"cost_allocation.{bad[0]}",
+                    f"unknown key; expected {', '.join(sorted(COST_ALLOCATION_KEYS))}")
+    if alloc.get("shared_split", "none") not in SHARED_SPLITS:
+        raise _fail(path, "cost_allocation.shared_split",
+                    f"must be one of {', '.join(SHARED_SPLITS)}, got {alloc['shared_split']!r}")
+    if "shared_tags" in alloc:
+        _str_list(path, "cost_allocation.shared_tags", alloc["shared_tags"])
     for section in ("accounts", "services"):
         mapping = alloc.get(section, {})
         if not isinstance(mapping, dict):
             raise _fail(path, f"cost_allocation.{section}", "must map a value to a team name")
         for value, team in mapping.items():
-            if team not in teams:
+            if team not in teams and team != "shared":  # "shared": split by shared_split
                 known = ", ".join(sorted(teams)) or "none configured"
                 raise _fail(path, f"cost_allocation.{section}.{value}",
                             f'unknown team "{team}"; known teams: {known}')

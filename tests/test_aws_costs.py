@@ -1,0 +1,278 @@
+"""Cost Explorer, commitments and CloudWatch through real HTTP: a moto server on 127.0.0.1 reached
+with AWS_ENDPOINT_URL, botocore's Stubber for the calls moto lacks, and a scripted server for
+AccessDenied and throttling. No live AWS; no dependence on today's date."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from cadence.cli import main
+from cadence.config import parse_config
+from cadence.errors import ConfigError, SourceAuthError
+from collectors import aws_costs
+from tests.aws_support import (
+    ScriptedAws,
+    day_result,
+    point_boto3_at,
+    queue_cost_results,
+    reset_moto,
+    start_moto,
+)
+from warehouse import connect, read_cursor
+
+EC2 = "Amazon Elastic Compute Cloud - Compute"
+S3 = "Amazon Simple Storage Service"
+LAMBDA = "AWS Lambda"
+A1, A2 = "111111111111", "222222222222"
+
+
+@pytest.fixture(scope="module")
+def moto_url():
+    server, url = start_moto()
+    yield url
+    server.stop()
+
+
+@pytest.fixture
+def aws(monkeypatch, tmp_path, moto_url):
+    reset_moto(moto_url)
+    point_boto3_at(monkeypatch, tmp_path, moto_url)
+    return moto_url
+
+
+def cfg(**aws_source):
+    return parse_config({
+        "teams": {"payments": {"cost_tags": ["payments"]},
+                  "storefront": {"cost_tags": ["storefront"]}},
+        "cost_allocation": {"accounts": {"333333333333": "storefront"}},
+        "sources": {"aws": {"lookback_months": 0, **aws_source}},
+    })
+
+
+def cost_rows(db_path):
+    con = connect(db_path, read_only=True)
+    try:
+        return con.execute(
+            "SELECT charge_date, sub_account_id, service_name, allocation_tag, team, effective_cost, "
+            "billed_cost, consumed_quantity, estimated FROM costs ORDER BY ALL").fetchall()
+    finally:
+        con.close()
+
+
+THREE_PAGES = (
+    {"ResultsByTime": [day_result("2026-10-01", [([A1, S3], 1.5, 1.5, 100), ([A1, EC2], 10.0, 12.0, 24)])],
+     "NextPageToken": "page-2"},
+    {"ResultsByTime": [day_result("2026-10-02", [([A1, S3], 2.0, 2.0, 110)])], "NextPageToken": "page-3"},
+    {"ResultsByTime": [day_result("2026-10-02", [([A2, LAMBDA], 0.25, 0.25, 1000)]),
+                       day_result("2026-10-03", [([A1, EC2], 9.0, 11.0, 24), ([A2, LAMBDA], 0.1, 0.1, 9)],
+                                  estimated=True)]},
+)
+
+
+def test_cli_three_pages_then_estimated_day_refetched_and_replaced(aws, db_path, tmp_path, monkeypatch, capsys):
+    toml = tmp_path / "cadence.toml"
+    toml.write_text('[sources.aws]\nlookback_months = 0\n')
+    monkeypatch.setattr(aws_costs, "_today", lambda: date(2026, 10, 4))
+    queue_cost_results(aws, *THREE_PAGES)
+
+    assert main(["--db", str(db_path), "--config", str(toml), "sync", "aws-costs", "--only", "costs"]) == 0
+    out = capsys.readouterr().out
+    # Window: 1st of the current month (lookback 0) to yesterday: 2026-10-01..03, three pages.
+    assert "3 paid requests (USD 0.03" in out
+    rows = cost_rows(db_path)
+    assert len(rows) == 6
+    # effective 1.5 + 10 + 2 + 0.25 + 9 + 0.1 = 22.85; billed 1.5 + 12 + 2 + 0.25 + 11 + 0.1 = 26.85
+    assert sum(r[5] for r in rows) == pytest.approx(22.85)
+    assert sum(r[6] for r in rows) == pytest.approx(26.85)
+    assert all(r[3] == "" and r[4] == "unallocated" for r in rows)
+    assert [r[8] for r in rows if r[0] == date(2026, 10, 3)] == [True, True]
+    with connect(db_path, read_only=True) as con:
+        assert read_cursor(con, "aws-cost-explorer", "costs") == "2026-10-03"
+
+    # Next run: only the estimated day is asked for again; its final figures replace the estimate
+    # (the Lambda group vanished from the final bill, so its row goes too).
+    queue_cost_results(aws, {"ResultsByTime": [day_result("2026-10-03", [([A1, EC2], 9.5, 11.5, 24)])]})
+    assert main(["--db", str(db_path), "--config", str(toml), "sync", "aws-costs", "--only", "costs"]) == 0
+    out = capsys.readouterr().out
+    assert "1 paid requests (USD 0.01" in out
+    rows = cost_rows(db_path)
+    assert [r for r in rows if r[0] == date(2026, 10, 3)] == [
+        (date(2026, 10, 3), A1, EC2, "", "unallocated", 9.5, 11.5, 24.0, False)]
+    assert len(rows) == 5
+
+    # Third run: everything final, nothing to ask, nothing changes.
+    assert main(["--db", str(db_path), "--config", str(toml), "sync", "aws-costs", "--only", "costs"]) == 0
+    assert "0 paid requests (USD 0.00" in capsys.readouterr().out
+    assert cost_rows(db_path) == rows
+    with connect(db_path, read_only=True) as con:
+        dupes = con.execute("SELECT count(*) - count(DISTINCT (charge_date, source, provider, billing_account_id, "
+                            "sub_account_id, service_name, region, resource_id, allocation_tag)) FROM costs").fetchone()
+        assert dupes[0] == 0
+        assert read_cursor(con, "aws-cost-explorer", "costs") == "2026-10-04"
+
+
+def test_team_tag_values_untagged_spend_and_allocation(aws, db_path):
+    sent = []
+    session = boto3.Session()
+    session.events.register("provide-client-params.ce.GetCostAndUsage",
+                            lambda params, **kw: sent.append({k: params.get(k) for k in ("GroupBy", "Filter")}))
+    queue_cost_results(
+        aws,
+        # 1: which tag values have spend (legacy has none: no request is spent on it)
+        {"ResultsByTime": [day_result("2026-10-01", [(["team$payments"], 5, 5, 1), (["team$storefront"], 3, 3, 1),
+                                                     (["team$legacy"], 0, 0, 0), (["team$"], 2, 2, 1)])]},
+        # 2, 3: one account × service request per value, sorted; 4: untagged (ABSENT)
+        {"ResultsByTime": [day_result("2026-10-01", [([A1, EC2], 5, 5, 1)])]},
+        {"ResultsByTime": [day_result("2026-10-01", [([A1, S3], 3, 3, 1)])]},
+        {"ResultsByTime": [day_result("2026-10-01", [(["333333333333", S3], 1.5, 1.5, 1),
+                                                     (["444444444444", S3], 0.5, 0.5, 1)])]},
+    )
+    report = aws_costs.sync(db_path, cfg(team_tag="team"), session=session, parts=("costs",),
+                            today=date(2026, 10, 2))
+    assert report.paid_requests == 4 and report.cost_usd == 0.04
+    assert sent[0] == {"GroupBy": [{"Type": "TAG", "Key": "team"}], "Filter": None}
+    assert sent[1]["Filter"] == {"Tags": {"Key": "team", "Values": ["payments"], "MatchOptions": ["EQUALS"]}}
+    assert sent[3]["Filter"] == {"Tags": {"Key": "team", "MatchOptions": ["ABSENT"]}}
+    assert sent[3]["GroupBy"] == [{"Type": "DIMENSION", "Key": "LINKED_ACCOUNT"},
+                                  {"Type": "DIMENSION", "Key": "SERVICE"}]
+    got = {(r[1], r[3], r[4]): r[5] for r in cost_rows(db_path)}
+    # `team$payments` → tag "payments" → team payments; untagged account 333… → storefront by the
+    # account rule; untagged 444… → unallocated. Total 5 + 3 + 1.5 + 0.5 = 10 = the tag query's total.
+    assert got == {(A1, "payments", "payments"): 5.0, (A1, "storefront", "storefront"): 3.0,
+                   ("333333333333", "", "storefront"): 1.5, ("444444444444", "", "unallocated"): 0.5}
+
+
+def test_parse_tag_key():
+    assert aws_costs.parse_tag_key("team$payments") == "payments"
+    assert aws_costs.parse_tag_key("team$") == ""
+    assert aws_costs.parse_tag_key("cost-center$a$b") == "a$b"
+
+
+def test_lookback_beyond_cost_explorer_history_is_a_clear_error(db_path, tmp_path, capsys):
+    toml = tmp_path / "cadence.toml"
+    toml.write_text("[sources.aws]\nlookback_months = 14\n")
+    assert main(["--db", str(db_path), "--config", str(toml), "sync", "aws-costs"]) == 1
+    err = capsys.readouterr().err
+    assert "13 months of history plus the current month" in err and "Traceback" not in err
+    with pytest.raises(ConfigError, match="lookback_months = 20"):
+        aws_costs.aws_settings(cfg(), lookback_months=20)
+
+
+def test_commitments_with_stubber(monkeypatch, tmp_path, db_path):
+    point_boto3_at(monkeypatch, tmp_path, None)
+    ce = boto3.Session().client("ce", region_name="us-east-1")
+    period = {"Start": "2026-10-01", "End": "2026-10-03"}
+    stub = Stubber(ce)
+
+    def tp(day):
+        return {"Start": day, "End": f"2026-10-0{int(day[-1]) + 1}"}
+
+    stub.add_response("get_savings_plans_utilization", {
+        "SavingsPlansUtilizationsByTime": [
+            {"TimePeriod": tp("2026-10-01"), "Utilization": {"UtilizationPercentage": "88.5"}},
+            {"TimePeriod": tp("2026-10-02"), "Utilization": {"UtilizationPercentage": "91"}}],
+        "Total": {"Utilization": {"UtilizationPercentage": "89.75"}}},
+        {"TimePeriod": period, "Granularity": "DAILY"})
+    stub.add_response("get_savings_plans_coverage", {
+        "SavingsPlansCoverages": [{"TimePeriod": tp("2026-10-01"), "Coverage": {"CoveragePercentage": "70"}},
+                                  {"TimePeriod": tp("2026-10-02"), "Coverage": {"CoveragePercentage": "72"}}]},
+        {"TimePeriod": period, "Granularity": "DAILY"})
+    stub.add_response("get_reservation_utilization", {
+        "UtilizationsByTime": [{"TimePeriod": tp("2026-10-01"), "Total": {"UtilizationPercentage": "100"}}],
+        "NextPageToken": "r2"}, {"TimePeriod": period, "Granularity": "DAILY"})
+    stub.add_response("get_reservation_utilization", {
+        "UtilizationsByTime": [{"TimePeriod": tp("2026-10-02"), "Total": {"UtilizationPercentage": "50"}}]},
+        {"TimePeriod": period, "Granularity": "DAILY", "NextPageToken": "r2"})
+    # An account may have no reservation coverage data at all: tolerated, not an error.
+    stub.add_client_error("get_reservation_coverage", "DataUnavailableException", "no data",
+                          expected_params={"TimePeriod": period, "Granularity": "DAILY"})
+    with stub:
+        report = aws_costs.sync(db_path, cfg(), ce_client=ce, parts=("commitments",), today=date(2026, 10, 3))
+    stub.assert_no_pending_responses()
+    # 5 requests: SP utilization, SP coverage, reservation utilization ×2 pages, reservation coverage
+    # (the refused one is not counted as paid).
+    assert report.paid_requests == 4 and report.commitment_rows == 4
+    with connect(db_path, read_only=True) as con:
+        rows = con.execute("SELECT date, kind, utilization, coverage FROM commitments ORDER BY ALL").fetchall()
+    assert rows == [(date(2026, 10, 1), "reservation", 1.0, None), (date(2026, 10, 1), "savings_plan", 0.885, 0.70),
+                    (date(2026, 10, 2), "reservation", 0.5, None), (date(2026, 10, 2), "savings_plan", 0.91, 0.72)]
+
+
+@pytest.mark.slow
+def test_cloudwatch_utilization_ec2_and_ecs(aws, db_path, monkeypatch):
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")   # read at EC2 backend start: saves seconds
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    cw = boto3.client("cloudwatch", region_name="us-east-1")
+    ecs = boto3.client("ecs", region_name="us-east-1")
+    iid = ec2.run_instances(ImageId="ami-12345678", InstanceType="t3.large", MinCount=1, MaxCount=1, TagSpecifications=[
+        {"ResourceType": "instance", "Tags": [{"Key": "team", "Value": "payments"}]}])["Instances"][0]["InstanceId"]
+    ecs.create_cluster(clusterName="prod")
+    ecs.register_task_definition(family="web", cpu="512", memory="1024", requiresCompatibilities=["FARGATE"],
+                                 networkMode="awsvpc",
+                                 containerDefinitions=[{"name": "web", "image": "nginx", "essential": True}])
+    ecs.create_service(cluster="prod", serviceName="web", taskDefinition="web", desiredCount=2,
+                       tags=[{"key": "team", "value": "storefront"}])
+
+    def put(ns, name, dims, day, values):
+        cw.put_metric_data(Namespace=ns, MetricData=[
+            {"MetricName": name, "Dimensions": [{"Name": k, "Value": v} for k, v in dims],
+             "Timestamp": datetime(2026, 10, day, h, 30, tzinfo=UTC), "Value": v, "Unit": "Percent"}
+            for h, v in enumerate(values)])
+
+    put("AWS/EC2", "CPUUtilization", [("InstanceId", iid)], 2, [20.0] * 12 + [60.0] * 12)
+    put("AWS/EC2", "CPUUtilization", [("InstanceId", iid)], 3, [50.0, 70.0])
+    put("CWAgent", "mem_used_percent", [("InstanceId", iid), ("InstanceType", "t3.large")], 2, [30.0])
+    put("AWS/ECS", "CPUUtilization", [("ClusterName", "prod"), ("ServiceName", "web")], 3, [150.0])
+    put("AWS/EC2", "CPUUtilization", [("InstanceId", iid)], 4, [99.0])   # today: not a complete day
+
+    report = aws_costs.sync(db_path, cfg(team_tag="team", utilization_days=2), parts=("utilization",),
+                            today=date(2026, 10, 4))
+    assert report.paid_requests == 0
+    with connect(db_path, read_only=True) as con:
+        rows = con.execute("SELECT date, resource, service, team, metric, avg, p95, capacity FROM utilization "
+                           "ORDER BY date, resource, metric").fetchall()
+    assert rows == [
+        # 12 h at 20 % and 12 h at 60 %: avg 0.4; p95 at rank 0.95 × 23 = 21.85 lies among the 60s.
+        (date(2026, 10, 2), iid, EC2, "payments", "cpu", 0.4, 0.6, 2.0),           # t3.large: 2 vCPU
+        (date(2026, 10, 2), iid, EC2, "payments", "memory", 0.3, 0.3, 8.0),        # 8 GiB
+        # two hours, 50 % and 70 %: avg 0.6; p95 = 0.5 + 0.95 × (0.7 − 0.5) = 0.69
+        (date(2026, 10, 3), "ecs:prod/web", "Amazon Elastic Container Service", "storefront", "cpu", 1.0, 1.0, 1.0),
+        (date(2026, 10, 3), iid, EC2, "payments", "cpu", 0.6, 0.69, 2.0),
+    ]
+    # 512 CPU units / 1024 × 2 tasks = 1 vCPU reserved; 150 % of it is capped at 1.0.
+
+
+def test_access_denied_names_the_permission_and_writes_nothing(monkeypatch, tmp_path, db_path):
+    denied = {"__type": "AccessDeniedException",
+              "Message": "User: arn:aws:iam::1:user/x is not authorized to perform: ce:GetCostAndUsage"}
+    with ScriptedAws([(400, denied)]) as fake:
+        point_boto3_at(monkeypatch, tmp_path, fake.url)
+        with pytest.raises(SourceAuthError, match=r"grant the IAM permission ce:GetCostAndUsage"):
+            aws_costs.sync(db_path, cfg(), parts=("costs",), today=date(2026, 10, 2))
+    with connect(db_path, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM costs").fetchone()[0] == 0     # no $0 posing as data
+        error = con.execute("SELECT last_error, cursor FROM sync_state WHERE scope = 'costs'").fetchone()
+    assert "ce:GetCostAndUsage" in error[0] and error[1] is None
+
+
+def test_throttling_is_retried_with_backoff(monkeypatch, tmp_path, db_path):
+    throttled = {"__type": "ThrottlingException", "message": "Rate exceeded"}
+    ok = {"ResultsByTime": [day_result("2026-10-01", [([A1, S3], 4.0, 4.0, 1)])]}
+    with ScriptedAws([(400, throttled), (400, throttled), (200, ok)]) as fake:
+        point_boto3_at(monkeypatch, tmp_path, fake.url)
+        report = aws_costs.sync(db_path, cfg(), parts=("costs",), today=date(2026, 10, 2))
+    assert len(fake.hits) == 3                        # two refusals, then the answer
+    assert report.paid_requests == 1 and report.cost_rows == 1
+    assert [r[5] for r in cost_rows(db_path)] == [4.0]
+
+
+def test_no_credentials_is_a_clear_error(monkeypatch, tmp_path, db_path):
+    with ScriptedAws([(200, {"ResultsByTime": []})]) as fake:
+        point_boto3_at(monkeypatch, tmp_path, fake.url, credentials=False)
+        with pytest.raises(SourceAuthError, match="No AWS credentials found; set AWS_PROFILE"):
+            aws_costs.sync(db_path, cfg(), parts=("costs",), today=date(2026, 10, 2))
+        assert fake.hits == []
