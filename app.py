@@ -24,6 +24,7 @@ page = st.navigation(PAGES, position="top")
 
 st.sidebar.markdown("## :material/monitoring: Cadence")
 st.sidebar.caption("DORA delivery metrics beside cloud cost")
-if ui.start():
-    ui.demo_banner()
-    page.run()
+with ui.one_connection_per_run():
+    if ui.start():
+        ui.demo_banner()
+        page.run()

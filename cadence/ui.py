@@ -13,6 +13,9 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -23,7 +26,7 @@ import streamlit as st
 
 from cadence.config import Config, effective_config, is_demo_database, load_config, resolve_config_path, resolve_db_path
 from cadence.errors import CadenceError
-from warehouse.db import last_write_token, read_connection
+from warehouse.db import connect, last_write_token, read_connection
 
 log = logging.getLogger(__name__)
 
@@ -114,13 +117,41 @@ def is_demo() -> bool:
 
 # -- loading ---------------------------------------------------------------------------------------
 
+_run = threading.local()
+
+
+@contextmanager
+def one_connection_per_run() -> Iterator[None]:
+    """Let every cache miss of one script run share a single read-only connection, opened on the
+    first miss and closed when the run ends (also on st.stop/st.rerun), never kept across runs."""
+    _run.connection = None
+    _run.db = None
+    try:
+        yield
+    finally:
+        con, _run.connection, _run.db = _run.connection, None, "unset"
+        if con is not None:
+            con.close()
+
+
+def _connection(db: str):
+    shared = getattr(_run, "db", "unset")
+    if shared == "unset":  # outside app.py's run (a test calling load directly): one per call
+        return read_connection(db)
+    if _run.connection is None or _run.db != db:
+        if _run.connection is not None:
+            _run.connection.close()
+        _run.connection, _run.db = connect(db, read_only=True), db
+    return nullcontext(_run.connection)
+
+
 @st.cache_data(show_spinner=False, max_entries=1024)
 def _cached_call(module: str, name: str, db: str, write_token: str, config_token: str,
                  items: tuple[tuple[str, Any], ...]) -> Any:
     # Every argument is part of the cache key (st.cache_data skips only names starting with "_").
     fn = getattr(importlib.import_module(module), name)
     cfg = _cached_effective_config(db, write_token, config_token)
-    with read_connection(db) as con:
+    with _connection(db) as con:
         return fn(con, cfg, **dict(items))
 
 
@@ -483,6 +514,10 @@ def fmt_money(x: Any, currency: str = "$") -> str:
     if abs(x) >= 10_000:
         return f"{currency}{x / 1000:,.1f}k"
     return f"{currency}{x:,.0f}"
+
+
+def fmt_per_week(x: Any) -> str:
+    return "—" if is_missing(x) else f"{float(x):,.1f} / week"
 
 
 def fmt_number(x: Any, digits: int = 1) -> str:

@@ -25,7 +25,7 @@ HELP = {
 
 
 def fmt(value, unit):
-    return {"per week": lambda v: ui.fmt_number(v, 1), "hours": ui.fmt_hours, "fraction": ui.fmt_pct}[unit](value)
+    return {"per week": ui.fmt_per_week, "hours": ui.fmt_hours, "fraction": ui.fmt_pct}[unit](value)
 
 
 f = ui.header("Overview", "Where delivery stands")

@@ -60,7 +60,7 @@ def _tiles(at) -> dict[str, str]:
 
 def _assert_tiles_match(at, row) -> None:
     tiles = _tiles(at)
-    assert tiles["Deployment frequency"] == ui.fmt_number(row["deploys_per_week"], 1)
+    assert tiles["Deployment frequency"] == ui.fmt_per_week(row["deploys_per_week"])
     assert tiles["Lead time for changes"] == ui.fmt_hours(row["lead_time_p50_hours"])
     assert tiles["Change failure rate"] == ui.fmt_pct(row["change_failure_rate"])
     assert tiles["Failed deployment recovery"] == ui.fmt_hours(row["recovery_time_p50_hours"])
@@ -210,7 +210,7 @@ def test_a_finished_sync_shows_on_the_next_run(empty):
     f = at.session_state[ui.KEY_FILTERS]
     assert f.as_of == date(2026, 11, 13)  # the last deployment's day is the new "data through"
     # 5 deployments over the 12 weeks 2026-08-24 .. 2026-11-13 (81 days): 5 / (81 / 7) = 0.43 per week.
-    assert _tiles(at)["Deployment frequency"] == "0.4"
+    assert _tiles(at)["Deployment frequency"] == "0.4 / week"
 
 
 def test_missing_database_says_what_to_run(tmp_path):
@@ -222,12 +222,9 @@ def test_missing_database_says_what_to_run(tmp_path):
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_both_themes_render(demo, theme):
-    from streamlit.testing.v1 import AppTest
+    from tests.apptest_support import new_app_test
 
-    from tests.apptest_support import APP, install_navigation_shim
-
-    install_navigation_shim()
-    at = AppTest.from_file(str(APP), default_timeout=60)
+    at = new_app_test()
     at.context = {"theme": theme}
     at.run()
     assert not at.exception
