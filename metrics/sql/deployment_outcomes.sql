@@ -48,7 +48,7 @@ open_incident_until AS (
            max(resolved_at) OVER (PARTITION BY service ORDER BY created_at) AS open_until
     FROM open_incident_cover
 ),
-deployment_outcomes AS (
+deployment_outcomes AS MATERIALIZED (
     SELECT d.id AS deployment_id, d.repo, d.service, d.sha, d.finished_at,
            di.incident_ids, rb.rolled_back_by,
            (di.incident_ids IS NOT NULL OR rb.rolled_back_by IS NOT NULL) AS failed,

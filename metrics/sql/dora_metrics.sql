@@ -11,12 +11,12 @@
 -- Inputs: deployment_outcomes, change_facts, incident_attribution and their scopes; $period
 --   (week | month | total), $start_date, $end_date (exclusive).
 deployment_rows AS (
-    SELECT s.scope,
+    SELECT d.scope,
            CASE $period WHEN 'week' THEN date_trunc('week', d.finished_at)::DATE
                         WHEN 'month' THEN date_trunc('month', d.finished_at)::DATE
                         ELSE CAST($start_date AS DATE) END AS period_start,
            d.finished_at, d.failed, d.rework
-    FROM deployment_outcomes d JOIN deployment_scopes s ON s.key = d.deployment_id
+    FROM scoped_deployments d
 ),
 deployment_totals AS (
     SELECT scope, period_start, count(*) AS deployments,
@@ -26,7 +26,7 @@ deployment_totals AS (
     FROM deployment_rows GROUP BY scope, period_start
 ),
 change_totals AS (
-    SELECT s.scope,
+    SELECT c.scope,
            CASE $period WHEN 'week' THEN date_trunc('week', c.deployed_at)::DATE
                         WHEN 'month' THEN date_trunc('month', c.deployed_at)::DATE
                         ELSE CAST($start_date AS DATE) END AS period_start,
@@ -36,12 +36,12 @@ change_totals AS (
            quantile_cont(c.pickup_hours, 0.5) AS pickup_p50_hours,
            quantile_cont(c.review_hours, 0.5) AS review_p50_hours,
            quantile_cont(c.deploy_hours, 0.5) AS deploy_p50_hours
-    FROM change_facts c JOIN change_scopes s ON s.key = c.change_id
+    FROM scoped_changes c
     WHERE c.deployed_in_range
     GROUP BY ALL
 ),
 incident_totals AS (
-    SELECT s.scope,
+    SELECT i.scope,
            CASE $period WHEN 'week' THEN date_trunc('week', i.created_at)::DATE
                         WHEN 'month' THEN date_trunc('month', i.created_at)::DATE
                         ELSE CAST($start_date AS DATE) END AS period_start,
@@ -49,8 +49,7 @@ incident_totals AS (
            count(*) FILTER (WHERE i.resolved_at IS NULL) AS open_incidents,
            quantile_cont(i.recovery_hours, 0.5) FILTER (WHERE i.deployment_id IS NOT NULL) AS recovery_time_p50_hours,
            quantile_cont(i.recovery_hours, 0.5) AS mttr_p50_hours
-    FROM incident_attribution i JOIN incident_scopes s ON s.key = i.incident_id
-    WHERE i.in_range
+    FROM scoped_incidents i
     GROUP BY ALL
 ),
 period_keys AS (

@@ -3,10 +3,8 @@
 -- Definition: as change_links.sql; `link` says which rule found the deployment (explicit / sha /
 --   inferred / none); spans are NULL when unknown (negative) or not applicable.
 -- Grain: one row per (scope, change). Units: hours.
--- Inputs: change_facts, change_scopes.
-change_rows AS (
-    SELECT s.scope, c.* FROM change_facts c JOIN change_scopes s ON s.key = c.change_id
-)
+-- Inputs: scoped_changes.
+change_rows AS (SELECT * FROM scoped_changes)
 SELECT scope, change_id, repo, deployment_id, link, lead_time_hours, coding_hours, pickup_hours,
        review_hours, deploy_hours
 FROM change_rows

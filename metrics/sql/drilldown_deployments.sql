@@ -4,7 +4,7 @@
 --   change with a rework label or revert title and "open incident ID" for each incident of the
 --   service open when it finished. Reasons are joined with "; ", NULL when there are none.
 -- Grain: one row per (scope, deployment). Units: finished_at UTC.
--- Inputs: deployment_outcomes, deployment_scopes, incidents.
+-- Inputs: scoped_deployments, deployment_outcomes, incidents.
 open_incident_ids AS (
     SELECT d.deployment_id, list(i.id ORDER BY i.created_at, i.id) AS ids
     FROM deployment_outcomes d
@@ -14,14 +14,13 @@ open_incident_ids AS (
     GROUP BY d.deployment_id
 ),
 deployment_rows AS (
-    SELECT s.scope, d.*,
+    SELECT d.*,
            list_concat(list_transform(coalesce(d.incident_ids, []), lambda x: 'incident ' || x),
                        CASE WHEN d.rolled_back_by IS NOT NULL
                             THEN ['rolled back by ' || d.rolled_back_by] ELSE [] END) AS failure_list,
            list_concat(list_transform(coalesce(d.rework_change_ids, []), lambda x: 'rework change ' || x),
                        list_transform(coalesce(o.ids, []), lambda x: 'open incident ' || x)) AS rework_list
-    FROM deployment_outcomes d
-    JOIN deployment_scopes s ON s.key = d.deployment_id
+    FROM scoped_deployments d
     LEFT JOIN open_incident_ids o ON o.deployment_id = d.deployment_id
 )
 SELECT scope, deployment_id, repo, service, finished_at, failed,

@@ -2,11 +2,8 @@
 --   deployment each is attributed to.
 -- Definition: as incident_attribution.sql; attribution is explicit / service / repo / none.
 -- Grain: one row per (scope, incident created in the range). Units: timestamps UTC.
--- Inputs: incident_attribution, incident_scopes.
-incident_rows AS (
-    SELECT s.scope, i.* FROM incident_attribution i JOIN incident_scopes s ON s.key = i.incident_id
-    WHERE i.in_range
-)
+-- Inputs: scoped_incidents.
+incident_rows AS (SELECT * FROM scoped_incidents)
 SELECT scope, incident_id, service, created_at, resolved_at, deployment_id, attribution
 FROM incident_rows
 ORDER BY scope, created_at, incident_id

@@ -32,7 +32,7 @@ incident_matches AS (
     ASOF LEFT JOIN service_targets s ON s.service = i.service AND s.finished_at <= i.created_at
     ASOF LEFT JOIN repo_targets r ON r.repo = i.repo AND r.finished_at <= i.created_at
 ),
-incident_attribution AS (
+incident_attribution AS MATERIALIZED (
     SELECT id AS incident_id, service, repo, created_at, resolved_at,
            CASE WHEN caused_by_deployment_id IS NOT NULL THEN caused_by_deployment_id
                 WHEN service IS NOT NULL THEN service_match
