@@ -34,7 +34,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -286,7 +285,8 @@ def export_changes_table(con, config: Config, start: date, end: date, by: str = 
 
 # -- CSV ------------------------------------------------------------------------------------------
 
-def _secret_values() -> list[str]:
+def secret_values() -> list[str]:
+    """Values of the token environment variables that are set (to scrub from any output)."""
     values = []
     for name in (*SECRET_ENV, *EXTRA_SECRET_ENV):
         v = os.environ.get(name, "").strip()
@@ -306,33 +306,12 @@ def _is_null(v) -> bool:
     return isinstance(v, float) and math.isnan(v)
 
 
-def _fmt_float(v, decimals: int) -> str:
-    x = float(v)
-    if math.isnan(x) or math.isinf(x):
-        return ""
-    out = f"{x:.{decimals}f}"
-    if out.startswith("-") and float(out) == 0:
-        out = out[1:]  # never "-0.00"
-    return out
-
-
-def _fmt_timestamp(v) -> str:
-    ts = pd.Timestamp(v)
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _fmt_text(v, secret_values: Iterable[str]) -> str:
-    if isinstance(v, (list, tuple, np.ndarray)):
-        text = ";".join(sorted(str(x) for x in v if not _is_null(x)))
-    else:
-        text = str(v)
-    for s in secret_values:
+def _redact(text: str, scrub: Iterable[str]) -> str:
+    for s in scrub:
         if s in text:
             log.warning("export: redacted a token value found in a text cell")
             text = text.replace(s, REDACTED)
-    return neutralise(text)
+    return text
 
 
 def _decimals_for(name: str) -> int:
@@ -367,23 +346,58 @@ def _infer_kind(name: str, series: pd.Series) -> str:
     return "text"
 
 
-def _formatter(col: Column, secret_values: list[str]):
+def _timestamp_cells(series: pd.Series) -> list[str]:
+    ts = pd.to_datetime(series)
+    if getattr(ts.dt, "tz", None) is not None:
+        ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+    text = np.datetime_as_string(ts.to_numpy(dtype="datetime64[s]"), unit="s")
+    return ["" if t == "NaT" else t.replace("T", " ") for t in text.tolist()]
+
+
+def _text_cells(values: np.ndarray, scrub: list[str]) -> list[str]:
+    out = []
+    for v in values:
+        if isinstance(v, str):
+            text = v
+        elif isinstance(v, (list, tuple, np.ndarray)):
+            text = ";".join(sorted(str(x) for x in v if not _is_null(x)))
+        elif _is_null(v):
+            out.append("")
+            continue
+        else:
+            text = str(v)
+        if scrub:
+            text = _redact(text, scrub)
+        if text.startswith(FORMULA_TRIGGERS):
+            text = "'" + text
+        out.append(_quote(text))
+    return out
+
+
+def _column_cells(series: pd.Series, col: Column, scrub: list[str]) -> list[str]:
+    """Every cell of one column as its CSV field (quoted where needed); "" for no value."""
     kind = col.kind
-    if kind == "int":
-        return lambda v: str(int(v))
     if kind == "float":
-        return lambda v: _fmt_float(v, col.decimals)
-    if kind == "date":
-        return lambda v: _as_date(v).isoformat()
+        arr = pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        spec = f".{col.decimals}f"
+        negative_zero = "-" + format(0.0, spec)
+        cells = [format(x, spec) if math.isfinite(x) else "" for x in arr.tolist()]
+        return [c[1:] if c == negative_zero else c for c in cells]   # never "-0.00"
     if kind == "timestamp":
-        return _fmt_timestamp
-    if kind == "bool":
-        return lambda v: "true" if bool(v) else "false"
-    return lambda v: _fmt_text(v, secret_values)
+        return _timestamp_cells(series)
+    values = series.to_numpy(dtype=object)
+    if kind == "text":
+        return _text_cells(values, scrub)
+    null = pd.isna(series).to_numpy()
+    if kind == "int":
+        return ["" if n else str(int(v)) for v, n in zip(values, null, strict=True)]
+    if kind == "date":
+        return ["" if n else _as_date(v).isoformat() for v, n in zip(values, null, strict=True)]
+    return ["" if n else ("true" if bool(v) else "false") for v, n in zip(values, null, strict=True)]
 
 
 def _quote(field: str) -> str:
-    if any(ch in field for ch in ',"\r\n'):
+    if "," in field or '"' in field or "\n" in field or "\r" in field:
         return '"' + field.replace('"', '""') + '"'
     return field
 
@@ -392,26 +406,22 @@ def to_csv_bytes(df: pd.DataFrame, columns: Mapping[str, Column] | None = None) 
     """The CSV of a table in Cadence's fixed export format (see the module docstring).
 
     Columns named in the export spec (or in ``columns``) are written as documented; any other
-    column is typed from its values, so a dashboard table downloads the same way.
+    column is typed from its values, so a dashboard table downloads the same way. Formatting runs
+    column by column (see benchmarks/bench_export.py for its speed).
     """
     spec = dict(_SPEC)
     if columns:
         spec.update(columns)
-    secret_values = _secret_values()
-    formatters = []
-    for name in df.columns:
+    scrub = secret_values()
+    cells = []
+    for i, name in enumerate(df.columns):
         col = spec.get(name)
         if col is None:
-            kind = _infer_kind(name, df[name])
+            kind = _infer_kind(name, df.iloc[:, i])
             col = Column(name, kind, "", "", _decimals_for(name) if kind == "float" else 0)
-        formatters.append(_formatter(col, secret_values))
+        cells.append(_column_cells(df.iloc[:, i], col, scrub))
     lines = [",".join(_quote(neutralise(str(name))) for name in df.columns)]
-    for row in df.itertuples(index=False, name=None):
-        cells = []
-        for value, fmt in zip(row, formatters, strict=True):
-            is_seq = isinstance(value, (list, tuple, np.ndarray))
-            cells.append("" if (not is_seq and _is_null(value)) else _quote(fmt(value)))
-        lines.append(",".join(cells))
+    lines.extend(",".join(row) for row in zip(*cells, strict=True))
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
@@ -501,8 +511,3 @@ def build_export(con, config: Config, week: str, by: str = "team",
         built["changes"] = export_changes_table(con, config, start, end, by=by)
     payloads = {k: to_csv_bytes(v) for k, v in built.items()}
     return ExportResult(label, start, end, built, payloads)
-
-
-def describe_columns(columns: Iterable[Column]) -> list[dict[str, Any]]:
-    """The column reference as plain dicts (for docs and tests)."""
-    return [{"name": c.name, "unit": c.unit, "meaning": c.meaning} for c in columns]

@@ -8,6 +8,7 @@ was.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from datetime import date
@@ -16,7 +17,7 @@ from pathlib import Path
 import click
 
 from cadence.cli import AppContext, pass_app
-from cadence.config import KNOWN_SOURCES, SECRET_ENV
+from cadence.config import KNOWN_SOURCES
 from cadence.errors import CadenceError, ExportError
 
 log = logging.getLogger(__name__)
@@ -29,12 +30,10 @@ NOT_SYNCED = ("webhook", "export")
 
 
 def _redact(message: str) -> str:
-    import os
+    from metrics.export import REDACTED, secret_values
 
-    for name in SECRET_ENV:
-        value = os.environ.get(name, "").strip()
-        if len(value) >= 8:
-            message = message.replace(value, "[redacted]")
+    for value in secret_values():
+        message = message.replace(value, REDACTED)
     return message
 
 
@@ -66,7 +65,9 @@ def run_configured_syncs(ctx: click.Context, app: AppContext) -> list[str]:
         log.info("export: running cadence sync %s", cmd_name)
         reason = None
         try:
-            with cmd.make_context(f"sync {cmd_name}", [], parent=ctx) as sub:
+            # A collector's report lines go to stderr: stdout may be carrying the CSV (--out -).
+            with contextlib.redirect_stdout(sys.stderr), \
+                    cmd.make_context(f"sync {cmd_name}", [], parent=ctx) as sub:
                 cmd.invoke(sub)
         except (click.exceptions.Exit, SystemExit) as exc:
             reason = _exit_reason(exc)
