@@ -22,7 +22,7 @@ run: $(STAMP)
 
 ## make test: install and run the whole suite (unit, collectors over HTTP, AppTest, browser)
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
