@@ -33,8 +33,8 @@ def layout(fig: go.Figure, title: str, unit: str, *, x_title: str = "", height: 
             barmode: str | None = None) -> go.Figure:
     fig.update_layout(
         title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
-        height=height, margin={"l": 8, "r": 8, "t": 48, "b": 8},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1, "title": None,
+        height=height, margin={"l": 8, "r": 8, "t": 40, "b": 8},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.12, "xanchor": "left", "x": 0, "title": None,
                 "traceorder": "normal"},
         hovermode="x unified", barmode=barmode,
     )
@@ -61,17 +61,36 @@ def lines(df: pd.DataFrame, x: str, series: dict[str, str], *, title: str, unit:
             line={"dash": "dot" if col in dash else "solid", "width": 2}, marker={"size": 5},
             hovertemplate=f"{label}: {HOVER.get(unit, '%{y}')}<extra></extra>"))
     fig.update_traces(xhoverformat="%d %b %Y")
-    return layout(fig, title, unit)
+    fig = layout(fig, title, unit)
+    if len(fig.data) < 2:
+        fig.update_layout(showlegend=False)
+    return fig
+
+
+def top_n(df: pd.DataFrame, x: str, y: str, color: str, n: int = 8) -> tuple[pd.DataFrame, list]:
+    """Keep the ``n`` largest groups of ``color`` (by total ``y``), sum the rest as "other"; returns
+    the rows and the group order (largest first, "other" last)."""
+    totals = df.groupby(color)[y].sum().sort_values(ascending=False)
+    if len(totals) <= n + 1:
+        return df, list(totals.index)
+    keep = list(totals.index[:n])
+    out = df.assign(**{color: [c if c in keep else "other" for c in df[color]]})
+    return out.groupby([x, color], as_index=False, sort=False)[y].sum(), [*keep, "other"]
 
 
 def bars(df: pd.DataFrame, x: str, y: str, *, title: str, unit: str, color: str | None = None,
-         horizontal: bool = False, label: str | None = None) -> go.Figure:
-    """Bars, stacked by ``color`` when given."""
+         horizontal: bool = False, label: str | None = None, max_groups: int = 8) -> go.Figure:
+    """Bars, stacked by ``color`` when given (the largest ``max_groups`` groups, the rest as "other")."""
     fig = go.Figure()
-    groups = df.groupby(color, sort=True) if color else [(label or y, df)]
+    if color:
+        rows, order = top_n(df, x, y, color, max_groups)
+        groups = [(name, rows[rows[color] == name]) for name in order]
+    else:
+        groups = [(label or y, df)]
+    value = HOVER.get(unit, "%{y}")
+    if horizontal:
+        value = value.replace("%{y", "%{x")
     for name, part in groups:
-        name = name[0] if isinstance(name, tuple) else name
-        value = HOVER.get(unit, "%{y}").replace("%{y", "%{x") if horizontal else HOVER.get(unit, "%{y}")
         fig.add_trace(go.Bar(
             x=part[y] if horizontal else part[x], y=part[x] if horizontal else part[y], name=str(name),
             orientation="h" if horizontal else "v",
@@ -82,6 +101,8 @@ def bars(df: pd.DataFrame, x: str, y: str, *, title: str, unit: str, color: str 
         fig.update_xaxes(title_text=AXIS.get(unit, unit), tickprefix="$" if unit == "USD" else None,
                          tickformat=".0%" if unit == "fraction" else None)
         fig.update_yaxes(title_text=None, autorange="reversed", tickprefix=None, tickformat=None)
+    if not color:
+        fig.update_layout(showlegend=False)
     return fig
 
 
@@ -102,29 +123,29 @@ def stacked_stages(df: pd.DataFrame, x: str, stages: dict[str, str], *, title: s
     return fig
 
 
-def histogram(values: pd.Series, *, title: str, unit: str = "hours", log_x: bool = True) -> go.Figure:
-    """Distribution of a duration, log-binned because lead times are heavy-tailed."""
+# Lead-time buckets a lead reads at a glance (upper bounds in hours).
+BUCKETS = [(1, "< 1 h"), (4, "1–4 h"), (12, "4–12 h"), (24, "12–24 h"), (48, "1–2 days"), (96, "2–4 days"),
+           (168, "4–7 days"), (336, "1–2 weeks"), (672, "2–4 weeks"), (float("inf"), "> 4 weeks")]
+
+
+def histogram(values: pd.Series, *, title: str) -> go.Figure:
+    """Distribution of durations in hours over human buckets (lead times are heavy-tailed, so equal
+    bins would put nearly everything in the first), with the p50 and p90 named in the title."""
     import numpy as np
 
-    v = values.dropna()
-    v = v[v > 0]
-    fig = go.Figure()
-    if not v.empty:
-        edges = np.unique(np.geomspace(max(v.min(), 0.1), v.max() * 1.0001, 31)) if log_x else None
-        counts, edges = np.histogram(v, bins=edges if edges is not None else 30)
-        mids = np.sqrt(edges[:-1] * edges[1:]) if log_x else (edges[:-1] + edges[1:]) / 2
-        fig.add_trace(go.Bar(
-            x=mids, y=counts, width=np.diff(edges), name="changes",
-            customdata=np.stack([edges[:-1], edges[1:]], axis=1),
-            hovertemplate="%{customdata[0]:,.1f}–%{customdata[1]:,.1f} h: %{y:,} changes<extra></extra>"))
-        for q, dash in ((0.5, "solid"), (0.9, "dash")):
-            at = float(v.quantile(q))
-            fig.add_vline(x=at, line_dash=dash, line_color=FORECAST,
-                          annotation_text=f"p{int(q * 100)} {at:,.1f} h", annotation_position="top")
+    v = values.dropna().astype(float)
+    edges = [0.0] + [b for b, _ in BUCKETS]
+    counts, _ = np.histogram(v.clip(upper=1e9), bins=[*edges[:-1], 1e9 + 1])
+    labels = [name for _, name in BUCKETS]
+    share = counts / counts.sum() if counts.sum() else counts
+    fig = go.Figure(go.Bar(x=labels, y=counts, customdata=share, name="changes",
+                           hovertemplate="%{x}: %{y:,} changes (%{customdata:.1%})<extra></extra>"))
+    if len(v):
+        title = f"{title} · p50 {v.quantile(0.5):,.1f} h, p90 {v.quantile(0.9):,.1f} h"
     fig = layout(fig, title, "count")
-    fig.update_layout(hovermode="closest", bargap=0.02)
-    fig.update_xaxes(type="log" if log_x else "linear", title_text=f"{unit} (log scale)" if log_x else unit)
+    fig.update_layout(hovermode="closest", showlegend=False)
     fig.update_yaxes(title_text="changes")
+    fig.update_xaxes(title_text="lead time (first commit → production)", type="category")
     return fig
 
 

@@ -432,7 +432,11 @@ def metrics_table(f: Filters, *, key: str) -> None:
 
 def table(df: pd.DataFrame, name: str, *, key: str, column_config: dict | None = None,
           height: int | str = "auto", **kwargs: Any) -> Any:
-    """A dataframe with a CSV download of exactly what it shows."""
+    """A dataframe with a CSV download of its rows (all columns, as the export writes them). A scope
+    column that holds one value only (e.g. "all") is left out of the view, not out of the file."""
+    column_config = dict(column_config or {})
+    if "scope" in df.columns and df["scope"].nunique(dropna=False) <= 1:
+        column_config.setdefault("scope", None)
     shown = st.dataframe(df, hide_index=True, column_config=column_config, height=height, key=key, **kwargs)
     st.download_button("Download CSV", csv_bytes(df), file_name=f"cadence-{name}.csv", mime="text/csv",
                        key=f"{key}-csv", icon=":material/download:", on_click="ignore")

@@ -33,17 +33,16 @@ def pick_row() -> None:
 
 st.caption(f"Bands: DORA {f.benchmark} clusters. Sort by any column; select a row to filter every page to "
            "that team." + (f" **Now filtered to {f.team}.**" if f.team else ""))
-pct = st.column_config.NumberColumn(format="percent")
 ui.table(board, f"teams-{f.start}-{f.end}", key="teams-board", on_select=pick_row, selection_mode="single-row",
          column_config={
              "deploys_per_week": st.column_config.NumberColumn("deploys / week", format="%.2f"),
              "lead_time_p50_hours": st.column_config.NumberColumn("lead time p50", format="%.1f h"),
              "recovery_time_p50_hours": st.column_config.NumberColumn("recovery p50", format="%.1f h"),
-             "change_failure_rate": pct, "rework_rate": pct,
+             "change_failure_rate": st.column_config.NumberColumn("change failure rate", format="percent"),
+             "rework_rate": st.column_config.NumberColumn("rework rate", format="percent"),
              "effective_cost": st.column_config.NumberColumn("cost", format="dollar"),
              "cost_per_deployment": st.column_config.NumberColumn("cost / deployment", format="dollar"),
-             **{c: st.column_config.TextColumn(c.replace("band_", "band: ").replace("_", " "))
-                for c in board.columns if c.startswith("band_")}})
+             **{c: st.column_config.TextColumn("band") for c in board.columns if c.startswith("band_")}})
 teams = [t for t in board["team"].dropna() if t != "unallocated"]
 st.session_state["teams-pick"] = f.team if f.team in teams else None  # mirror the sidebar filter
 st.pills("Filter every page to", teams, key="teams-pick",
