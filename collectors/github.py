@@ -19,8 +19,9 @@ still needs one, so a repository costs as many requests as its longest part has 
   ``releases`` (published, non-prerelease); ``auto`` picks the first that has data, in that order;
 * incidents: issues carrying ``incident_label``; GraphQL issues exclude pull requests; issues
   closed as not planned or duplicate are skipped (and removed if synced before);
-* history: the default branch's commits, 100 a page, reduced to its first-parent chain and stored
-  in ``branch_commits``; each merged change goes to the first successful production deployment
+* history: the default branch's first-parent chain, stored in ``branch_commits``: followed from
+  the head through each merged pull request's merge commit and its first parent, and through
+  ``history`` pages (100 commits) only where a commit no pull request explains stops the walk; each merged change goes to the first successful production deployment
   whose commit is at or after its merge commit on that chain (``deployment_changes``). A
   deployment whose commit is off the chain costs one ``compare`` against the head: "ahead" ships
   everything up to the head; "diverged" (a release or hotfix branch) ships, by ancestry, exactly
@@ -97,7 +98,7 @@ fragment CadenceHistory on CommitHistoryConnection {
 fragment CadencePull on PullRequest {
   number title url createdAt updatedAt mergedAt baseRefName
   author { login }
-  mergeCommit { oid }
+  mergeCommit { oid committedDate parents(first: 1) { nodes { oid } } }
   labels(first: 20) { nodes { name } }
   commits(first: 1) { totalCount nodes { commit { authoredDate committedDate } } }
   reviews(first: %(reviews)d, states: [APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED]) {
@@ -109,7 +110,7 @@ fragment CadencePull on PullRequest {
 REPO_QUERY = """
 query CadenceRepoPage(
   $owner: String!, $name: String!,
-  $withHead: Boolean!, $withHistory: Boolean!, $histHead: GitObjectID, $histAfter: String,
+  $withHead: Boolean!, $withHistory: Boolean!, $histHead: GitObjectID,
   $withPulls: Boolean!, $prFirst: Int!, $prAfter: String,
   $withDeployments: Boolean!, $depFirst: Int!, $depAfter: String, $envs: [String!],
   $withIssues: Boolean!, $issAfter: String, $label: String!, $issSince: DateTime,
@@ -123,7 +124,7 @@ query CadenceRepoPage(
       target { ... on Commit { oid history(first: 100) { ...CadenceHistory } } }
     }
     historyFrom: object(oid: $histHead) @include(if: $withHistory) {
-      ... on Commit { history(first: 100, after: $histAfter) { ...CadenceHistory } }
+      ... on Commit { history(first: 100) { ...CadenceHistory } }
     }
     pullRequests(states: [MERGED], first: $prFirst, after: $prAfter,
                  orderBy: {field: UPDATED_AT, direction: DESC}) @include(if: $withPulls) {
@@ -528,6 +529,7 @@ class RepoFetcher:
             "history": Page(active=False),
         }
         self.max_seen: dict[str, datetime] = {}
+        self.min_updated: datetime | None = None
         self.unfinished: list[datetime] = []
         first_round = True
         for round_no in range(MAX_ROUNDS):
@@ -550,17 +552,12 @@ class RepoFetcher:
                 if self.signal == "workflow":
                     self._workflow_runs()
                 hist = ((repo.get("defaultBranchRef") or {}).get("target") or {}).get("history")
-                if hist is not None:
-                    self.walker.add_page(hist.get("nodes") or [])
-                    parts["history"].active = bool((hist.get("pageInfo") or {}).get("hasNextPage"))
-                    parts["history"].after = (hist.get("pageInfo") or {}).get("endCursor")
-            elif parts["history"].active and variables["withHistory"]:
+                self.walker.add_page((hist or {}).get("nodes") or [])
+            elif variables["withHistory"]:
                 hist = (repo.get("historyFrom") or {}).get("history") or {}
                 self.walker.add_page(hist.get("nodes") or [])
-                parts["history"].active = bool((hist.get("pageInfo") or {}).get("hasNextPage"))
-                parts["history"].after = (hist.get("pageInfo") or {}).get("endCursor")
-            if parts["history"].active and not self._history_needs_more(parts):
-                parts["history"].active = False
+                parts["history"].pages += 1
+            parts["history"].active = self._history_needs_more(parts)
             first_round = False
             self.progress(self.repo, f"{len(self.result.changes)} changes, {len(self.result.deployments)} "
                                      f"deployments, {len(self.walker.new)} new commits")
@@ -583,7 +580,7 @@ class RepoFetcher:
             "owner": self.owner, "name": self.name,
             "withHead": first_round,
             "withHistory": (not first_round) and parts["history"].active,
-            "histHead": self.head, "histAfter": parts["history"].after,
+            "histHead": self.walker.tip if parts["history"].active else None,
             "withPulls": parts["pulls"].active,
             "prFirst": PAGE if (parts["pulls"].pages or not c.get("pulls")) else RESYNC_PULL_PAGE,
             "prAfter": parts["pulls"].after,
@@ -670,16 +667,21 @@ class RepoFetcher:
             self.max_seen[key] = t
 
     def _pulls(self, conn: dict, page: Page) -> None:
-        times = []
+        times, merges = [], []
         for n in conn.get("nodes") or []:
             if n is None:
                 continue
             updated = parse_time(n.get("updatedAt"))
             times.append(updated)
             self._note("pulls", updated)
+            if updated and (self.min_updated is None or updated < self.min_updated):
+                self.min_updated = updated
+            if n.get("mergeCommit"):
+                merges.append(n["mergeCommit"])
             if self.default_branch and n.get("baseRefName") != self.default_branch:
                 continue
             self.result.changes.append(self._change_row(n))
+        self.walker.add_page(merges)
         self._advance(page, conn, self._stop_at("pulls", times, self.plan.cursors.get("pulls")))
 
     def _change_row(self, n: dict) -> dict:
@@ -963,24 +965,34 @@ class RepoFetcher:
 
     # -- history and compare ------------------------------------------------------------------------------
     def _history_needs_more(self, parts: dict[str, Page]) -> bool:
+        """Whether the next request should read history from where the first-parent walk stalled.
+
+        Merged pull requests carry their merge commit's first parent, so on a branch that only
+        takes pull requests the walk goes down the chain as pull request pages arrive; history is
+        read only where it stalls on a commit no pull request explains (a direct push, the commits
+        of a rebase merge). While pull request pages are still coming, a stall waits for them
+        unless they have already passed the stalled commit's time."""
         w = self.walker
-        if w.done:
+        if w.done or w.tip is None:
             return False
-        if w.known:
-            return True       # walk down to the commit the last sync stopped at
-        if parts["pulls"].active or parts["deployments"].active or parts["releases"].active:
-            return True       # targets are still arriving
-        missing = [t for sha, t in self.targets.items() if not w.located(sha)]
-        if not missing:
-            return False
-        dated = [t for t in missing if t is not None]
-        oldest = w.oldest_date()
-        if not dated or oldest is None:
-            return True
-        bound = min(dated) - HISTORY_SLACK
-        if self.settings.since is not None:
-            bound = max(bound, self.settings.since - HISTORY_SLACK)
-        return oldest >= bound
+        if not w.known and not (parts["pulls"].active or parts["deployments"].active
+                                or parts["releases"].active):
+            missing = [t for sha, t in self.targets.items() if not w.located(sha)]
+            if not missing:
+                return False
+            dated = [t for t in missing if t is not None]
+            oldest = w.oldest_date()
+            if dated and oldest is not None:
+                bound = min(dated) - HISTORY_SLACK
+                if self.settings.since is not None:
+                    bound = max(bound, self.settings.since - HISTORY_SLACK)
+                if oldest < bound:
+                    return False
+        if parts["pulls"].active:
+            child = w.oldest_date()
+            if child is None or self.min_updated is None or self.min_updated >= child:
+                return False    # the next pull request page may explain the stalled commit
+        return True
 
     def _finish_chain(self) -> None:
         w, r = self.walker, self.result

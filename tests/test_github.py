@@ -331,6 +331,26 @@ def test_off_branch_deployments_use_compare_and_flag_what_they_cannot_place(fake
     assert not [q for q in fake.requests if "/compare/" in q["path"]]    # results are kept
 
 
+def test_direct_pushes_between_pull_requests_are_walked_through_history(fake, db_path):
+    r = fake.add_repo("shop/api")
+    r.commit("init", "2026-03-01T00:00:00Z")
+    a = r.merge_pull("a", opened="2026-03-02T09:00:00Z", merged="2026-03-02T10:00:00Z")
+    for i in range(150):                                   # pushed straight to main, no PR
+        r.commit(f"direct {i}", datetime(2026, 3, 2, 11) + timedelta(minutes=i))
+    dep_a = r.deploy(r.head, "2026-03-02T14:00:00Z")
+    b = r.merge_pull("b", opened="2026-03-03T09:00:00Z", merged="2026-03-03T10:00:00Z",
+                     merge_commit=True, commits=3)
+    dep_b = r.deploy(b.merge_oid, "2026-03-03T11:00:00Z")
+    run(db_path, make_config(fake))
+    assert rows(db_path, "SELECT change_id, deployment_id FROM deployment_changes ORDER BY 1") == [
+        (f"github:shop/api#{a.number}", f"github:shop/api:deployment:{dep_a.id}"),
+        (f"github:shop/api#{b.number}", f"github:shop/api:deployment:{dep_b.id}")]
+    # the first page's 100 commits end inside the direct pushes: one more history page from there
+    assert fake.counted() == 2
+    # the first-parent chain skips b's branch commits: init, a, 150 pushes, b's merge commit
+    assert rows(db_path, "SELECT count(*) FROM branch_commits") == [(153,)]
+
+
 def test_force_push_drops_the_rewritten_commits_and_flags_it(fake, db_path):
     r = fake.add_repo("shop/api")
     r.commit("init", "2026-03-01T00:00:00Z")

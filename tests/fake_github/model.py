@@ -183,9 +183,10 @@ class Repo:
     def merge_pull(self, title: str, *, author: str = "dev", opened, merged, first_commit=None,
                    commits: int = 1, reviews: list[tuple[str, str]] | None = None,
                    labels: list[str] | None = None, updated=None, base_ref: str | None = None,
-                   number: int | None = None) -> Pull:
-        """Squash-merge a pull request: its branch commits (oldest = ``first_commit``) and one new
-        commit on the base branch, committed at ``merged``."""
+                   number: int | None = None, merge_commit: bool = False) -> Pull:
+        """Merge a pull request: its branch commits (oldest = ``first_commit``) and one new commit
+        on the base branch, committed at ``merged`` — a squash commit, or with ``merge_commit`` a
+        merge commit whose second parent is the branch (so `git log` lists the branch too)."""
         opened, merged = ts(opened), ts(merged)
         first_commit = ts(first_commit) if first_commit else opened
         number = number or self._take_number()
@@ -199,7 +200,10 @@ class Repo:
             self.commits[oid] = Commit(oid, f"{title} ({i})", at, at, [parent] if parent else [])
             branch_oids.append(oid)
             parent = oid
-        merge_oid = self.add_commit(f"{title} (#{number})", merged, branch=base_ref)
+        parents = None
+        if merge_commit and branch_oids:
+            parents = ([base_oid] if base_oid else []) + [branch_oids[-1]]
+        merge_oid = self.add_commit(f"{title} (#{number})", merged, parents, branch=base_ref)
         pull = Pull(number=number, title=title, author=author, created_at=opened,
                     updated_at=ts(updated) if updated else merged, merged_at=merged,
                     merge_oid=merge_oid, base_ref=base_ref, labels=list(labels or []),

@@ -9,9 +9,10 @@ from tests.fake_github.model import Repo, ts
 
 
 def busy_repo(fake, full_name: str = "shop/api", *, pulls: int = 1000, deployments: int = 300,
-              start: str = "2025-01-06T09:00:00Z", seed: int = 7) -> Repo:
-    """``pulls`` squash-merged pull requests, one every 6 hours, with a review each; a production
-    deployment after every ``pulls/deployments``-th merge, 30 minutes after it."""
+              start: str = "2025-01-06T09:00:00Z", seed: int = 7, merge_commits: bool = False,
+              commits_per_pull: int = 1) -> Repo:
+    """``pulls`` merged pull requests (squash, or merge commits), one every 6 hours, with a review
+    each; a production deployment after every ``pulls/deployments``-th merge, 30 minutes after it."""
     rnd = random.Random(seed)
     repo = fake.add_repo(full_name)
     t0 = ts(start)
@@ -24,7 +25,8 @@ def busy_repo(fake, full_name: str = "shop/api", *, pulls: int = 1000, deploymen
         pr = repo.merge_pull(f"change {i}", author=f"dev{i % 7}", opened=opened, merged=merged,
                              first_commit=opened - timedelta(hours=rnd.randint(1, 24)),
                              reviews=[(f"dev{(i + 1) % 7}", opened + timedelta(hours=1))],
-                             labels=["hotfix"] if i % 50 == 0 else [])
+                             labels=["hotfix"] if i % 50 == 0 else [], merge_commit=merge_commits,
+                             commits=commits_per_pull)
         if every and made < deployments and (i + 1) % every == 0:
             repo.deploy(pr.merge_oid, merged + timedelta(minutes=30))
             made += 1
