@@ -25,7 +25,7 @@ DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 def _plain(value):
     """A JSON/CSV-ready value: dates as YYYY-MM-DD, times as YYYY-MM-DDTHH:MM:SSZ, NaN as None."""
-    if value is None:
+    if value is None or value is pd.NaT or value is pd.NA:
         return None
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
@@ -36,8 +36,6 @@ def _plain(value):
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalar
         value = value.item()
     if isinstance(value, float) and math.isnan(value):
-        return None
-    if value is pd.NaT or value is pd.NA:
         return None
     return value
 
