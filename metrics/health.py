@@ -1,0 +1,62 @@
+"""Data health: coverage figures that say how far to trust the DORA numbers of a range.
+
+Every metric rests on derived facts (which deployment shipped a change, which caused an incident);
+this module counts how each was found (explicitly, by sha, by inference, not at all) and what had
+to be left out (negative spans, deployments with no finish time), with what to do about each. It
+reads the same SQL fragments as ``metrics.dora``, so the counts match the metrics exactly.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from cadence.config import Config
+from metrics._sql import compose, range_params, run_query
+from metrics.dora import _check_range
+
+HEALTH_COLUMNS = ("check", "value", "total", "share", "what_to_do")
+
+WHAT_TO_DO = {
+    1: "Sync deployments for these repos, or send change_ids with each deployment; until then they "
+       "are not in lead time (see `cadence drilldown changes`, link none).",
+    2: "Exact: the source said which deployment shipped the change.",
+    3: "Exact for squash and merge commits whose sha was deployed.",
+    4: "Assumes the first production deployment of the repo after the merge shipped it; record "
+       "explicit links (deployment_changes / change_ids) for exact lead times.",
+    5: "Deployments of repos whose pull requests are not synced, or redeploys; add the repo to "
+       "[sources.github] repos or send change_ids.",
+    6: "Left out of the lead-time median: a deployment linked before the first commit (clock skew "
+       "or a wrong explicit link); check the source times.",
+    7: "Left out of the coding median: first commit after the pull request opened (rebased or "
+       "amended commits).",
+    8: "Left out of the pickup median: a review before the pull request was opened.",
+    9: "Left out of the review median: merged before its first review or opening.",
+    10: "Left out of the deploy median: linked to a deployment that finished before the merge.",
+    11: "Exact: the incident names the deployment that caused it.",
+    12: "Attributed to the latest deployment of the same service (repo when there is no service) "
+        "within attribution_window_days; set caused_by_deployment_id for exact figures.",
+    13: "Count in MTTR only, not in change failure rate or recovery time; give incidents a service "
+        "that matches the deployments' service, or widen attribution_window_days.",
+    14: "Left out of recovery time and MTTR; check the incident source's times.",
+    15: "Left out of every metric; make the deployment source report a finish time.",
+    16: "Rollbacks and squash-merge links cannot be detected without a sha.",
+    17: "Missing from every team view; add their repo or service to a [teams.NAME] in cadence.toml.",
+    18: "Missing from every team view; add their repo to a [teams.NAME] in cadence.toml.",
+    19: "Missing from every team view; add their service or repo to a [teams.NAME] in cadence.toml.",
+}
+
+
+def data_health(con: duckdb.DuckDBPyConnection, config: Config, start: date, end: date) -> pd.DataFrame:
+    """Coverage of [start, end]: one row per check with ``value`` of ``total`` and what to do."""
+    start, end = _check_range(start, end)
+    params = range_params(config, start, end, with_merged=True)
+    df = run_query(con, config, compose("data_health"), params)
+    df["value"] = df["value"].astype("int64")
+    df["total"] = df["total"].astype("int64")
+    df["share"] = (df["value"] / df["total"].where(df["total"] > 0)).astype("float64")
+    df["what_to_do"] = df["ord"].map(WHAT_TO_DO).astype(object)
+    df["check"] = df["check"].astype(object)
+    return df.loc[:, list(HEALTH_COLUMNS)].reset_index(drop=True)
