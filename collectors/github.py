@@ -82,7 +82,6 @@ UNFINISHED_HORIZON = timedelta(days=3)   # a deployment running longer is not wa
 HISTORY_SLACK = timedelta(days=1)
 MAX_ROUNDS = 100_000
 MAX_FLAGS = 200
-TERMINAL = {"success", "failure", "error", "cancelled", "inactive"}
 
 PERMISSION = {  # GraphQL field → the fine-grained permission that reads it
     "pullRequests": "Pull requests", "pullRequest": "Pull requests", "deployments": "Deployments",
@@ -396,6 +395,7 @@ class RepoResult:
     details: dict = field(default_factory=dict)
     flags: list[dict] = field(default_factory=list)
     requests: int = 0
+    pages: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -570,6 +570,7 @@ class RepoFetcher:
         self._compare_off_chain()
         self._cursors(parts)
         self.result.requests = self.client.requests - self.requests_before
+        self.result.pages = {k: p.pages for k, p in parts.items() if p.pages}
         return self.result
 
     def _variables(self, parts: dict[str, Page], first_round: bool) -> dict:
@@ -1266,6 +1267,10 @@ def sync(db_path: str | Path, config: Config, *, repos: Iterable[str] | None = N
     settings = GitHubSettings.from_config(config)
     now = now or datetime.now(UTC)
     now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
+    if not (repos or settings.repos or settings.org):
+        where = f" in {config.path}" if config.path else ""
+        raise ConfigError(f"No GitHub repositories to sync{where}: add [sources.github] with repos = "
+                          '["OWNER/NAME", ...] or org = "ORG", or pass --repo OWNER/NAME.')
     owner_hint = (list(repos or settings.repos) or [""])[0].split("/")[0] or None
     own_client = client is None
     client = client or make_client(settings, owner_hint=owner_hint)
@@ -1305,9 +1310,11 @@ def sync(db_path: str | Path, config: Config, *, repos: Iterable[str] | None = N
                 report.synced.append(name)
                 if result.flags:
                     report.flags[name] = result.flags
-            log.info("github %s: %d changes, %d deployments, %d incidents, %d links, %d requests",
-                     name, rows["changes"], rows["deployments"], rows["incidents"],
-                     rows["deployment_changes"], result.requests)
+            log.info("github %s: %d requests (pages: %s); %d changes, %d deployments (%s), %d incidents, "
+                     "%d links; pulls cursor now %s", name, result.requests,
+                     ", ".join(f"{k} {v}" for k, v in result.pages.items()) or "-", rows["changes"],
+                     rows["deployments"], result.details.get("signal"), rows["incidents"],
+                     rows["deployment_changes"], result.cursors.get("pulls"))
 
         with ThreadPoolExecutor(max_workers=settings.parallelism, thread_name_prefix="github") as pool:
             list(pool.map(one, names))

@@ -14,8 +14,9 @@ Retries (all in ``CadenceRetry``, a ``GithubRetry``):
   ``secondary_rate_wait`` when the header is absent);
 * 403 primary rate limit: wait for ``X-RateLimit-Reset``;
 * any wait longer than ``max_rate_limit_wait`` raises instead, so a scheduled run fails clearly
-  rather than sleeping for an hour. GithubRetry caps the primary/secondary waits it computes, but
-  not a server's ``Retry-After``, and it does not retry 429: both added here.
+  rather than sleeping for an hour. GithubRetry caps the primary/secondary waits it computes but
+  not a server's ``Retry-After`` (urllib3 would sleep up to 6 hours), and retries a 429 only when
+  it carries ``Retry-After``: both are added here.
 """
 
 from __future__ import annotations

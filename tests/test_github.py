@@ -512,3 +512,9 @@ def test_cli_sync_then_dora_metrics_show_the_synced_data(fake, db_path, tmp_path
 def test_sync_github_has_help(capsys):
     assert main(["sync", "github", "--help"]) == 0
     assert "GITHUB_TOKEN" in capsys.readouterr().out
+
+
+def test_no_repositories_configured_is_a_config_error_before_any_request(fake, db_path):
+    with pytest.raises(ConfigError, match=r"No GitHub repositories to sync.*\[sources\.github\]"):
+        sync(db_path, parse_config({}))
+    assert fake.requests == []
