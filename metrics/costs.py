@@ -1,0 +1,400 @@
+"""Cost, utilization and commitment metrics: what delivery costs, per team, service and account.
+
+Pure functions ``(con, config, ...) -> DataFrame`` over the warehouse; SQL in
+``metrics/sql/cost_*.sql``. Definitions in docs/costs.md. Teams are re-allocated at query time from
+the configuration (cadence/allocation.py), so a change to cadence.toml needs no re-sync; shared
+cost is split across teams per ``[cost_allocation] shared_split``. End dates are inclusive.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import date, timedelta
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from cadence.allocation import SHARED, UNALLOCATED, allocation_rules, has_rules, shared_split
+from cadence.config import Config
+from metrics._sql import load_sql
+
+log = logging.getLogger(__name__)
+
+RULES_VIEW = "cadence_cost_rules"
+COST_BY = ("org", "team", "service", "account", "provider", "region", "category", "tag")
+SUMMARY_BY = ("org", "team")
+PERIODS = ("day", "week", "month", "total")
+SUMMARY_COLUMNS = ["scope", "period_start", "effective_cost", "billed_cost", "deployments", "changes_deployed",
+                   "cost_per_deployment", "cost_per_change", "utilization"]
+_PARAM = re.compile(r"\$([a-z_]+)")
+
+
+# -- plumbing -------------------------------------------------------------------------------------
+
+def _compose(final: str, fragment: bool = True) -> str:
+    text = load_sql(final).strip()
+    if not fragment:
+        return text
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--")).lstrip()
+    joiner = "\n" if body.upper().startswith("SELECT") else ",\n"
+    return "WITH " + load_sql("cost_lines").strip() + joiner + text
+
+
+def _run(con: duckdb.DuckDBPyConnection, config: Config, sql: str, params: dict) -> pd.DataFrame:
+    """Run with the allocation rules registered on a private cursor; bind only the named params."""
+    used = set(_PARAM.findall(sql))
+    rules = allocation_rules(config)
+    rules = pd.DataFrame({c: pd.Series(rules[c].tolist() if len(rules) else [], dtype="string")
+                          for c in ("kind", "value", "team")})
+    cur = con.cursor()
+    try:
+        cur.register(RULES_VIEW, rules)
+        return cur.execute(sql, {k: v for k, v in params.items() if k in used}).df()
+    finally:
+        cur.close()
+
+
+def _params(config: Config, start: date, end: date, **extra) -> dict:
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    return {"start_date": start, "end_date": end + timedelta(days=1), "use_rules": has_rules(config), **extra}
+
+
+def _check(value: str, choices: tuple[str, ...], name: str) -> None:
+    if value not in choices:
+        raise ValueError(f'{name} must be one of {", ".join(choices)}, got "{value}"')
+
+
+def period_start(day: date, period: str, start: date) -> date:
+    """The first day of ``day``'s period: ISO week (Monday), calendar month, or the range start."""
+    if period == "day":
+        return day
+    if period == "week":
+        return day - timedelta(days=day.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    return start
+
+
+def _as_dates(values) -> list[date]:
+    return [pd.Timestamp(v).date() for v in values]
+
+
+# -- daily cost, allocation and the shared split --------------------------------------------------
+
+def daily_cost(con, config: Config, start: date, end: date, by: str = "team") -> pd.DataFrame:
+    """Cost per scope and day (scope, charge_date, effective/billed/list/untagged/unallocated cost,
+    estimated), with shared cost split across teams when by="team" and a split is configured."""
+    _check(by, COST_BY, "by")
+    df = _run(con, config, _compose("cost_daily"), _params(config, start, end, by=by))
+    df["charge_date"] = pd.Series(_as_dates(df["charge_date"]), index=df.index, dtype=object)
+    df["scope"] = df["scope"].astype(object)
+    if by == "team":
+        df = split_shared(df, config)
+    return df
+
+
+def split_shared(daily: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """Spread the "shared" team's cost over the configured teams, day by day.
+
+    even: each team gets 1/N. proportional: each team gets its share of that day's direct cost
+    (cost allocated to a team, not shared or unallocated); a day with no direct cost splits evenly.
+    """
+    rule = shared_split(config)
+    teams = sorted(config.teams)
+    if rule == "none" or not teams or daily.empty or not (daily["scope"] == SHARED).any():
+        return daily
+    money = ["effective_cost", "billed_cost", "list_cost", "untagged_cost"]
+    shared = daily[daily["scope"] == SHARED]
+    rest = daily[daily["scope"] != SHARED]
+    direct = rest[rest["scope"].isin(teams)]
+    parts = []
+    for _, row in shared.iterrows():
+        day_direct = direct[direct["charge_date"] == row["charge_date"]].set_index("scope")["effective_cost"]
+        total = float(day_direct.clip(lower=0).sum())
+        for team in teams:
+            weight = (float(max(day_direct.get(team, 0.0), 0.0)) / total
+                      if rule == "proportional" and total > 0 else 1.0 / len(teams))
+            part = {"scope": team, "charge_date": row["charge_date"], "estimated": row["estimated"],
+                    "unallocated_cost": 0.0}
+            part.update({m: (row[m] * weight if pd.notna(row[m]) else np.nan) for m in money})
+            parts.append(part)
+    out = pd.concat([rest, pd.DataFrame(parts)], ignore_index=True)
+    agg = {m: "sum" for m in money + ["unallocated_cost"]}
+    agg["list_cost"] = lambda s: s.sum(min_count=1)
+    agg["estimated"] = "any"
+    out = out.groupby(["scope", "charge_date"], as_index=False).agg(agg)
+    return out.sort_values(["scope", "charge_date"], kind="mergesort").reset_index(drop=True)
+
+
+def _bucket(daily: pd.DataFrame, period: str, start: date) -> pd.DataFrame:
+    df = daily.copy()
+    df["period_start"] = pd.Series([period_start(d, period, start) for d in df["charge_date"]],
+                                   index=df.index, dtype=object)
+    agg = {"effective_cost": "sum", "billed_cost": "sum", "list_cost": lambda s: s.sum(min_count=1),
+           "untagged_cost": "sum", "unallocated_cost": "sum", "estimated": "any"}
+    if df.empty:
+        return pd.DataFrame(columns=["scope", "period_start", *agg])
+    return df.groupby(["scope", "period_start"], as_index=False).agg(agg)
+
+
+# -- public metrics -------------------------------------------------------------------------------
+
+def cost_by(con, config: Config, start: date, end: date, by: str = "team", period: str = "week",
+            scope: str | None = None) -> pd.DataFrame:
+    """Cost per scope and period, with each scope's share of the period and its change on the
+    previous period: scope, period_start, effective_cost, billed_cost, list_cost, share,
+    change, change_pct, estimated. Sorted by period_start, then effective_cost descending."""
+    _check(period, PERIODS, "period")
+    out = _bucket(daily_cost(con, config, start, end, by=by), period, start)
+    cols = ["scope", "period_start", "effective_cost", "billed_cost", "list_cost", "share", "change",
+            "change_pct", "estimated"]
+    if out.empty:
+        return pd.DataFrame(columns=cols)
+    totals = out.groupby("period_start")["effective_cost"].transform("sum")
+    out["share"] = out["effective_cost"] / totals.where(totals != 0)
+    out = out.sort_values(["scope", "period_start"], kind="mergesort")
+    prev = out.groupby("scope")["effective_cost"].shift(1)
+    out["change"] = out["effective_cost"] - prev
+    out["change_pct"] = out["change"] / prev.where(prev != 0)
+    if scope is not None:
+        out = out[out["scope"] == scope]
+    out = out.sort_values(["period_start", "effective_cost"], ascending=[True, False], kind="mergesort")
+    return out[cols].reset_index(drop=True)
+
+
+def top_movers(con, config: Config, start: date, end: date, by: str = "service", n: int = 10) -> pd.DataFrame:
+    """The scopes whose cost moved most between [start, end] and the equally long period before:
+    scope, previous_cost, current_cost, change, change_pct; sorted by |change| descending."""
+    days = (end - start).days + 1
+    prev_start, prev_end = start - timedelta(days=days), start - timedelta(days=1)
+    cur = daily_cost(con, config, start, end, by=by).groupby("scope")["effective_cost"].sum()
+    prev = daily_cost(con, config, prev_start, prev_end, by=by).groupby("scope")["effective_cost"].sum()
+    df = pd.DataFrame({"previous_cost": prev, "current_cost": cur}).fillna(0.0)
+    df.index.name = "scope"
+    df = df.reset_index()
+    df["scope"] = df["scope"].astype(object)
+    df["change"] = df["current_cost"] - df["previous_cost"]
+    df["change_pct"] = df["change"] / df["previous_cost"].where(df["previous_cost"] != 0)
+    df = df.reindex(df["change"].abs().sort_values(ascending=False, kind="mergesort").index)
+    return df.head(n).reset_index(drop=True)[["scope", "previous_cost", "current_cost", "change", "change_pct"]]
+
+
+def untagged_share(con, config: Config, start: date, end: date, period: str = "week") -> pd.DataFrame:
+    """Per period: total_cost, untagged_cost (no team-tag value), untagged_share, unallocated_cost
+    (no team by any rule), unallocated_share. Fractions 0..1 of effective cost."""
+    _check(period, PERIODS, "period")
+    out = _bucket(daily_cost(con, config, start, end, by="org"), period, start)
+    cols = ["period_start", "total_cost", "untagged_cost", "untagged_share", "unallocated_cost", "unallocated_share"]
+    if out.empty:
+        return pd.DataFrame(columns=cols)
+    out = out.rename(columns={"effective_cost": "total_cost"})
+    nonzero = out["total_cost"].where(out["total_cost"] != 0)
+    out["untagged_share"] = out["untagged_cost"] / nonzero
+    out["unallocated_share"] = out["unallocated_cost"] / nonzero
+    return out.sort_values("period_start", kind="mergesort")[cols].reset_index(drop=True)
+
+
+def cost_forecast(con, config: Config, start: date, end: date, horizon_days: int = 30, by: str = "org",
+                  scope: str | None = None, z: float = 1.96) -> pd.DataFrame:
+    """Daily cost for the ``horizon_days`` after ``end``: a least-squares fit of a linear trend plus
+    a day-of-week effect on the history [start, end], with a ±z·σ interval (σ the residual standard
+    deviation, widened by the trend's uncertainty). Rows: scope, date, actual (history), forecast,
+    lower, upper. Needs 14 days of history per scope; scopes with less are left out."""
+    if horizon_days not in (30, 90) and not 1 <= horizon_days <= 366:
+        raise ValueError("horizon_days must be 1 to 366")
+    daily = daily_cost(con, config, start, end, by=by)
+    if scope is not None:
+        daily = daily[daily["scope"] == scope]
+    out = []
+    all_days = pd.date_range(start, end, freq="D").date
+    for name, group in daily.groupby("scope", sort=True):
+        series = group.set_index("charge_date")["effective_cost"].reindex(all_days, fill_value=0.0)
+        first = next((i for i, v in enumerate(series.to_numpy()) if v != 0), None)
+        if first is None:
+            continue
+        series = series.iloc[first:]
+        if len(series) < 14:
+            continue
+        days = np.array([(d - start).days for d in series.index], dtype=float)
+        dows = np.array([d.weekday() for d in series.index])
+        y = series.to_numpy(dtype=float)
+        x = _design(days, dows)
+        coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+        resid = y - x @ coef
+        dof = max(len(y) - x.shape[1], 1)
+        sigma = float(np.sqrt((resid ** 2).sum() / dof))
+        xtx_inv = np.linalg.pinv(x.T @ x)
+        for d, v in zip(series.index, y, strict=True):
+            out.append({"scope": name, "date": d, "actual": v, "forecast": np.nan, "lower": np.nan, "upper": np.nan})
+        future = [end + timedelta(days=k) for k in range(1, horizon_days + 1)]
+        fx = _design(np.array([(d - start).days for d in future], dtype=float), np.array([d.weekday() for d in future]))
+        pred = fx @ coef
+        spread = z * sigma * np.sqrt(1 + np.einsum("ij,jk,ik->i", fx, xtx_inv, fx))
+        for d, p, s in zip(future, pred, spread, strict=True):
+            out.append({"scope": name, "date": d, "actual": np.nan, "forecast": max(float(p), 0.0),
+                        "lower": max(float(p - s), 0.0), "upper": max(float(p + s), 0.0)})
+    cols = ["scope", "date", "actual", "forecast", "lower", "upper"]
+    return pd.DataFrame(out, columns=cols) if out else pd.DataFrame(columns=cols)
+
+
+def _design(days: np.ndarray, dows: np.ndarray) -> np.ndarray:
+    """Intercept, trend (per day), and six day-of-week offsets (Monday is the base)."""
+    cols = [np.ones_like(days), days] + [(dows == k).astype(float) for k in range(1, 7)]
+    return np.column_stack(cols)
+
+
+def cost_anomalies(con, config: Config, start: date, end: date, by: str = "service", window_days: int = 28,
+                   threshold: float = 3.0, min_change: float = 1.0, min_history: int = 14) -> pd.DataFrame:
+    """Days far outside their scope's recent range: expected = median of the previous
+    ``window_days`` days; spread = 1.4826 × their median absolute deviation (a robust σ), at least
+    5 % of expected; anomalous when |actual − expected| > threshold × spread and ≥ ``min_change``.
+    Scopes charged on fewer than half of the window's days (monthly fees) are not judged.
+    Rows: scope, charge_date, actual, expected, lower, upper, deviation, direction; sorted by
+    |deviation| descending."""
+    daily = daily_cost(con, config, start - timedelta(days=window_days), end, by=by)
+    cols = ["scope", "charge_date", "actual", "expected", "lower", "upper", "deviation", "direction"]
+    out = []
+    all_days = pd.date_range(start - timedelta(days=window_days), end, freq="D").date
+    for name, group in daily.groupby("scope", sort=True):
+        series = group.set_index("charge_date")["effective_cost"].reindex(all_days, fill_value=0.0)
+        values = series.to_numpy(dtype=float)
+        seen = next((i for i, v in enumerate(values) if v != 0), len(values))
+        for i, day in enumerate(series.index):
+            if day < start:
+                continue
+            history = values[max(seen, i - window_days):i]
+            # Too little history, or a sparse line (a monthly fee, an upfront payment): no verdict.
+            if len(history) < min_history or (history != 0).mean() < 0.5:
+                continue
+            expected = float(np.median(history))
+            spread = max(1.4826 * float(np.median(np.abs(history - expected))), 0.05 * abs(expected))
+            deviation = values[i] - expected
+            if abs(deviation) > threshold * spread and abs(deviation) >= min_change:
+                out.append({"scope": name, "charge_date": day, "actual": values[i], "expected": expected,
+                            "lower": expected - threshold * spread, "upper": expected + threshold * spread,
+                            "deviation": deviation, "direction": "up" if deviation > 0 else "down"})
+    df = pd.DataFrame(out, columns=cols)
+    if df.empty:
+        return df
+    return df.reindex(df["deviation"].abs().sort_values(ascending=False, kind="mergesort").index).reset_index(drop=True)
+
+
+def utilization_summary(con, config: Config, start: date, end: date, by: str = "team", period: str = "total",
+                        metric: str = "cpu") -> pd.DataFrame:
+    """Used ÷ provisioned per scope and period, weighted by cost, and the cost of idle.
+
+    Weights are each resource-day's cost when every resource of the scope has resource-level cost
+    (CUR/FOCUS ResourceId), else its capacity (vCPU or GiB), which is what the cost is proportional
+    to. compute_cost is that resource cost, or else the scope's cost in the Compute service
+    category; idle_cost = compute_cost × (1 − utilization). Rows: scope, period_start, resources,
+    capacity (mean provisioned), utilization, p95, weighting, compute_cost, idle_cost.
+    """
+    _check(by, ("org", "team", "service"), "by")
+    _check(period, PERIODS, "period")
+    _check(metric, ("cpu", "memory"), "metric")
+    cols = ["scope", "period_start", "resources", "capacity", "utilization", "p95", "weighting",
+            "compute_cost", "idle_cost"]
+    u = _run(con, config, _compose("cost_utilization"), _params(config, start, end, metric=metric))
+    if u.empty:
+        return pd.DataFrame(columns=cols)
+    u["date"] = _as_dates(u["date"])
+    u["scope"] = "all" if by == "org" else (u["team"] if by == "team" else u["service"])
+    u["period_start"] = [period_start(d, period, start) for d in u["date"]]
+    compute = pd.DataFrame(columns=["scope", "period_start", "category_cost"])
+    if by in ("org", "team"):
+        lines = _bucket(daily_cost(con, config, start, end, by="category"), period, start) if by == "org" else None
+        if by == "org":
+            compute = lines[lines["scope"] == "Compute"].assign(scope="all")
+            compute = compute.rename(columns={"effective_cost": "category_cost"})[["scope", "period_start", "category_cost"]]
+        else:
+            compute = _compute_cost_by_team(con, config, start, end, period)
+    rows = []
+    for (scope, p), g in u.groupby(["scope", "period_start"], sort=True):
+        by_cost = g["resource_cost"].notna().all() and (g["resource_cost"] > 0).all()
+        w = g["resource_cost"].astype(float) if by_cost else g["capacity"].fillna(0).astype(float)
+        if w.sum() <= 0:
+            w = pd.Series(1.0, index=g.index)
+        util = float((g["avg"] * w).sum() / w.sum())
+        p95 = float((g["p95"].fillna(g["avg"]) * w).sum() / w.sum())
+        if by_cost:
+            cost = float(g["resource_cost"].sum())
+        else:
+            match = compute[(compute["scope"] == scope) & (compute["period_start"] == p)]["category_cost"]
+            cost = float(match.sum()) if len(match) else np.nan
+        days = g["date"].nunique()
+        rows.append({"scope": scope, "period_start": p, "resources": g["resource"].nunique(),
+                     "capacity": float(g["capacity"].sum() / days) if g["capacity"].notna().any() else np.nan,
+                     "utilization": util, "p95": p95, "weighting": "cost" if by_cost else "capacity",
+                     "compute_cost": cost, "idle_cost": cost * (1 - util) if pd.notna(cost) else np.nan})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _compute_cost_by_team(con, config, start, end, period) -> pd.DataFrame:
+    """Compute-category cost per team and period (shared cost split as configured)."""
+    sql = _compose("cost_daily").replace("FROM cost_lines", "FROM cost_lines WHERE service_category = 'Compute'", 1)
+    df = _run(con, config, sql, _params(config, start, end, by="team"))
+    df["charge_date"] = _as_dates(df["charge_date"])
+    df = _bucket(split_shared(df, config), period, start)
+    return df.rename(columns={"effective_cost": "category_cost"})[["scope", "period_start", "category_cost"]]
+
+
+def commitment_summary(con, config: Config, start: date, end: date, period: str = "week") -> pd.DataFrame:
+    """Savings Plans and reservation utilization and coverage per kind and period: the mean of the
+    daily fractions. Rows: kind, period_start, utilization, coverage, days."""
+    _check(period, PERIODS, "period")
+    df = _run(con, config, _compose("cost_commitments", fragment=False), _params(config, start, end))
+    cols = ["kind", "period_start", "utilization", "coverage", "days"]
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    df["period_start"] = [period_start(d, period, start) for d in _as_dates(df["date"])]
+    out = df.groupby(["kind", "period_start"], as_index=False).agg(
+        utilization=("utilization", "mean"), coverage=("coverage", "mean"), days=("date", "nunique"))
+    return out[cols]
+
+
+def cost_summary(con, config: Config, start: date, end: date, by: str = "team", period: str = "week",
+                 scope: str | None = None) -> pd.DataFrame:
+    """Allocated cost beside the delivery it paid for, per team (or the org) and period: cost per
+    successful production deployment, per change shipped, and cost-weighted CPU utilization.
+
+    Columns: scope, period_start, effective_cost, billed_cost, deployments, changes_deployed,
+    cost_per_deployment, cost_per_change, utilization. One row per (scope, period) with cost;
+    "unallocated" (and "shared" without a split) appear as scopes of their own, with no delivery.
+    Cost is allocated to teams, not repos or deployment services: other ``by`` raise ValueError.
+    """
+    if by not in SUMMARY_BY:
+        raise ValueError(f'cost_summary by must be one of {", ".join(SUMMARY_BY)} (cost is allocated to teams); '
+                         f'got "{by}". Use cost_by(by="service") for cloud services.')
+    _check(period, ("week", "month", "total"), "period")
+    cost = _bucket(daily_cost(con, config, start, end, by=by), period, start)
+    if cost.empty:
+        return pd.DataFrame({c: pd.Series([], dtype=object if c in ("scope", "period_start") else float)
+                             for c in SUMMARY_COLUMNS})
+    cost = cost[["scope", "period_start", "effective_cost", "billed_cost"]]
+    from metrics import dora_metrics
+
+    dora = dora_metrics(con, config, start, end, by=by, period=period)
+    dora = dora[["scope", "period_start", "deployments", "changes_deployed"]].copy()
+    dora["period_start"] = _as_dates(dora["period_start"])
+    out = cost.merge(dora, on=["scope", "period_start"], how="left")
+    out[["deployments", "changes_deployed"]] = out[["deployments", "changes_deployed"]].fillna(0).astype("int64")
+    out["cost_per_deployment"] = out["effective_cost"] / out["deployments"].where(out["deployments"] > 0)
+    out["cost_per_change"] = out["effective_cost"] / out["changes_deployed"].where(out["changes_deployed"] > 0)
+    util = utilization_summary(con, config, start, end, by=by, period=period)
+    util = util[["scope", "period_start", "utilization"]] if len(util) else \
+        pd.DataFrame(columns=["scope", "period_start", "utilization"])
+    out = out.merge(util, on=["scope", "period_start"], how="left")
+    out["utilization"] = pd.to_numeric(out["utilization"], errors="coerce").astype(float)
+    if scope is not None:
+        out = out[out["scope"] == scope]
+    out["scope"] = out["scope"].astype(object)
+    out["period_start"] = pd.Series(list(out["period_start"]), index=out.index, dtype=object)
+    out = out.sort_values(["scope", "period_start"], kind="mergesort").reset_index(drop=True)
+    return out[SUMMARY_COLUMNS]
+
+
+__all__ = ["commitment_summary", "cost_anomalies", "cost_by", "cost_forecast", "cost_summary", "daily_cost",
+           "split_shared", "top_movers", "untagged_share", "utilization_summary", "UNALLOCATED"]

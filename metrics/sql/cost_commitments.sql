@@ -1,0 +1,8 @@
+-- Commitment utilization and coverage per kind and day (Savings Plans, reservations).
+-- Grain: one row per (kind, date) in [$start_date, $end_date), providers together (mean).
+-- Units: fractions 0..1. Inputs: commitments.
+SELECT kind, date, avg(utilization) AS utilization, avg(coverage) AS coverage
+FROM commitments
+WHERE date >= $start_date AND date < $end_date
+GROUP BY ALL
+ORDER BY kind, date
