@@ -32,9 +32,10 @@ AXIS = {"hours": "hours", "fraction": "%", "count": "count", "per week": "deploy
 def layout(fig: go.Figure, title: str, unit: str, *, x_title: str = "", height: int = HEIGHT,
             barmode: str | None = None) -> go.Figure:
     fig.update_layout(
-        title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
-        height=height, margin={"l": 8, "r": 8, "t": 40, "b": 8},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.12, "xanchor": "left", "x": 0, "title": None,
+        title={"text": title, "x": 0, "xanchor": "left", "y": 1, "yref": "container", "yanchor": "top",
+               "pad": {"t": 10}, "font": {"size": 15}},
+        height=height, margin={"l": 8, "r": 8, "t": 72, "b": 8},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1, "title": None,
                 "traceorder": "normal"},
         hovermode="x unified", barmode=barmode,
     )
@@ -42,6 +43,8 @@ def layout(fig: go.Figure, title: str, unit: str, *, x_title: str = "", height: 
                      tickformat=".0%" if unit == "fraction" else None,
                      tickprefix="$" if unit == "USD" else None)
     fig.update_xaxes(title_text=x_title or None)
+    if len(fig.data) > 4:  # many series: a legend column on the right instead of rows under the axis
+        fig.update_layout(legend={"orientation": "v", "yanchor": "top", "y": 1, "xanchor": "left", "x": 1.02})
     return fig
 
 
@@ -71,8 +74,8 @@ def top_n(df: pd.DataFrame, x: str, y: str, color: str, n: int = 8) -> tuple[pd.
     """Keep the ``n`` largest groups of ``color`` (by total ``y``), sum the rest as "other"; returns
     the rows and the group order (largest first, "other" last)."""
     totals = df.groupby(color)[y].sum().sort_values(ascending=False)
-    if len(totals) <= n + 1:
-        return df, list(totals.index)
+    if len(totals) <= n + 1:  # all groups shown: name order, so a team keeps its colour across charts
+        return df, sorted(totals.index, key=str)
     keep = list(totals.index[:n])
     out = df.assign(**{color: [c if c in keep else "other" for c in df[color]]})
     return out.groupby([x, color], as_index=False, sort=False)[y].sum(), [*keep, "other"]
@@ -152,3 +155,39 @@ def histogram(values: pd.Series, *, title: str) -> go.Figure:
 def show(fig: go.Figure, *, key: str) -> None:
     st.plotly_chart(fig, width="stretch", theme="streamlit", key=key,
                     config={"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]})
+
+
+def mark_anomalies(fig: go.Figure, anomalies: pd.DataFrame, totals: pd.DataFrame, *, x: str = "period_start",
+                   y: str = "effective_cost") -> go.Figure:
+    """Mark each anomalous day at the top of that day's bar, with what was expected in the hover."""
+    if anomalies.empty:
+        return fig
+    top = dict(zip(totals[x], totals[y], strict=True))
+    a = anomalies.assign(at=[top.get(d, v) for d, v in zip(anomalies["charge_date"], anomalies["actual"], strict=True)])
+    fig.add_trace(go.Scatter(
+        x=a["charge_date"], y=a["at"], mode="markers", name="anomaly",
+        marker={"symbol": "triangle-down", "size": 13, "color": ANOMALY, "line": {"width": 1, "color": "white"}},
+        customdata=a[["scope", "actual", "expected", "direction"]].to_numpy(),
+        hovertemplate="<b>anomaly</b> %{customdata[0]} (%{customdata[3]}): $%{customdata[1]:,.2f} "
+                      "vs expected $%{customdata[2]:,.2f}<extra></extra>"))
+    return fig
+
+
+def forecast(history: pd.DataFrame, predicted: pd.DataFrame, *, title: str, x: str = "period_start",
+             y: str = "effective_cost", level: str = "95 %") -> go.Figure:
+    """Daily history, then the forecast line inside its interval band."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=history[x], y=history[y], name="actual", mode="lines",
+                             hovertemplate="actual: $%{y:,.2f}<extra></extra>"))
+    future = predicted.dropna(subset=["forecast"]) if not predicted.empty else predicted
+    if not future.empty:
+        fig.add_trace(go.Scatter(x=future["date"], y=future["upper"], mode="lines", line={"width": 0},
+                                 showlegend=False, hovertemplate=f"upper ({level}): $%{{y:,.2f}}<extra></extra>"))
+        fig.add_trace(go.Scatter(x=future["date"], y=future["lower"], mode="lines", line={"width": 0},
+                                 fill="tonexty", fillcolor=BAND_FILL, name=f"{level} interval",
+                                 hovertemplate=f"lower ({level}): $%{{y:,.2f}}<extra></extra>"))
+        fig.add_trace(go.Scatter(x=future["date"], y=future["forecast"], mode="lines", name="forecast",
+                                 line={"dash": "dash", "color": FORECAST, "width": 2},
+                                 hovertemplate="forecast: $%{y:,.2f}<extra></extra>"))
+    fig.update_traces(xhoverformat="%a %d %b %Y")
+    return layout(fig, title, "USD")

@@ -338,7 +338,20 @@ def start() -> bool:
 
 def filters() -> Filters:
     """The view chosen in the sidebar this run (app.py draws the sidebar before the page runs)."""
+    _ensure_app_ran()
     return st.session_state[KEY_FILTERS]
+
+
+def _ensure_app_ran() -> None:
+    """Streamlit quirk: the very first run of a fresh server decides "pages folder or
+    st.navigation?" before app.py runs; a page folder named pages/ makes it pick the old
+    folder mode, so a first request for e.g. /delivery runs that page file *without* app.py. Switch
+    the mode off (what st.navigation does) and rerun, so app.py draws the sidebar and the page."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def focus_team(team: str | None) -> None:
@@ -387,16 +400,23 @@ def csv_bytes(df: pd.DataFrame) -> bytes:
     return to_csv_bytes(df)
 
 
-def cost_in_view(costs: pd.DataFrame, f: Filters) -> pd.DataFrame:
-    """Cost rows (by team) of this view: the team's when one is picked, else every team's.
-    Cost is allocated to teams, not to repos or services, so a repo filter shows its team's cost."""
-    if costs.empty:
-        return costs
-    team = f.team
-    if team is None and (f.repo or f.service):
+def cost_team(f: Filters) -> str | None:
+    """The team whose cost this view shows: the picked team, or the one team owning the picked repo
+    or service (cost is allocated to teams, not to repos or services); None for the organisation."""
+    if f.team:
+        return f.team
+    if f.repo or f.service:
         owners = config().teams_of("service" if f.service else "repo", f.scope)
-        team = owners[0] if len(owners) == 1 else None
-    return costs[costs["scope"] == team] if team else costs
+        return owners[0] if len(owners) == 1 else None
+    return None
+
+
+def cost_in_view(costs: pd.DataFrame, f: Filters) -> pd.DataFrame:
+    """Rows of a by-team cost table that belong to the view (every team's for the organisation)."""
+    team = cost_team(f)
+    if costs.empty or team is None:
+        return costs
+    return costs[costs["scope"] == team]
 
 
 def in_view(df: pd.DataFrame, kind: str, f: Filters, column: str = "scope") -> pd.DataFrame:
@@ -451,7 +471,12 @@ def health_findings(health: pd.DataFrame) -> None:
     if health.empty:
         st.info("Nothing to check yet in this view.", icon=":material/inbox:")
         return
-    table(health, "data-health", key="dh-health")
+    table(health, "data-health", key="dh-health", column_config={
+        "check": st.column_config.TextColumn("check", width="medium"),
+        "value": st.column_config.NumberColumn("count", format="localized"),
+        "total": st.column_config.NumberColumn("of", format="localized"),
+        "share": st.column_config.ProgressColumn("share", format="percent", min_value=0, max_value=1),
+        "what_to_do": st.column_config.TextColumn("what to do", width="large")})
 
 
 def rows_expander(label: str, *, key: str, icon: str = ":material/table_rows:") -> Any:

@@ -3,15 +3,15 @@ deployments), cost, compute utilization and the cost of idle capacity, commitmen
 a forecast of cost and throughput for the next quarter.
 
 The dashboard's Capacity page and any export call ``capacity_table``, so both show the same rows.
-Throughput comes from ``dora_metrics`` and cost from ``metrics.costs.cost_summary`` (monthly, by
-team), so the figures match the other pages; only the commitment figure is read here directly.
+Every figure comes from the other metrics (``dora_metrics``; ``cost_summary``,
+``utilization_summary`` and ``commitment_summary`` of metrics.costs, monthly by team), so the
+numbers match the other pages; this module only adds them up per quarter and forecasts.
 """
 
 from __future__ import annotations
 
 import calendar
 from datetime import date
-from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -25,10 +25,6 @@ CAPACITY_COLUMNS = (
 )
 # Months of history the forecast's trend needs; with fewer it extends the average daily rate.
 MIN_TREND_MONTHS = 3
-
-
-def _sql(name: str) -> str:
-    return (Path(__file__).parent / "sql" / f"{name}.sql").read_text(encoding="utf-8")
 
 
 def quarter_of(d: date) -> date:
@@ -82,12 +78,14 @@ def capacity_table(con: duckdb.DuckDBPyConnection, config: Config, start: date, 
     """One row per team per quarter touched by [start, end] (only the days inside the range count),
     then one forecast row per team for the quarter after the one holding ``end``.
 
-    utilization is cost-weighted over the quarter's months; cost_of_idle = cost × (1 − utilization);
-    commitment_utilization is the organisation's (Savings Plans and reservations), the same on every
-    team's row. Forecast rows carry deployments, changes_deployed and effective_cost only.
+    utilization is the compute utilization weighted by compute cost over the quarter's months,
+    cost_of_idle = compute cost × (1 − utilization) (metrics.costs.utilization_summary);
+    commitment_utilization is the organisation's (Savings Plans and reservations, mean over kinds
+    and days), the same on every team's row. Forecast rows carry deployments, changes_deployed and
+    effective_cost only.
     """
     from metrics import dora_metrics
-    from metrics.costs import cost_summary
+    from metrics.costs import commitment_summary, cost_summary, utilization_summary
 
     months = _months(start, end)
     days_of = dict(months)
@@ -104,30 +102,40 @@ def capacity_table(con: duckdb.DuckDBPyConnection, config: Config, start: date, 
     through = pd.DataFrame({"team": dora["scope"].astype(object), "month": months_of(dora["period_start"]),
                             "deployments": dora["deployments"], "changes_deployed": dora["changes_deployed"]})
     spend = pd.DataFrame({"team": cost["scope"].astype(object), "month": months_of(cost["period_start"]),
-                          "effective_cost": cost["effective_cost"].astype(float),
-                          "utilization": pd.to_numeric(cost["utilization"], errors="coerce")})
-    monthly = through.merge(spend, on=["team", "month"], how="outer")
+                          "effective_cost": cost["effective_cost"].astype(float)})
+    util = utilization_summary(con, config, start, end, by="team", period="month")
+    idle = pd.DataFrame({"team": util["scope"].astype(object), "month": months_of(util["period_start"]),
+                         "compute_cost": pd.to_numeric(util["compute_cost"], errors="coerce"),
+                         "idle_cost": pd.to_numeric(util["idle_cost"], errors="coerce")})
+    monthly = through.merge(spend, on=["team", "month"], how="outer").merge(idle, on=["team", "month"], how="left")
     monthly = monthly[monthly["month"].isin(days_of)]
     if monthly.empty:
         return pd.DataFrame(columns=list(CAPACITY_COLUMNS))
     monthly[["deployments", "changes_deployed", "effective_cost"]] = \
         monthly[["deployments", "changes_deployed", "effective_cost"]].fillna(0)
     monthly["quarter_start"] = monthly["month"].map(quarter_of)
-    known = monthly["utilization"].notna()
-    monthly["used_cost"] = np.where(known, monthly["utilization"] * monthly["effective_cost"], 0.0)
-    monthly["measured_cost"] = np.where(known, monthly["effective_cost"], 0.0)
+    measured = monthly["compute_cost"].notna() & monthly["idle_cost"].notna()
+    monthly["measured_cost"] = np.where(measured, monthly["compute_cost"], 0.0)
+    monthly["idle_cost"] = np.where(measured, monthly["idle_cost"], 0.0)
 
     quarters = (monthly.groupby(["team", "quarter_start"], as_index=False)
                 .agg(deployments=("deployments", "sum"), changes_deployed=("changes_deployed", "sum"),
-                     effective_cost=("effective_cost", "sum"), used_cost=("used_cost", "sum"),
+                     effective_cost=("effective_cost", "sum"), idle_cost=("idle_cost", "sum"),
                      measured_cost=("measured_cost", "sum")))
     quarters["days"] = [sum(d for m, d in months if quarter_of(m) == q) for q in quarters["quarter_start"]]
-    quarters["utilization"] = quarters["used_cost"] / quarters["measured_cost"].where(quarters["measured_cost"] > 0)
-    quarters["cost_of_idle"] = quarters["effective_cost"] * (1 - quarters["utilization"])
+    has_compute = quarters["measured_cost"] > 0
+    # Weighted by compute cost: 1 - idle/compute equals the cost-weighted mean of the monthly figures.
+    quarters["utilization"] = (1 - quarters["idle_cost"] / quarters["measured_cost"]).where(has_compute)
+    quarters["cost_of_idle"] = quarters["idle_cost"].where(has_compute)
     quarters["cost_per_change"] = quarters["effective_cost"] / quarters["changes_deployed"].where(
         quarters["changes_deployed"] > 0)
-    commit = con.execute(_sql("commitment_quarters"), [start, end]).df()
-    commit_of = {pd.Timestamp(q).date(): u for q, u in zip(commit["quarter_start"], commit["utilization"], strict=True)}
+    commit = commitment_summary(con, config, start, end, period="month")
+    commit_of = {}
+    if len(commit):
+        commit = commit.assign(quarter_start=[quarter_of(month_key(p)) for p in commit["period_start"]],
+                               weighted=commit["utilization"] * commit["days"])
+        sums = commit.dropna(subset=["utilization"]).groupby("quarter_start")[["weighted", "days"]].sum()
+        commit_of = (sums["weighted"] / sums["days"]).to_dict()
     quarters["commitment_utilization"] = quarters["quarter_start"].map(commit_of)
     quarters["is_forecast"] = False
 

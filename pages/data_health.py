@@ -6,6 +6,7 @@ import streamlit as st
 
 from cadence import ui
 from metrics.catalog import data_extent, sync_states
+from metrics.costs import untagged_share
 from metrics.health import data_health
 
 SYNC_COMMAND = {"github": "cadence sync github", "pagerduty": "cadence sync pagerduty",
@@ -49,6 +50,18 @@ else:
 
 st.subheader("Coverage in this view")
 health = ui.load(data_health, start=f.start, end=f.end)
+tags = ui.load(untagged_share, start=f.start, end=f.end, period="total")
+if len(tags) and tags["total_cost"].iloc[0]:
+    cost = tags.iloc[0]
+    health = pd.concat([health, pd.DataFrame([
+        {"check": "cost with no team tag", "value": round(cost["untagged_cost"]), "total": round(cost["total_cost"]),
+         "share": cost["untagged_share"],
+         "what_to_do": "Tag resources with the cost-allocation tag ([sources.aws] team_tag); until then account and "
+                       "service rules in [cost_allocation] decide the team."},
+        {"check": "cost allocated to no team", "value": round(cost["unallocated_cost"]),
+         "total": round(cost["total_cost"]), "share": cost["unallocated_share"],
+         "what_to_do": "Shown as 'unallocated' on every cost page; map its accounts or services to teams in "
+                       "[cost_allocation] of cadence.toml (USD figures)."}])], ignore_index=True)
 ui.health_findings(health)
 
 st.subheader("What the warehouse holds")

@@ -55,7 +55,9 @@ st.subheader("Slowest changes")
 if not changes.empty:
     slow = changes.dropna(subset=["lead_time_hours"]).sort_values("lead_time_hours", ascending=False)
     st.caption(f"{len(changes):,} changes deployed or merged in the range; the 25 slowest to reach production.")
-    ui.table(slow.head(25), "slowest-changes", key="dl-slow", column_config={
+    ui.table(slow.head(25), "slowest-changes", key="dl-slow", column_order=[
+        "title", "repo", "url", "author", "lead_time_hours", "coding_hours", "pickup_hours", "review_hours",
+        "deploy_hours", "merged_at", "deployed_at", "link", "change_id"], column_config={
         "url": st.column_config.LinkColumn("pull request", display_text="open ↗"),
         "lead_time_hours": st.column_config.NumberColumn("lead time", format="%.1f h"),
         **{c: st.column_config.NumberColumn(c.replace("_hours", ""), format="%.1f h")
