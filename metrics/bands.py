@@ -23,7 +23,7 @@ from typing import Any
 from cadence.errors import ConfigError
 
 BANDS = ("elite", "high", "medium", "low")
-DAY, WEEK, MONTH, SIX_MONTHS = 24.0, 7 * 24.0, 30 * 24.0, 182 * 24.0
+DAY, WEEK, MONTH, SIX_MONTHS = 24.0, 7 * 24.0, 30 * 24.0, 180 * 24.0
 
 # metric -> (direction, comparison): how a value reaches a band's threshold.
 METRICS: dict[str, tuple[str, str]] = {
@@ -39,7 +39,7 @@ BENCHMARKS: dict[str, dict[str, tuple[float, float, float]]] = {
     # < 1 hour / 1 day-1 week / 1-6 months; restore < 1 hour / < 1 day / 1 day-1 week; CFR elite
     # 0-15 % and every other cluster 16-30 %, split as Apache DevLake does (15 / 20 / 30 %).
     "2021": {
-        "deployment_frequency": (1.0, 1 / 30, 1 / 182),
+        "deployment_frequency": (1.0, 1 / 30, 1 / 180),
         "lead_time": (1.0, WEEK, SIX_MONTHS),
         "change_failure_rate": (0.15, 0.20, 0.30),
         "recovery_time": (1.0, DAY, WEEK),

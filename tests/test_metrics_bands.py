@@ -38,7 +38,7 @@ def test_2023_and_2024_bands(year, metric, value, band):
     ("deployment_frequency", 1 / 200, "low"),
     # lead time: < 1 hour elite, < 1 week high, < 6 months medium
     ("lead_time", 0.5, "elite"), ("lead_time", 12.0, "high"), ("lead_time", 200.0, "medium"),
-    ("lead_time", 182 * 24.0, "low"),
+    ("lead_time", 180 * 24.0, "low"),
     # CFR: <= 15 % elite, <= 20 % high, <= 30 % medium (DevLake's split of 16-30 %)
     ("change_failure_rate", 0.15, "elite"), ("change_failure_rate", 0.2, "high"),
     ("change_failure_rate", 0.3, "medium"), ("change_failure_rate", 0.31, "low"),
