@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -212,6 +213,8 @@ def _call(client, operation: str, meter: Meter | None = None, **kwargs) -> dict:
             raise SourceRateLimitError(
                 f"AWS kept throttling {action} after 8 attempts with backoff ({code}); "
                 f"run the sync again in a few minutes: it resumes from its cursor.") from exc
+        # Error bodies from proxies and fakes can be HTML pages: keep one short line of text.
+        text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text or "")).strip()[:200]
         raise SourceError(f"AWS {action} failed: {code}: {text}") from exc
     if meter is not None and operation in PAID_OPERATIONS:
         meter.requests += 1
@@ -610,18 +613,21 @@ def sync(db_path: str | Path, config: Config, *, session=None, ce_client=None, t
                       for r in settings.cloudwatch_regions}
     first = window_start(today, settings.lookback_months)
 
-    def guarded(scope: str, fn):
+    failures: list[tuple[str, Exception]] = []
+
+    def guarded(scope: str, fn, empty):
+        """Run one part; a failure is recorded and the other parts still run (each is all or
+        nothing), except missing or refused credentials, which would fail every part alike."""
         try:
             return fn()
-        except Exception as exc:
-            log.warning("aws %s failed after %d paid Cost Explorer requests (USD %.2f); nothing written "
-                        "for it", scope, meter.requests, meter.cost_usd)
+        except CadenceError as exc:
+            log.warning("aws %s failed: nothing written for it", scope)
             with write_connection(db_path) as con:
                 record_sync_error(con, SOURCE, scope, str(exc))
-            if isinstance(exc, CadenceError) and meter.requests:
-                raise type(exc)(f"{exc} (This run made {meter.requests} paid Cost Explorer requests, "
-                                f"USD {meter.cost_usd:.2f}.)") from exc
-            raise
+            failures.append((scope, exc))
+            if isinstance(exc, SourceAuthError):
+                _raise_failures(failures, meter, report)
+            return empty
 
     if "costs" in parts:
         ranges = plan_ranges(cost_details, cost_cursor, first, today)
@@ -648,7 +654,7 @@ def sync(db_path: str | Path, config: Config, *, session=None, ce_client=None, t
                                       "paid_requests": meter.by_operation.get("get_cost_and_usage", 0)})
             return n, first_est
 
-        report.cost_rows, report.estimated_from = guarded("costs", do_costs)
+        report.cost_rows, report.estimated_from = guarded("costs", do_costs, (0, None))
         report.cost_ranges = ranges
         log.info("aws costs: %d rows over %d range(s), estimated from %s", report.cost_rows, len(ranges),
                  report.estimated_from)
@@ -674,7 +680,7 @@ def sync(db_path: str | Path, config: Config, *, session=None, ce_client=None, t
                              details={"fetched_from": held_from.isoformat()})
             return n
 
-        report.commitment_rows = guarded("commitments", do_commitments)
+        report.commitment_rows = guarded("commitments", do_commitments, 0)
 
     if "utilization" in parts:
         for region in settings.cloudwatch_regions:
@@ -697,8 +703,23 @@ def sync(db_path: str | Path, config: Config, *, session=None, ce_client=None, t
                 log.info("aws utilization %s: %d resources, %d rows from %s", region, len(resources), n, start)
                 return n
 
-            report.utilization_rows += guarded(f"utilization:{region}", do_region)
+            report.utilization_rows += guarded(f"utilization:{region}", do_region, 0)
 
     report.paid_requests = meter.requests
     report.cost_usd = meter.cost_usd
+    if failures:
+        _raise_failures(failures, meter, report)
     return report
+
+
+def _raise_failures(failures: list[tuple[str, Exception]], meter: Meter, report: SyncReport):
+    """Raise the first failure (its own type), naming the paid requests and the other failed parts;
+    the report of what did succeed rides along as ``exc.report`` for the CLI to print."""
+    report.paid_requests, report.cost_usd = meter.requests, meter.cost_usd
+    scope, first = failures[0]
+    others = ", ".join(s for s, _ in failures[1:])
+    note = f" (This run made {meter.requests} paid Cost Explorer requests, USD {meter.cost_usd:.2f}" + \
+        (f"; {others} failed too" if others else "") + ".)"
+    exc = type(first)(f"{first}{note}" if meter.requests or others else str(first))
+    exc.report = report
+    raise exc from first

@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from cadence.cli import AppContext, pass_app
+from cadence.errors import CadenceError
 
 
 @click.command(name="aws-costs")
@@ -20,6 +21,12 @@ def command(app: AppContext, only: tuple[str, ...], lookback_months: int | None)
     from collectors import aws_costs
 
     parts = tuple(only) or aws_costs.PARTS
-    report = aws_costs.sync(app.db_path, app.config, parts=parts, lookback_months=lookback_months)
+    try:
+        report = aws_costs.sync(app.db_path, app.config, parts=parts, lookback_months=lookback_months)
+    except CadenceError as exc:
+        # What did succeed (and what the run cost) is worth showing beside the error.
+        for line in getattr(exc, "report", None).lines() if getattr(exc, "report", None) else []:
+            click.echo(line)
+        raise
     for line in report.lines():
         click.echo(line)
