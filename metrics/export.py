@@ -390,6 +390,9 @@ def _column_cells(series: pd.Series, col: Column, scrub: list[str]) -> list[str]
         return _text_cells(values, scrub)
     null = pd.isna(series).to_numpy()
     if kind == "int":
+        if not all(n or float(v).is_integer() for v, n in zip(values, null, strict=True)):
+            # a count column holding fractions (e.g. a forecast) is never truncated
+            return _column_cells(series, Column(col.name, "float", col.unit, col.meaning, 2), scrub)
         return ["" if n else str(int(v)) for v, n in zip(values, null, strict=True)]
     if kind == "date":
         return ["" if n else _as_date(v).isoformat() for v, n in zip(values, null, strict=True)]
@@ -422,6 +425,8 @@ def to_csv_bytes(df: pd.DataFrame, columns: Mapping[str, Column] | None = None) 
         cells.append(_column_cells(df.iloc[:, i], col, scrub))
     lines = [",".join(_quote(neutralise(str(name))) for name in df.columns)]
     lines.extend(",".join(row) for row in zip(*cells, strict=True))
+    if len(df.columns) == 1:  # an empty single field would be a blank line, which readers skip
+        lines = [line or '""' for line in lines]
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 

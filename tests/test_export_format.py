@@ -204,3 +204,11 @@ def test_out_path_that_is_a_file_is_refused(tmp_path):
     with pytest.raises(ExportError, match="is a file, not a directory"):
         ex.write_files_atomically(target, {"a.csv": b"x\n"})
     assert target.read_text() == "keep"
+
+
+def test_count_columns_holding_fractions_are_not_truncated():
+    # `deployments` is an integer column in the export, but a forecast table may hold 32.4
+    whole = pd.DataFrame({"deployments": [92.0, None, 3.0]})
+    assert _rows(ex.to_csv_bytes(whole))[1:] == [["92"], [""], ["3"]]
+    forecast = pd.DataFrame({"deployments": [92.0, 32.4, None]})
+    assert _rows(ex.to_csv_bytes(forecast))[1:] == [["92.00"], ["32.40"], [""]]
