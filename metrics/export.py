@@ -203,17 +203,16 @@ def _check_by(by: str) -> None:
         raise ExportError(f'Cannot export by "{by}"; choose one of {", ".join(BY_CHOICES)}.')
 
 
+COST_BY = ("org", "team")   # cost is allocated to teams (metrics.costs), not to repos or services
+
+
 def _cost_table(con, config: Config, start: date, end: date, by: str, period: str) -> pd.DataFrame:
-    """Cost per scope and period, or an empty frame when costs cannot be split this way."""
+    """Cost per scope and period; empty (cost columns left blank) when ``by`` is repo or service."""
+    if by not in COST_BY:
+        return pd.DataFrame(columns=["scope", "period_start", *_COST_COLUMNS])
     from metrics.costs import cost_summary
 
-    try:
-        df = cost_summary(con, config, start, end, by=by, period=period)
-    except (ValueError, NotImplementedError) as exc:
-        # Costs are allocated to teams (and the org); a repo or service split may not exist.
-        log.info("export: no cost split by %s (%s); cost columns left empty", by, exc)
-        return pd.DataFrame(columns=["scope", "period_start", *_COST_COLUMNS])
-    df = df.copy()
+    df = cost_summary(con, config, start, end, by=by, period=period).copy()
     df["period_start"] = df["period_start"].map(_as_date)
     return df[["scope", "period_start", *[c for c in _COST_COLUMNS if c in df.columns]]]
 

@@ -246,6 +246,8 @@ def test_scope_names_from_data_are_neutralised_by_service(project, capsys):
     rows = read_csv(tmp / "out" / "cadence-metrics-2026-W48.csv")
     evil = [r for r in rows if r["deployments"] == "1"]
     assert [r["scope"] for r in evil] == ["'=cmd|'/C calc'!A0"]
+    # cost is allocated to teams, not services: the cost columns stay empty by service
+    assert {r["effective_cost"] for r in rows} == {""}
 
 
 def test_last_week_picks_the_week_before_today(project, capsys):
