@@ -101,13 +101,15 @@ def connect(path: str | os.PathLike, *, read_only: bool = False,
 
 def database_version(con: duckdb.DuckDBPyConnection) -> int:
     """The schema version of an open database (0 for an empty file)."""
+    # fetchall, not fetchone: DuckDB 2.0 keeps a half-read result open on the connection, and a
+    # later con.register() on it then fails with "Resource In Use".
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if not exists:
         return 0
-    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
-    return int(row[0] or 0)
+    rows = con.execute("SELECT max(version) FROM schema_version").fetchall()
+    return int(rows[0][0] or 0)
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> int:
