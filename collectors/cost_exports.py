@@ -134,24 +134,27 @@ def _download_s3(source: str, into: Path, session=None) -> list[Path]:
     return files
 
 
-def _open_raw(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[str]:
-    """Create view ``raw`` over the files (all one kind) with a row number; return its columns."""
+def _describe_files(con: duckdb.DuckDBPyConnection, files: list[Path]) -> tuple[str, dict[str, str]]:
+    """The SQL that reads the files (all one kind; parameter ``$files``) and their column types."""
     kinds = {"parquet" if f.name.lower().endswith(".parquet") else "csv" for f in files}
     if len(kinds) > 1:
         raise IngestError("A cost export must be all Parquet or all CSV; found both. Ingest them separately.")
-    names = [str(f) for f in files]
+    if kinds == {"parquet"}:
+        rel = "read_parquet($files, union_by_name = true, filename = true)"
+    else:
+        # Strings as they are; NULL literals as nulls (the FOCUS sample writes them that way).
+        rel = "read_csv($files, all_varchar = true, header = true, nullstr = 'NULL', union_by_name = true, filename = true)"
     try:
-        if kinds == {"parquet"}:
-            rel = "read_parquet(?, union_by_name = true, filename = true)"
-        else:
-            # Strings as they are; NULL literals as nulls (the FOCUS sample writes them that way).
-            rel = "read_csv(?, all_varchar = true, header = true, nullstr = 'NULL', union_by_name = true, filename = true)"
-        con.execute(f"CREATE TEMP TABLE raw AS SELECT row_number() OVER () AS _row, * FROM {rel}", [names])
+        types = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {rel}",
+                                                 {"files": [str(f) for f in files]}).fetchall()}
     except duckdb.Error as exc:
-        first = str(exc).splitlines()[0]
-        raise IngestError(f"Cannot read cost export {names[0] if len(names) == 1 else f'({len(names)} files)'}: "
-                          f"{first}. Nothing was written.") from exc
-    return [r[0] for r in con.execute("DESCRIBE raw").fetchall()]
+        raise IngestError(f"Cannot read cost export {_name(files)}: {str(exc).splitlines()[0]}. "
+                          f"Nothing was written.") from exc
+    return rel, types
+
+
+def _name(files: list[Path]) -> str:
+    return str(files[0]) if len(files) == 1 else f"({len(files)} files)"
 
 
 # -- mapping to the costs columns -------------------------------------------------------------------
@@ -195,9 +198,9 @@ def _focus_select(columns: list[str]) -> tuple[dict[str, str], list[str]]:
     return exprs, missing
 
 
-def _cur_select(con, columns: list[str]) -> tuple[dict[str, str], list[str]]:
+def _cur_select(types: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    columns = list(types)
     c = lambda *n: _pick(columns, *n)  # noqa: E731
-    types = {r[0]: r[1] for r in con.execute("DESCRIBE raw").fetchall()}
     required = {"line_item_usage_start_date": c("line_item_usage_start_date"),
                 "line_item_unblended_cost": c("line_item_unblended_cost"),
                 "line_item_product_code": c("line_item_product_code")}
@@ -269,22 +272,21 @@ def ingest_cost_export(db_path: str | Path, config: Config, source: str | Path, 
         con = duckdb.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")   # naive timestamps (FOCUS sample) are UTC
-            columns = _open_raw(con, files)
+            rel, types = _describe_files(con, files)
+            columns = list(types)
             fmt = detect_format(columns)
             if fmt is None:
                 raise IngestError(f'"{source}" is neither FOCUS (ChargePeriodStart, BilledCost, ...) nor CUR 2.0 '
                                   f"(line_item_usage_start_date, line_item_unblended_cost, ...); nothing was written.")
             con.register("cur_categories", pd.DataFrame({"code": list(CUR_CATEGORIES),
                                                          "category": list(CUR_CATEGORIES.values())}))
-            exprs, missing = _focus_select(columns) if fmt == "focus" else _cur_select(con, columns)
+            exprs, missing = _focus_select(columns) if fmt == "focus" else _cur_select(types)
             if missing:
                 raise IngestError(f'"{source}" ({fmt}) lacks required column(s) {", ".join(missing)}; '
                                   f"nothing was written.")
-            types = {r[0]: r[1] for r in con.execute("DESCRIBE raw").fetchall()}
             tags_col = _pick(columns, "Tags") if fmt == "focus" else _pick(columns, "resource_tags")
             tags_is_map = bool(tags_col) and types.get(tags_col, "").startswith("MAP")
             select = ", ".join(f"{v} AS {k}" for k, v in exprs.items())
-            con.execute(f"CREATE TEMP TABLE picked AS SELECT _row, filename, {select} FROM raw")
             if tags_is_map:
                 tags_json = "to_json(tags_raw)::VARCHAR"
                 tag_value = "tags_raw[$tag_key]"
@@ -294,7 +296,11 @@ def ingest_cost_export(db_path: str | Path, config: Config, source: str | Path, 
                 tag_value = "CASE WHEN json_valid(tags_raw) THEN json_extract_string(tags_raw, $tag_key) END"
                 key = f"user_{team_tag}" if fmt == "cur2" else team_tag
                 tag_key = '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
-            con.execute(f"""
+            # One pass over the files: pick the columns, then type them (failures become NULLs that
+            # the checks below report with their row).
+            picked = f"(SELECT _row, filename, {select} FROM (SELECT row_number() OVER () AS _row, * FROM {rel}))"
+            try:
+                con.execute(f"""
                 CREATE TEMP TABLE typed AS SELECT _row, filename, ts_raw,
                     try_cast(ts_raw AS TIMESTAMPTZ) AS ts,
                     provider, billing_account_id, sub_account_id, service_name, service_category, region,
@@ -304,7 +310,10 @@ def ingest_cost_export(db_path: str | Path, config: Config, source: str | Path, 
                     list_raw, try_cast(list_raw AS DOUBLE) AS list,
                     quantity_raw, try_cast(quantity_raw AS DOUBLE) AS quantity,
                     consumed_unit, currency
-                FROM picked""", {"tag_key": tag_key})
+                FROM {picked}""", {"tag_key": tag_key, "files": [str(f) for f in files]})
+            except duckdb.Error as exc:
+                raise IngestError(f"Cannot read cost export {_name(files)}: {str(exc).splitlines()[0]}. "
+                                  f"Nothing was written.") from exc
             rows_read = con.execute("SELECT count(*) FROM typed").fetchone()[0]
             if rows_read == 0:
                 raise IngestError(f'"{source}" has a header but no rows; nothing was written.')
