@@ -471,8 +471,8 @@ def health_findings(health: pd.DataFrame) -> None:
     if health.empty:
         st.info("Nothing to check yet in this view.", icon=":material/inbox:")
         return
-    table(health, "data-health", key="dh-health", column_config={
-        "check": st.column_config.TextColumn("check", width="medium"),
+    table(health, "data-health", key="dh-health", height=35 * (len(health) + 1) + 3, column_config={
+        "check": st.column_config.TextColumn("check", width="large"),
         "value": st.column_config.NumberColumn("count", format="localized"),
         "total": st.column_config.NumberColumn("of", format="localized"),
         "share": st.column_config.ProgressColumn("share", format="percent", min_value=0, max_value=1),

@@ -54,13 +54,14 @@ def _months(start: date, end: date) -> list[tuple[date, int]]:
     return out
 
 
-def trend_forecast(values: list[float], days: list[int], future_days: list[int]) -> float:
+def trend_forecast(values: list[float], days: list[int], future_days: list[int], gap: int = 0) -> float:
     """Total over the future months of a linear trend fitted to the daily rate of past months.
 
     Each past month's rate is its value ÷ its days in range (so a partial month counts fairly); the
-    rate is fitted by least squares against the month index and extended over the next months
-    (index len, len+1, ...), never below zero. With fewer than ``MIN_TREND_MONTHS`` months the
-    average daily rate is extended instead.
+    rate is fitted by least squares against the month index (0 for the first past month) and
+    extended over the future months, which start ``gap`` months after the last past one (index
+    len + gap, ...), never below zero. With fewer than ``MIN_TREND_MONTHS`` months the average
+    daily rate is extended instead.
     """
     if not values or sum(days) == 0:
         return float("nan")
@@ -70,7 +71,7 @@ def trend_forecast(values: list[float], days: list[int], future_days: list[int])
         rate = float(np.sum(values) / np.sum(days))
         return float(max(rate, 0.0) * sum(future_days))
     slope, intercept = np.polyfit(np.arange(n, dtype=float), rates, 1)
-    ahead = np.arange(n, n + len(future_days), dtype=float)
+    ahead = np.arange(n + gap, n + gap + len(future_days), dtype=float)
     return float(np.sum(np.clip(intercept + slope * ahead, 0.0, None) * np.array(future_days, dtype=float)))
 
 
@@ -142,6 +143,8 @@ def capacity_table(con: duckdb.DuckDBPyConnection, config: Config, start: date, 
     next_q = _next_month(_next_month(_next_month(quarter_of(end))))
     future = [calendar.monthrange(m.year, m.month)[1]
               for m in (next_q, _next_month(next_q), _next_month(_next_month(next_q)))]
+    last = months[-1][0]
+    gap = (next_q.year * 12 + next_q.month) - (last.year * 12 + last.month) - 1  # months in between
     forecasts = []
     for team, rows in monthly.groupby("team", sort=True):
         full = [m for m, _ in months]
@@ -150,7 +153,7 @@ def capacity_table(con: duckdb.DuckDBPyConnection, config: Config, start: date, 
         days = [days_of[m] for m in full]
         forecasts.append({
             "team": team, "quarter_start": next_q, "is_forecast": True, "days": sum(future),
-            **{c: trend_forecast(by_month[c].astype(float).tolist(), days, future)
+            **{c: trend_forecast(by_month[c].astype(float).tolist(), days, future, gap)
                for c in ("deployments", "changes_deployed", "effective_cost")}})
     out = pd.concat([quarters, pd.DataFrame(forecasts)], ignore_index=True)
     out["quarter"] = out["quarter_start"].map(quarter_label)

@@ -8,8 +8,8 @@ from metrics.costs import cost_anomalies, cost_by, cost_forecast, cost_summary, 
 
 f = ui.header("Costs", "Cloud cost beside the delivery it paid for")
 summary = ui.cost_in_view(ui.load(cost_summary, start=f.start, end=f.end, by="team", period=f.period), f)
-before = ui.cost_in_view(ui.load(cost_summary, start=f.previous.start, end=f.previous.end, by="team",
-                                 period=f.period), f)
+before = ui.cost_in_view(ui.load(cost_by, start=f.previous.start, end=f.previous.end, by="team",
+                                 period="total"), f)
 if summary.empty:
     ui.empty_state("costs")
     st.stop()

@@ -5,7 +5,7 @@ import streamlit as st
 
 from cadence import charts, ui
 from metrics import dora_metrics
-from metrics.costs import cost_summary
+from metrics.costs import cost_by
 
 # (label, column, unit, band column, lower is better, how the change reads)
 KEYS = [
@@ -32,9 +32,10 @@ f = ui.header("Overview", "Where delivery stands")
 now = ui.load(dora_metrics, **f.dora_args(period="total", benchmark=f.benchmark))
 before = ui.load(dora_metrics, **f.previous.dora_args(period="total", benchmark=f.benchmark))
 trend = ui.load(dora_metrics, **f.dora_args(period=f.period, benchmark=f.benchmark))
-costs = ui.cost_in_view(ui.load(cost_summary, start=f.start, end=f.end, by="team", period=f.period), f)
-costs_before = ui.cost_in_view(ui.load(cost_summary, start=f.previous.start, end=f.previous.end,
-                                       by="team", period=f.period), f)
+# cost_by is cost alone (cost_summary adds delivery and utilization, which the tiles already have).
+costs = ui.cost_in_view(ui.load(cost_by, start=f.start, end=f.end, by="team", period=f.period), f)
+costs_before = ui.cost_in_view(ui.load(cost_by, start=f.previous.start, end=f.previous.end, by="team",
+                                       period="total"), f)
 
 cur = now.iloc[0] if not now.empty else None
 prev = before.iloc[0] if not before.empty else None

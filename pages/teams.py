@@ -6,11 +6,11 @@ import streamlit as st
 
 from cadence import charts, ui
 from metrics import dora_metrics
-from metrics.costs import cost_summary
+from metrics.costs import cost_by
 
 f = ui.header("Teams", "Every team side by side")
 dora = ui.load(dora_metrics, start=f.start, end=f.end, by="team", period="total", benchmark=f.benchmark)
-cost = ui.load(cost_summary, start=f.start, end=f.end, by="team", period=f.period)
+cost = ui.load(cost_by, start=f.start, end=f.end, by="team", period="total")
 if dora.empty and cost.empty:
     ui.empty_state("deployments", " and map repos to teams in `cadence.toml`")
     st.stop()

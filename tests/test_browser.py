@@ -118,6 +118,7 @@ def browser(server):
 def _settle(page, title: str) -> None:
     """Wait until the page's title shows and the script run has finished."""
     page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=30_000)
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=60_000)
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000)
     page.wait_for_timeout(600)  # Plotly draws after the script run ends
 
