@@ -276,3 +276,29 @@ def test_no_credentials_is_a_clear_error(monkeypatch, tmp_path, db_path):
         with pytest.raises(SourceAuthError, match="No AWS credentials found; set AWS_PROFILE"):
             aws_costs.sync(db_path, cfg(), parts=("costs",), today=date(2026, 10, 2))
         assert fake.hits == []
+
+
+def test_a_failed_part_leaves_the_others_written(monkeypatch, tmp_path, db_path):
+    ok = {"ResultsByTime": [day_result("2026-10-01", [([A1, S3], 4.0, 4.0, 1)])]}
+    refused = {"__type": "ValidationException", "Message": "<html><b>bad</b> request</html>"}
+    with ScriptedAws([(200, ok), (400, refused)]) as fake:
+        point_boto3_at(monkeypatch, tmp_path, fake.url)
+        with pytest.raises(aws_costs.SourceError) as info:
+            aws_costs.sync(db_path, cfg(), parts=("costs", "commitments"), today=date(2026, 10, 2))
+    # the commitments call failed (HTML trimmed to text); the costs part had already committed
+    assert "ce:GetSavingsPlansUtilization failed: ValidationException: bad request" in str(info.value)
+    assert "1 paid Cost Explorer requests, USD 0.01" in str(info.value)
+    assert info.value.report.cost_rows == 1
+    assert [r[5] for r in cost_rows(db_path)] == [4.0]
+    with connect(db_path, read_only=True) as con:
+        states = dict(con.execute("SELECT scope, last_error IS NULL FROM sync_state").fetchall())
+    assert states == {"costs": True, "commitments": False}
+
+
+def test_shared_split_config_is_validated():
+    with pytest.raises(ConfigError, match="cost_allocation.shared_split: must be one of none, even, proportional"):
+        parse_config({"cost_allocation": {"shared_split": "by-headcount"}})
+    with pytest.raises(ConfigError, match="cost_allocation.split: unknown key"):
+        parse_config({"cost_allocation": {"split": "even"}})
+    ok = parse_config({"teams": {"a": {}}, "cost_allocation": {"accounts": {"1": "shared"}, "shared_tags": ["common"]}})
+    assert ok.cost_allocation["accounts"] == {"1": "shared"}
