@@ -214,3 +214,35 @@ def test_commitment_summary(con, config):
     assert df[["kind", "period_start", "days"]].values.tolist() == [["reservation", W2, 1], ["savings_plan", W1, 2]]
     assert df["utilization"].tolist() == pytest.approx([1.0, 0.85])
     assert df["coverage"].tolist() == pytest.approx([0.25, 0.65])
+
+
+@pytest.mark.slow
+def test_cost_metrics_answer_on_the_demo_database(tmp_path):
+    """Integration: every cost metric on the demo warehouse, with invariants that must hold there."""
+    from cadence.config import Config, effective_config
+    from cadence.demo import build_demo
+    from warehouse import connect as open_db
+
+    db = tmp_path / "demo.duckdb"
+    build_demo(db, seed=42, today=date(2026, 11, 25))
+    config = effective_config(Config(), db)
+    con = open_db(db, read_only=True)
+    try:
+        end = date(2026, 11, 22)
+        start = end - timedelta(days=83)                   # twelve ISO weeks
+        summary = cost_summary(con, config, start, end, by="team", period="week")
+        org = cost_by(con, config, start, end, by="org", period="total")
+        # allocation (and any split) moves cost between teams but never creates or loses it
+        assert summary["effective_cost"].sum() == pytest.approx(org["effective_cost"].iloc[0])
+        assert {"unallocated"} < set(summary["scope"]) and summary["deployments"].sum() > 0
+        assert summary["cost_per_deployment"].notna().any() and summary["utilization"].between(0, 1).any()
+        share = untagged_share(con, config, start, end, period="total").iloc[0]
+        assert 0 < share.untagged_share < 1
+        sp = commitment_summary(con, config, start, end, period="total").set_index("kind")
+        assert 0.8 <= sp.loc["savings_plan", "utilization"] <= 0.95
+        assert len(cost_anomalies(con, config, start, end, by="service")) >= 1
+        assert len(cost_forecast(con, config, start, end, horizon_days=90).dropna(subset=["forecast"])) == 90
+        idle = utilization_summary(con, config, start, end, by="team")
+        assert (idle["idle_cost"] > 0).all() and len(top_movers(con, config, start, end)) == 10
+    finally:
+        con.close()
