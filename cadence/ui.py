@@ -272,6 +272,14 @@ def _today() -> date:
     return date.fromisoformat(pinned) if pinned else date.today()
 
 
+def _scope_label(option: str) -> str:
+    """"repo:shop/api" -> "shop/api (repo)"; the label is also what the URL carries."""
+    if option == ALL:
+        return option
+    kind, _, value = option.partition(":")
+    return f"{value} ({kind})"
+
+
 def sidebar_filters() -> Filters:
     """Draw the shared filters in the sidebar and return the view; call once per run (app.py)."""
     from metrics.catalog import scope_options
@@ -288,9 +296,12 @@ def sidebar_filters() -> Filters:
         default = preset_range(DEFAULT_PRESET, as_of)
         picked = st.sidebar.date_input("From – to", value=default, key=KEY_DATES, bind="query-params",
                                        max_value=max(as_of, _today()))
-        start, end = (picked + (picked[0],))[:2] if len(picked) == 1 else picked
         if not picked:
             start, end = default
+        elif len(picked) == 1:  # the second date not picked yet: one day
+            start = end = picked[0]
+        else:
+            start, end = min(picked), max(picked)
     else:
         start, end = preset_range(preset, as_of)
         st.sidebar.caption(f"{start:%d %b %Y} – {end:%d %b %Y} · data through {as_of:%d %b %Y}")
@@ -302,7 +313,7 @@ def sidebar_filters() -> Filters:
     mine = options if team == ALL else options[options["team"] == team]
     scopes = [f"{k}:{v}" for k, v in zip(mine["kind"], mine["value"], strict=True)]
     scope = st.sidebar.selectbox("Repo or service", [ALL, *scopes], key=KEY_SCOPE, bind="query-params",
-                                 format_func=lambda s: s if s == ALL else f"{s.split(':', 1)[1]} ({s.split(':', 1)[0]})")
+                                 format_func=_scope_label)
     period = PERIOD_OF[st.sidebar.segmented_control("Trend period", list(PERIOD_OF), default="Weekly",
                                                     required=True, key=KEY_PERIOD, bind="query-params")
                        or "Weekly"]

@@ -50,10 +50,13 @@ if actual["utilization"].notna().any():
                             title="Cost of idle compute per quarter", unit="USD"), key="cap-idle")
 
 st.subheader("Quarter table")
-pct, usd = st.column_config.NumberColumn(format="percent"), st.column_config.NumberColumn(format="dollar")
 ui.table(table, f"capacity-{f.start}-{f.end}", key="cap-table", column_config={
     "deployments": st.column_config.NumberColumn(format="%.0f"),
     "changes_deployed": st.column_config.NumberColumn("changes shipped", format="%.0f"),
-    "effective_cost": usd, "cost_per_change": usd, "cost_of_idle": usd,
-    "utilization": pct, "commitment_utilization": pct,
+    "quarter_start": st.column_config.DateColumn("starts"),
+    "effective_cost": st.column_config.NumberColumn("cost", format="dollar"),
+    "cost_per_change": st.column_config.NumberColumn("cost / change", format="dollar"),
+    "cost_of_idle": st.column_config.NumberColumn("cost of idle", format="dollar"),
+    "utilization": st.column_config.NumberColumn("compute utilization", format="percent"),
+    "commitment_utilization": st.column_config.NumberColumn("commitment utilization", format="percent"),
     "is_forecast": st.column_config.CheckboxColumn("forecast")})

@@ -149,14 +149,16 @@ def test_custom_dates_drive_the_range(demo):
 
 def test_repo_filter_narrows_to_that_repo(demo):
     at = open_app()
-    repo = next(o for o in at.selectbox(key=ui.KEY_SCOPE).options if o.startswith("repo:") or "(repo)" in o)
-    value = at.selectbox(key=ui.KEY_SCOPE).options.index(repo)
-    at.selectbox(key=ui.KEY_SCOPE).set_value(at.selectbox(key=ui.KEY_SCOPE).options[value]).run()
+    box = at.selectbox(key=ui.KEY_SCOPE)
+    shown = next(o for o in box.options if o.endswith(" (repo)"))  # labels read "NAME (repo)"
+    repo = shown.removesuffix(" (repo)")
+    box.set_value(f"repo:{repo}").run()
     f = at.session_state[ui.KEY_FILTERS]
-    assert f.by == "repo" and f.repo
+    assert (f.by, f.repo, f.scope) == ("repo", repo, repo)
     rows = _metrics(demo, f)
-    assert list(rows["scope"]) == [f.repo]
+    assert list(rows["scope"]) == [repo]
     _assert_tiles_match(at, rows.iloc[0])
+    assert f"repo {repo}" in texts(at)
 
 
 def test_picking_a_team_on_the_teams_page_filters_every_page(demo):

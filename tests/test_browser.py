@@ -31,8 +31,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("br
 SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-# url path of each page (st.navigation derives it from the file name) -> its title.
-PAGES = {"": "Overview", "delivery": "Delivery", "stability": "Stability", "teams": "Teams", "costs": "Costs",
+# url path of each page (st.navigation derives it from the file name) -> its title. Delivery comes
+# first on purpose: the first request to a fresh server is then a deep link (see ui._ensure_app_ran).
+PAGES = {"delivery": "Delivery", "": "Overview", "stability": "Stability", "teams": "Teams", "costs": "Costs",
          "capacity": "Capacity", "data_health": "Data health"}
 # Demo data ends on Sunday 2026-11-15 (the Sunday before DEMO_TODAY); "Last 12 weeks" starts on the
 # Monday 11 weeks before that week's Monday 2026-11-09, i.e. 2026-08-24.
@@ -176,6 +177,7 @@ def test_every_page_in_a_real_browser(server, browser):
         page.goto(f"{base}/{path}")
         _settle(page, title)
         assert page.locator('[data-testid="stException"]').count() == 0, f"{title}: exception on the page"
+        assert page.locator('[data-testid="stSidebar"]').get_by_text("Filters").count() == 1  # app.py ran
         assert "Demo data" in page.inner_text("body")
         _screenshot(page, path or "overview")
 

@@ -66,7 +66,8 @@ def _small_warehouse(path):
                                 "sha": f"s{i}", "status": "success", "started_at": finished - timedelta(minutes=5),
                                 "finished_at": finished})
             changes.append({"id": f"c{i}", "repo": "shop/api", "number": len(changes) + 1,
-                            "first_commit_at": finished - timedelta(hours=5), "opened_at": finished - timedelta(hours=4),
+                            "first_commit_at": finished - timedelta(hours=5),
+                            "opened_at": finished - timedelta(hours=4),
                             "merged_at": finished - timedelta(hours=1), "merge_sha": f"m{i}"})
             links.append({"deployment_id": f"d{i}", "change_id": f"c{i}"})
         costs.append({"charge_date": day, "source": "test", "provider": "AWS", "billing_account_id": "1",
