@@ -15,7 +15,15 @@ class WarehouseError(CadenceError):
 
 
 class IngestError(CadenceError):
-    """An input file fails validation; nothing was written."""
+    """An input file fails validation; nothing was written.
+
+    ``problems`` holds the structured findings (``warehouse.ingest.Problem``: line or record,
+    column, reason) when there are any, for callers that answer in JSON (the webhook).
+    """
+
+    def __init__(self, message: str, problems=()):
+        super().__init__(message)
+        self.problems = list(problems)
 
 
 class SourceError(CadenceError):

@@ -1,0 +1,867 @@
+"""``cadence ingest``: deployments, changes, incidents and costs from CSV or JSON Lines files, and
+the same rules for JSON records (the webhook receiver).
+
+How: DuckDB reads the input into a staging table in a private in-memory database (every column as
+text, each row with its line number), then one pass of SQL builds the typed columns and a few set
+queries find every bad value, with its line. Only when nothing is wrong does a single short
+transaction write the rows to the warehouse, so a bad file changes nothing, and the file's lock
+is held only for the write. Rows are upserted on the table's natural key in a way that suits
+DuckDB's index: rows already present and unchanged are left alone, changed ones are updated,
+new ones inserted. Ingesting the same file twice therefore leaves the same rows.
+
+Columns, types and aliases are declared once in ``SPECS`` (docs/ingest.md documents them).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import logging
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from cadence.config import Config, load_config
+from cadence.errors import IngestError
+from warehouse.db import write_connection
+from warehouse.upsert import TABLE_KEYS
+
+log = logging.getLogger(__name__)
+
+KINDS = ("deployments", "changes", "incidents", "costs")
+MAX_SHOWN = 20            # problems listed in an error message; the rest are counted
+PER_CHECK = 5             # offending lines collected per check
+CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz")
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz")
+
+# Deployment statuses as stored (the metrics count status = 'success'), and common spellings.
+STATUSES = ("success", "failure", "error", "cancelled", "in_progress", "queued", "pending",
+            "inactive", "skipped")
+STATUS_SYNONYMS = {"succeeded": "success", "successful": "success", "ok": "success",
+                   "passed": "success", "failed": "failure", "canceled": "cancelled",
+                   "aborted": "cancelled", "running": "in_progress"}
+UNKNOWN_PROVIDER = "unknown"
+RESERVED_TEAMS = ("shared", "unallocated")
+
+
+@dataclass(frozen=True)
+class Col:
+    """One input column: the warehouse column it fills, its type, and the names it is known by."""
+
+    name: str
+    type: str                     # key, text, ts, date, int, float, bool, list, json, status
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+    doc: str = ""
+
+
+SPECS: dict[str, tuple[Col, ...]] = {
+    "deployments": (
+        Col("id", "key", True, doc="unique deployment id; prefix it with your system (e.g. `jenkins:api:812`)"),
+        Col("repo", "key", True, doc="repository, e.g. `shop/api`"),
+        Col("service", "key", doc="deployed service; defaults to the repo"),
+        Col("environment", "key", True, doc="e.g. `production`; production is `production_environments` in the config"),
+        Col("status", "status", True, doc="success, failure, error, cancelled, in_progress, queued, pending, inactive, skipped"),
+        Col("finished_at", "ts", True, doc="when the deployment finished (ISO-8601)"),
+        Col("started_at", "ts", doc="when it started"),
+        Col("sha", "text", doc="commit deployed"),
+        Col("url", "text", doc="link to the pipeline run"),
+        Col("change_ids", "list", doc="ids of the changes this deployment shipped (rows of `deployment_changes`)"),
+    ),
+    "changes": (
+        Col("id", "key", True, doc="unique change id, e.g. `github:shop/api#42`"),
+        Col("repo", "key", True, doc="repository"),
+        Col("number", "int", doc="pull/merge request number"),
+        Col("title", "text"),
+        Col("author", "text"),
+        Col("labels", "list", doc="labels; `hotfix`, `revert`, `rollback` mark rework by default"),
+        Col("first_commit_at", "ts", doc="time of the first commit"),
+        Col("opened_at", "ts", doc="when the request was opened"),
+        Col("first_review_at", "ts", doc="first review"),
+        Col("merged_at", "ts", doc="merge time; empty for a change not merged"),
+        Col("merge_sha", "text", doc="merge commit"),
+        Col("url", "text"),
+    ),
+    "incidents": (
+        Col("id", "key", True, doc="unique incident id, e.g. `opsgenie:4411`"),
+        Col("created_at", "ts", True, doc="when the incident started"),
+        Col("service", "key", doc="affected service (this or repo is required; defaults to the repo)"),
+        Col("repo", "key", doc="affected repository (this or service is required)"),
+        Col("title", "text"),
+        Col("severity", "text", doc="e.g. `sev1`, `high`"),
+        Col("resolved_at", "ts", doc="when it was resolved; empty while open; not before created_at"),
+        Col("caused_by_deployment_id", "key", doc="the deployment that caused it, when known"),
+        Col("url", "text"),
+    ),
+    "costs": (
+        Col("charge_date", "date", True, ("date", "day", "usage_date"), doc="the day charged (UTC)"),
+        Col("service_name", "key", True, ("service",), doc="the billed service, e.g. `Amazon EC2`"),
+        Col("effective_cost", "float", False, ("amount", "cost"),
+            doc="amortized cost (the default figure); `amount` and `cost` mean this"),
+        Col("billed_cost", "float", doc="invoiced cost; defaults to effective_cost (and the other way round)"),
+        Col("list_cost", "float", doc="cost at list price"),
+        Col("provider", "key", doc=f"e.g. `AWS`; default `{UNKNOWN_PROVIDER}`"),
+        Col("billing_account_id", "key", False, ("account", "account_id", "billing_account"),
+            doc="billing (payer) account"),
+        Col("sub_account_id", "key", False, ("sub_account", "linked_account", "linked_account_id"),
+            doc="sub/linked account"),
+        Col("region", "key"),
+        Col("resource_id", "key", False, ("resource",)),
+        Col("team", "key", doc="a team of the config (or `shared`); else allocated by the config's rules"),
+        Col("tags", "json", doc="JSON object of tags; the `sources.aws.team_tag` key (default `team`) allocates"),
+        Col("currency", "key", doc="ISO 4217 code, default USD"),
+        Col("service_category", "text", doc="FOCUS category, e.g. `Compute`"),
+        Col("consumed_quantity", "float", False, ("quantity", "usage_quantity")),
+        Col("consumed_unit", "text", False, ("unit", "usage_unit")),
+        Col("estimated", "bool", doc="true while the provider may still revise the figure"),
+    ),
+}
+
+TABLES = {"deployments": "deployments", "changes": "changes", "incidents": "incidents", "costs": "costs"}
+LIST_COLUMNS = {"labels"}   # warehouse list columns (updated apart: see _upsert)
+
+
+# -- results and problems ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding: where (file line, or record index for JSON records), which column, why."""
+
+    line: int | None          # line in the file (1 = header for CSV); None for records
+    column: str | None
+    reason: str
+    row: int | None = None    # 0-based index of the record (ingest_records) or data row
+
+    def where(self, name: str, records: bool) -> str:
+        if records and self.row is not None:
+            place = f"{name}: record {self.row + 1}"
+        elif self.line is not None:
+            place = f"{name}:{self.line}"
+        else:
+            place = name
+        return f"{place}: {self.column}: {self.reason}" if self.column else f"{place}: {self.reason}"
+
+    def as_dict(self) -> dict:
+        return {"line": self.line, "row": self.row, "column": self.column, "reason": self.reason}
+
+
+@dataclass
+class IngestResult:
+    """What an ingest did: rows read, inserted, updated, links written, and any warnings."""
+
+    kind: str
+    source_name: str
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    links_written: int = 0
+    warnings: list[str] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+
+    @property
+    def rows_written(self) -> int:
+        return self.inserted + self.updated
+
+    @property
+    def unchanged(self) -> int:
+        return self.rows_read - self.rows_written
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "source": self.source_name, "rows_read": self.rows_read,
+                "inserted": self.inserted, "updated": self.updated, "unchanged": self.unchanged,
+                "links_written": self.links_written, "warnings": list(self.warnings),
+                "ignored_columns": list(self.ignored_columns)}
+
+    def summary(self) -> str:
+        return (f"{self.kind} from {self.source_name}: {self.rows_read} rows read, {self.inserted} new, "
+                f"{self.updated} updated, {self.unchanged} unchanged"
+                + (f", {self.links_written} deployment-change links" if self.links_written else ""))
+
+
+def _fail(name: str, problems: list[Problem], *, records: bool = False, total: int | None = None) -> IngestError:
+    problems = sorted(problems, key=lambda p: (p.line if p.line is not None else -1,
+                                               p.row if p.row is not None else -1, p.column or ""))
+    total = max(total or 0, len(problems))
+    noun = "problem" if total == 1 else "problems"
+    lines = [f"{name}: {total} {noun}; nothing was written. Fix the input and run again "
+             f"(columns and formats: docs/ingest.md)."]
+    lines += [p.where(name, records) for p in problems[:MAX_SHOWN]]
+    if total > min(len(problems), MAX_SHOWN):
+        lines.append(f"... and {total - min(len(problems), MAX_SHOWN)} more")
+    return IngestError("\n".join(lines), problems)
+
+
+# -- reading into a staging table ------------------------------------------------------------------
+
+def detect_format(path: str, explicit: str | None = None) -> str:
+    """``csv`` or ``jsonl`` from ``--format`` or the file name."""
+    if explicit:
+        if explicit not in ("csv", "jsonl"):
+            raise IngestError(f'Unknown format "{explicit}"; use csv or jsonl.')
+        return explicit
+    lower = path.lower()
+    if lower.endswith(CSV_SUFFIXES):
+        return "csv"
+    if lower.endswith(JSONL_SUFFIXES):
+        return "jsonl"
+    raise IngestError(f'{path}: cannot tell the format from the name; use a .csv or .jsonl file, '
+                      f"or pass --format csv|jsonl.")
+
+
+def _open_text(path: str):
+    opener = gzip.open if path.lower().endswith(".gz") else open
+    return opener(path, "rt", encoding="utf-8-sig", newline="")
+
+
+def _read_header(path: str, name: str) -> list[str]:
+    """The CSV header (BOM stripped), read by Python so names and duplicates are reported exactly."""
+    try:
+        with _open_text(path) as fh:
+            first = ""
+            while not first.strip():
+                first = fh.readline()
+                if not first:
+                    break
+            if not first.strip():
+                raise IngestError(f"{name}: the file is empty; expected a header line naming the columns "
+                                  f"(see docs/ingest.md). Nothing was written.")
+            delim = "\t" if ".tsv" in path.lower() else ","
+            header = next(csv.reader(io.StringIO(first), delimiter=delim))
+    except UnicodeDecodeError:
+        raise IngestError(f"{name}:1: the file is not UTF-8 text; save it as UTF-8 and run again. "
+                          f"Nothing was written.") from None
+    except OSError as exc:
+        raise IngestError(f"{name}: cannot read: {exc.strerror}.") from None
+    return [h.strip() for h in header]
+
+
+_LINE_RE = re.compile(r"line:?\s*(\d+)", re.IGNORECASE)
+
+
+def _reader_error(name: str, exc: duckdb.Error) -> IngestError:
+    """DuckDB's reader refused the file: one problem with the line DuckDB names."""
+    text = str(exc)
+    m = _LINE_RE.search(text)
+    line = int(m.group(1)) if m else None
+    if "expected number of columns" in text.lower():
+        found = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+        reason = (f"{found.group(2)} values where the header has {found.group(1)} columns; quote values "
+                  f"that contain commas" if found else "wrong number of values")
+    elif "unicode" in text.lower() or "utf-8" in text.lower():
+        reason = "not UTF-8 text; save the file as UTF-8"
+    else:
+        first = next((ln.strip() for ln in text.splitlines() if ln.strip()), text)
+        reason = f"unreadable: {first}"
+    return _fail(name, [Problem(line, None, reason)])
+
+
+def _stage_csv(mem: duckdb.DuckDBPyConnection, path: str, name: str) -> list[str]:
+    """Load a CSV into ``raw`` (_line, c0..cN as text); returns the header names."""
+    header = _read_header(path, name)
+    columns = {f"c{i}": "VARCHAR" for i in range(len(header))}
+    delim = "\t" if ".tsv" in path.lower() else ","
+    try:
+        # No sniffing: a comma-separated file with a header, "-quoted; CRLF and a BOM are fine.
+        mem.execute(
+            "CREATE TEMP TABLE raw0 AS SELECT * FROM read_csv(?, header = true, delim = ?, quote = '\"', "
+            "escape = '\"', auto_detect = false, columns = ?, strict_mode = true)",
+            [path, delim, columns])
+    except duckdb.Error as exc:
+        raise _reader_error(name, exc) from None
+    # rowid follows file order (insertion order is preserved); +2 for the header and 1-based lines.
+    cols = ", ".join(columns)
+    mem.execute(f"CREATE TEMP TABLE raw AS SELECT rowid + 2 AS _line, {cols} FROM raw0")
+    mem.execute("DROP TABLE raw0")
+    return header
+
+
+def _stage_json_lines(mem: duckdb.DuckDBPyConnection, name: str, records: bool) -> list[str]:
+    """From ``lines`` (_line, j text) build ``raw`` (_line, c0..cN, t0..tN json types)."""
+    bad = mem.execute(
+        "SELECT count(*) FILTER (WHERE NOT json_valid(j)), "
+        "       arg_min(_line, _line, ?) FILTER (WHERE NOT json_valid(j)) FROM lines", [PER_CHECK]).fetchall()[0]
+    what = "record" if records else "line"
+    if bad[0]:
+        raise _fail(name, [_problem(records, ln, None, f"not valid JSON; each {what} must be one JSON object")
+                           for ln in bad[1]], records=records, total=bad[0])
+    bad = mem.execute(
+        "SELECT count(*) FILTER (WHERE json_type(j::JSON) <> 'OBJECT'), "
+        "       arg_min({'l': _line, 't': json_type(j::JSON)}, _line, ?) FILTER (WHERE json_type(j::JSON) <> 'OBJECT') "
+        "FROM lines", [PER_CHECK]).fetchall()[0]
+    if bad[0]:
+        raise _fail(name, [_problem(records, b["l"], None, f"must be a JSON object with the columns as keys, "
+                                                            f"got {b['t'].lower()}") for b in bad[1]],
+                    records=records, total=bad[0])
+    keys = [r[0] for r in mem.execute(
+        "SELECT k FROM (SELECT unnest(json_keys(j::JSON)) AS k, _line FROM lines) GROUP BY k ORDER BY min(_line), k"
+    ).fetchall()]
+    parts, params = [], {}
+    for i, key in enumerate(keys):
+        params[f"p{i}"] = '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        parts.append(f"json_type(j::JSON, $p{i}) AS t{i}")
+        parts.append(f"CASE WHEN json_type(j::JSON, $p{i}) IN ('ARRAY', 'OBJECT') "
+                     f"THEN json_extract(j::JSON, $p{i})::VARCHAR ELSE json_extract_string(j::JSON, $p{i}) END AS c{i}")
+    select = ", ".join(parts) if parts else "NULL AS _nothing"
+    mem.execute(f"CREATE TEMP TABLE raw AS SELECT _line, {select} FROM lines ORDER BY _line", params)
+    return keys
+
+
+def _stage_jsonl(mem: duckdb.DuckDBPyConnection, path: str, name: str) -> list[str]:
+    _check_not_empty(path, name)
+    try:
+        # Each line as one text value: a delimiter and quote that never occur in JSON text.
+        mem.execute("CREATE TEMP TABLE lines0 AS SELECT j FROM read_csv(?, header = false, delim = '\x01', "
+                    "quote = '', escape = '', auto_detect = false, columns = {'j': 'VARCHAR'}, "
+                    "strict_mode = false)", [path])
+    except duckdb.Error as exc:
+        raise _reader_error(name, exc) from None
+    mem.execute("CREATE TEMP TABLE lines AS SELECT rowid + 1 AS _line, j FROM lines0 "
+                "WHERE j IS NOT NULL AND trim(j) <> ''")
+    mem.execute("DROP TABLE lines0")
+    return _stage_json_lines(mem, name, records=False)
+
+
+def _check_not_empty(path: str, name: str) -> None:
+    try:
+        with _open_text(path) as fh:
+            if any(line.strip() for line in fh):
+                return
+    except UnicodeDecodeError:
+        raise IngestError(f"{name}: the file is not UTF-8 text; save it as UTF-8 and run again. "
+                          f"Nothing was written.") from None
+    except OSError as exc:
+        raise IngestError(f"{name}: cannot read: {exc.strerror}.") from None
+    raise IngestError(f"{name}: the file is empty; expected one JSON object per line "
+                      f"(see docs/ingest.md). Nothing was written.")
+
+
+def _problem(records: bool, line: int, column: str | None, reason: str) -> Problem:
+    """A problem at staged line ``line`` (for records the staged line is the record index + 1)."""
+    if records:
+        return Problem(None, column, reason, row=line - 1)
+    return Problem(line, column, reason)
+
+
+# -- mapping header names to columns ----------------------------------------------------------------
+
+def _norm(name: str) -> str:
+    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+
+
+def _map_columns(kind: str, header: list[str], name: str, records: bool) -> tuple[dict[str, int], list[str]]:
+    """{column: index in the staged table} and the unknown header names; raises on missing/ambiguous."""
+    by_name: dict[str, Col] = {}
+    for col in SPECS[kind]:
+        by_name[col.name] = col
+        for alias in col.aliases:
+            by_name[alias] = col
+    mapping: dict[str, int] = {}
+    given_as: dict[str, str] = {}
+    unknown: list[str] = []
+    problems: list[Problem] = []
+    line = None if records else 1
+    for i, raw_name in enumerate(header):
+        key = _norm(raw_name)
+        if not key:
+            if not records:
+                problems.append(Problem(line, None, f"column {i + 1} of the header has no name"))
+            continue
+        col = by_name.get(key)
+        if col is None:
+            unknown.append(raw_name)
+            continue
+        if col.name in mapping:
+            problems.append(Problem(line, raw_name, f'names the same column as "{given_as[col.name]}" '
+                                                    f"({col.name}); keep one of them"))
+            continue
+        mapping[col.name] = i
+        given_as[col.name] = raw_name
+    for col in SPECS[kind]:
+        if col.required and col.name not in mapping:
+            also = f' (or {", ".join(col.aliases)})' if col.aliases else ""
+            problems.append(Problem(line, col.name, f"missing required column{also}; "
+                                                    f"the input has: {', '.join(header) or 'no columns'}"))
+    if kind == "incidents" and "service" not in mapping and "repo" not in mapping:
+        problems.append(Problem(line, "service", "missing column: an incident needs a service or a repo column"))
+    if kind == "costs" and "effective_cost" not in mapping and "billed_cost" not in mapping:
+        problems.append(Problem(line, "amount", "missing required column: an amount (amount, cost, "
+                                                "effective_cost or billed_cost)"))
+    if problems:
+        if records:  # a missing key in JSON records: say so without a line
+            problems = [Problem(None, p.column, p.reason.replace("the input has", "the records have"))
+                        for p in problems]
+        raise _fail(name, problems)
+    return mapping, unknown
+
+
+# -- typing and checks ------------------------------------------------------------------------------
+
+TS_HINT = "is not an ISO-8601 timestamp (e.g. 2026-03-01T14:30:00Z or 2026-03-01 14:30:00+02:00)"
+
+
+def _typed_select(kind: str, mapping: dict[str, int], fmt: str) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """SELECT expressions building ``typed`` from ``raw``, and the checks: (column, bad-condition, reason)."""
+    exprs = ["_line"]
+    checks: list[tuple[str, str, str]] = []
+    specs = {c.name: c for c in SPECS[kind]}
+    for name, idx in mapping.items():
+        col = specs[name]
+        c = f"c{idx}"
+        exprs.append(f"{c} AS {name}__raw")
+        r = f"{name}__raw"
+        jtype = f"t{idx}" if fmt == "json" else None
+        jt = f"{name}__jt"
+        if jtype:
+            exprs.append(f"{jtype} AS {jt}")
+        if col.type == "key":
+            exprs.append(f"nullif(trim({c}), '') AS {name}")
+        elif col.type == "text":
+            exprs.append(f"nullif({c}, '') AS {name}")
+        elif col.type == "status":
+            exprs.append(f"nullif(lower(trim({c})), '') AS {name}")
+        elif col.type == "ts":
+            # TIMESTAMPTZ honours an offset; the session is UTC, so naive text is UTC too.
+            exprs.append(f"CAST(TRY_CAST(nullif(trim({c}), '') AS TIMESTAMPTZ) AS TIMESTAMP) AS {name}")
+            checks.append((name, f"nullif(trim({r}), '') IS NOT NULL AND {name} IS NULL", f'"{{v}}" {TS_HINT}'))
+        elif col.type == "date":
+            exprs.append(f"coalesce(TRY_CAST(nullif(trim({c}), '') AS DATE), "
+                         f"CAST(TRY_CAST(nullif(trim({c}), '') AS TIMESTAMPTZ) AS DATE)) AS {name}")
+            checks.append((name, f"nullif(trim({r}), '') IS NOT NULL AND {name} IS NULL",
+                           '"{v}" is not a date (YYYY-MM-DD)'))
+        elif col.type == "int":
+            exprs.append(f"TRY_CAST(nullif(trim({c}), '') AS BIGINT) AS {name}")
+            checks.append((name, f"nullif(trim({r}), '') IS NOT NULL AND {name} IS NULL",
+                           '"{v}" is not a whole number'))
+        elif col.type == "float":
+            exprs.append(f"TRY_CAST(nullif(trim({c}), '') AS DOUBLE) AS {name}")
+            checks.append((name, f"nullif(trim({r}), '') IS NOT NULL AND ({name} IS NULL OR NOT isfinite({name}))",
+                           '"{v}" is not a number (digits with a dot for decimals, no currency sign '
+                           'or thousands separator)'))
+        elif col.type == "bool":
+            exprs.append(f"TRY_CAST(nullif(lower(trim({c})), '') AS BOOLEAN) AS {name}")
+            checks.append((name, f"nullif(trim({r}), '') IS NOT NULL AND {name} IS NULL",
+                           '"{v}" is not true or false'))
+        elif col.type == "list":
+            split = (f"list_filter(list_transform(string_split({c}, ','), lambda x: trim(x)), lambda x: x <> '')")
+            if fmt == "json":
+                # JSON Lines: an array of strings (a comma-separated string is accepted too).
+                exprs.append(f"CASE WHEN {jtype} = 'ARRAY' THEN list_filter(list_transform("
+                             f"TRY_CAST({c}::JSON AS VARCHAR[]), lambda x: trim(x)), lambda x: x <> '') "
+                             f"WHEN {jtype} = 'VARCHAR' THEN {split} END AS {name}")
+                checks.append((name, f"{jt} = 'ARRAY' AND {name} IS NULL", "must be an array of strings"))
+            else:
+                exprs.append(f"CASE WHEN nullif(trim({c}), '') IS NOT NULL THEN {split} END AS {name}")
+        elif col.type == "json":
+            if fmt == "json":
+                exprs.append(f"CASE WHEN {jtype} = 'OBJECT' THEN {c} "
+                             f"WHEN {jtype} = 'VARCHAR' AND json_valid({c}) THEN {c} END AS {name}")
+                checks.append((name, f"{jt} = 'VARCHAR' AND NOT (json_valid({r}) AND json_type({r}::JSON) = 'OBJECT')",
+                               "must be a JSON object of tag names to values"))
+            else:
+                exprs.append(f"CASE WHEN json_valid(nullif(trim({c}), '')) THEN nullif(trim({c}), '') END AS {name}")
+                checks.append((name, f"nullif(trim({r}), '') IS NOT NULL AND NOT (json_valid(trim({r})) AND "
+                                     f"json_type(trim({r})::JSON) = 'OBJECT')",
+                               '"{v}" is not a JSON object (write tags as {"team": "payments"})'))
+        if col.required and col.type not in ("list",):
+            checks.append((name, f"nullif(trim({r}), '') IS NULL", "is empty; a value is required"))
+    return exprs, checks
+
+
+def _kind_checks(kind: str, mapping: dict[str, int], config: Config) -> tuple[list, list]:
+    """Cross-column checks on ``typed``: (errors, warnings), each (column, condition, reason)."""
+    errors: list[tuple[str, str, str]] = []
+    warnings: list[tuple[str, str, str]] = []
+    if kind == "deployments":
+        accepted = ", ".join(STATUSES)
+        errors.append(("status", f"status IS NOT NULL AND status NOT IN ({_sql_list(STATUSES)}) "
+                                 f"AND status NOT IN ({_sql_list(STATUS_SYNONYMS)})",
+                       f'"{{v}}" is not a deployment status; use one of {accepted}'))
+        if "started_at" in mapping:
+            warnings.append(("finished_at", "finished_at < started_at", "finished before it started"))
+    elif kind == "changes":
+        if "first_commit_at" in mapping and "merged_at" in mapping:
+            warnings.append(("merged_at", "merged_at < first_commit_at",
+                             "merged before its first commit (rebase or clock skew); kept, with the coding "
+                             "stage counted as unknown"))
+    elif kind == "incidents":
+        if "resolved_at" in mapping:
+            errors.append(("resolved_at", "resolved_at < created_at",
+                           'resolved at "{v}", before it was created ({other})'))
+        have = [c for c in ("service", "repo") if c in mapping]
+        errors.append(("service", " AND ".join(f"{c} IS NULL" for c in have),
+                       "an incident needs a service or a repo; both are empty"))
+    elif kind == "costs":
+        if "team" in mapping:
+            teams = sorted(config.teams) + list(RESERVED_TEAMS)
+            known = ", ".join(sorted(config.teams)) or "none configured"
+            where = f" in {config.path}" if config.path else ""
+            errors.append(("team", f"team IS NOT NULL AND team NOT IN ({_sql_list(teams)})",
+                           f'unknown team "{{v}}"; teams{where}: {known} (add it under [teams.NAME] or fix the row)'))
+        if "currency" in mapping:
+            errors.append(("currency", "currency IS NOT NULL AND NOT regexp_full_match(currency, '[A-Za-z]{3}')",
+                           '"{v}" is not a currency code (e.g. USD, EUR)'))
+    return errors, warnings
+
+
+def _sql_list(values: Iterable[str]) -> str:
+    """A SQL list of string literals from fixed, code-owned vocabularies (status words, team names)."""
+    out = []
+    for v in values:
+        out.append("'" + str(v).replace("'", "''") + "'")
+    return ", ".join(out) or "NULL"
+
+
+def _run_checks(mem, checks: list[tuple[str, str, str]], name: str, records: bool,
+                table: str = "typed") -> tuple[list[Problem], int]:
+    """All checks in one pass over ``table``: up to PER_CHECK offending lines each, and the count."""
+    if not checks:
+        return [], 0
+    parts = []
+    for col, cond, _ in checks:
+        other = {"resolved_at": "created_at__raw"}.get(col, "NULL")
+        parts.append(f"count(*) FILTER (WHERE {cond})")
+        parts.append(f"arg_min({{'l': _line, 'v': {col}__raw::VARCHAR, 'o': {other}::VARCHAR}}, _line, {PER_CHECK}) "
+                     f"FILTER (WHERE {cond})")
+    row = mem.execute(f"SELECT {', '.join(parts)} FROM {table}").fetchall()[0]
+    problems, total = [], 0
+    for i, (col, _, reason) in enumerate(checks):
+        count, hits = row[2 * i], row[2 * i + 1]
+        if not count:
+            continue
+        total += count
+        for hit in hits:
+            value = "" if hit["v"] is None else hit["v"]
+            shown = value if len(value) <= 60 else value[:57] + "..."
+            text = reason.replace("{v}", shown).replace("{other}", hit["o"] or "")
+            problems.append(_problem(records, hit["l"], col, text))
+    return problems, total
+
+
+def _json_type_checks(mem, mapping, kind, name, records) -> tuple[list[Problem], int]:
+    """JSON input: a scalar column given an array/object, or a list column given a number."""
+    specs = {c.name: c for c in SPECS[kind]}
+    checks = []
+    for col, idx in mapping.items():
+        t = f"t{idx}"
+        if specs[col].type in ("list", "json"):
+            allowed = ("ARRAY", "VARCHAR", "NULL") if specs[col].type == "list" else ("OBJECT", "VARCHAR", "NULL")
+            checks.append((col, t, f"{t} IS NOT NULL AND {t} NOT IN ({_sql_list(allowed)})",
+                           "must be an array of strings" if specs[col].type == "list" else "must be a JSON object"))
+        else:
+            checks.append((col, t, f"{t} IN ('ARRAY', 'OBJECT')", "must be a single value, not an array or object"))
+    if not checks:
+        return [], 0
+    parts = []
+    for col, t, cond, _ in checks:
+        parts.append(f"count(*) FILTER (WHERE {cond})")
+        parts.append(f"arg_min({{'l': _line, 't': {t}}}, _line, {PER_CHECK}) FILTER (WHERE {cond})")
+    row = mem.execute(f"SELECT {', '.join(parts)} FROM raw").fetchall()[0]
+    problems, total = [], 0
+    for i, (col, _, _, reason) in enumerate(checks):
+        if row[2 * i]:
+            total += row[2 * i]
+            problems += [_problem(records, h["l"], col, f"{reason} (got {str(h['t']).lower()})")
+                         for h in row[2 * i + 1]]
+    return problems, total
+
+
+def _duplicate_check(mem, key_cols: list[str], name: str, records: bool, label: str,
+                     table: str = "typed") -> tuple[list[Problem], int]:
+    """Rows sharing a key: the second line of each, naming the first."""
+    keys = ", ".join(key_cols)
+    rows = mem.execute(
+        f"SELECT count(*) OVER () AS n, lines, shown FROM ("
+        f"  SELECT min(_line, 2) AS lines, {key_cols[0]}::VARCHAR AS shown FROM {table} "
+        f"  GROUP BY {keys} HAVING count(*) > 1) ORDER BY lines[2] LIMIT {PER_CHECK}").fetchall()
+    if not rows:
+        return [], 0
+    problems = []
+    for _, lines, shown in rows:
+        first, again = lines[0], lines[1]
+        where = f"record {first}" if records else f"line {first}"
+        problems.append(_problem(records, again, key_cols[0] if len(key_cols) == 1 else None,
+                                 f'"{shown}" appears again (first on {where}); {label}'))
+    return problems, rows[0][0]
+
+
+# -- the final rows ---------------------------------------------------------------------------------
+
+def _final_select(kind: str, mapping: dict[str, int], config: Config, source: str) -> tuple[str, list[str]]:
+    """SELECT over ``typed`` giving the warehouse columns, and their names."""
+    have = set(mapping)
+
+    def pick(col: str, default: str = "NULL") -> str:
+        return col if col in have else default
+
+    if kind == "deployments":
+        cols = {"id": "id", "repo": "repo", "service": f"coalesce({pick('service')}, repo)",
+                "environment": "environment",
+                "sha": pick("sha"), "status": f"coalesce(map_extract_value(MAP {_synonym_map()}, status), status)",
+                "started_at": pick("started_at"), "finished_at": "finished_at", "url": pick("url")}
+    elif kind == "changes":
+        cols = {c: pick(c) for c in ("id", "repo", "number", "title", "author", "labels", "first_commit_at",
+                                      "opened_at", "first_review_at", "merged_at", "merge_sha", "url")}
+        cols["labels"] = f"CAST({pick('labels')} AS VARCHAR[])"
+    elif kind == "incidents":
+        cols = {"id": "id", "service": f"coalesce({pick('service')}, {pick('repo')})", "repo": pick("repo"),
+                "title": pick("title"), "severity": pick("severity"), "created_at": "created_at",
+                "resolved_at": pick("resolved_at"), "caused_by_deployment_id": pick("caused_by_deployment_id"),
+                "url": pick("url")}
+    else:
+        eff = pick("effective_cost", pick("billed_cost"))
+        billed = pick("billed_cost", pick("effective_cost"))
+        cols = {"charge_date": "charge_date", "provider": f"coalesce({pick('provider')}, '{UNKNOWN_PROVIDER}')",
+                "billing_account_id": f"coalesce({pick('billing_account_id')}, '')",
+                "sub_account_id": f"coalesce({pick('sub_account_id')}, '')", "service_name": "service_name",
+                "region": f"coalesce({pick('region')}, '')", "resource_id": f"coalesce({pick('resource_id')}, '')",
+                "allocation_tag": "_alloc_tag", "service_category": pick("service_category"),
+                "tags": f"CAST({pick('tags')} AS JSON)", "team": "_team",
+                "billed_cost": f"coalesce({billed}, 0)", "effective_cost": f"coalesce({eff}, 0)",
+                "list_cost": pick("list_cost"), "consumed_quantity": pick("consumed_quantity"),
+                "consumed_unit": pick("consumed_unit"), "currency": f"upper(coalesce({pick('currency')}, 'USD'))",
+                "estimated": f"coalesce({pick('estimated')}, false)"}
+    cols["source"] = "$source"
+    select = ", ".join(f"{expr} AS {name}" for name, expr in cols.items())
+    return select, list(cols)
+
+
+def _synonym_map() -> str:
+    return "{" + ", ".join(f"'{k}': '{v}'" for k, v in STATUS_SYNONYMS.items()) + "}"
+
+
+def _cost_allocation(mem, mapping: dict[str, int], config: Config) -> None:
+    """Add _alloc_tag and _team to ``typed``: explicit team → team tag → account → service rules."""
+    from cadence.allocation import allocation_rules
+
+    team_tag = str(config.source("aws").get("team_tag") or "team")
+    rules = allocation_rules(config)
+    mem.register("cost_rules", rules if len(rules) else
+                 pd.DataFrame({"kind": pd.Series(dtype=object), "value": pd.Series(dtype=object),
+                               "team": pd.Series(dtype=object)}))
+    # An explicit team is kept by the metrics' re-allocation when it is written as that team's tag
+    # value (its first cost tag); a team without cost tags keeps it only in the stored column.
+    first_tags = {t.name: sorted(t.cost_tags)[0] for t in config.teams.values() if t.cost_tags}
+    mem.register("team_first_tag", pd.DataFrame({"team": list(first_tags), "tag": list(first_tags.values())},
+                                                dtype=object))
+    tag_path = '$."' + team_tag.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    tag_expr = "json_extract_string(tags, $tag_path)" if "tags" in mapping else "NULL"
+    team_expr = "t.team" if "team" in mapping else "NULL"
+    acct = "t.sub_account_id" if "sub_account_id" in mapping else "NULL"
+    bill = "t.billing_account_id" if "billing_account_id" in mapping else "NULL"
+    mem.execute(f"""
+        CREATE TEMP TABLE typed2 AS
+        SELECT t.*, coalesce(nullif({tag_expr}, ''), ft.tag, '') AS _alloc_tag,
+               coalesce({team_expr}, rt.team, ra.team, rb.team, rs.team, 'unallocated') AS _team
+        FROM typed t
+        LEFT JOIN team_first_tag ft ON ft.team = {team_expr}
+        LEFT JOIN cost_rules rt ON rt.kind = 'tag' AND rt.value = nullif({tag_expr}, '')
+        LEFT JOIN cost_rules ra ON ra.kind = 'account' AND ra.value = {acct}
+        LEFT JOIN cost_rules rb ON rb.kind = 'account' AND rb.value = {bill}
+        LEFT JOIN cost_rules rs ON rs.kind = 'service' AND rs.value = t.service_name
+        ORDER BY t._line""", {"tag_path": tag_path} if "tags" in mapping else {})
+    mem.execute("DROP TABLE typed")
+    mem.execute("ALTER TABLE typed2 RENAME TO typed")
+
+
+# -- the pipeline ------------------------------------------------------------------------------------
+
+def _validate(mem, kind: str, header: list[str], fmt: str, name: str, config: Config, source: str,
+              records: bool, result: IngestResult) -> tuple[str, list[str], bool]:
+    """Type and check ``raw``; raise IngestError listing every kind of fault, else build ``staged``."""
+    mapping, unknown = _map_columns(kind, header, name, records)
+    if unknown:
+        result.ignored_columns = unknown
+        result.warnings.append(f"{name}: ignored unknown column(s) {', '.join(unknown)} "
+                               f"(known columns: docs/ingest.md)")
+    problems: list[Problem] = []
+    total = 0
+    if fmt == "json":
+        p, n = _json_type_checks(mem, mapping, kind, name, records)
+        if n:
+            raise _fail(name, p, records=records, total=n)
+    exprs, checks = _typed_select(kind, mapping, fmt)
+    mem.execute(f"CREATE TEMP TABLE typed AS SELECT {', '.join(exprs)} FROM raw ORDER BY _line")
+    result.rows_read = mem.execute("SELECT count(*) FROM typed").fetchall()[0][0]
+    p, n = _run_checks(mem, checks, name, records)
+    problems += p
+    total += n
+    errors, warns = _kind_checks(kind, mapping, config)
+    p, n = _run_checks(mem, [e for e in errors if e[1]], name, records)
+    problems += p
+    total += n
+    key_cols = ["id"] if kind != "costs" else None
+    if key_cols:
+        p, n = _duplicate_check(mem, key_cols, name, records, "each id once per input")
+        problems += p
+        total += n
+    if problems:
+        raise _fail(name, problems, records=records, total=total)
+    if kind == "costs":
+        _cost_allocation(mem, mapping, config)
+    w_problems, _ = _run_checks(mem, warns, name, records)
+    for col, cond, reason in warns:
+        count = mem.execute(f"SELECT count(*) FROM typed WHERE {cond}").fetchall()[0][0]
+        if count:
+            hits = [q for q in w_problems if q.column == col]
+            where = ", ".join(str(q.row + 1 if records else q.line) for q in hits)
+            unit = ("record" if records else "line") + ("s" if len(hits) > 1 else "")
+            more = "" if count <= len(hits) else f" and {count - len(hits)} more"
+            result.warnings.append(f"{name}: {count} row(s) {reason} ({unit} {where}{more})")
+    select, cols = _final_select(kind, mapping, config, source)
+    mem.execute(f"CREATE TEMP TABLE staged AS SELECT _line, {select} FROM typed ORDER BY _line", {"source": source})
+    if kind == "costs":
+        key = [k for k in TABLE_KEYS["costs"] if k != "source"]
+        p, n = _duplicate_check(mem, key, name, records,
+                                "one row per day, provider, account, service, region, resource and team tag "
+                                "(sum such rows, or add resource_id)", table="staged")
+        if n:
+            raise _fail(name, p, records=records, total=n)
+    has_links = kind == "deployments" and "change_ids" in mapping
+    if has_links:
+        mem.execute("CREATE TEMP TABLE links AS SELECT DISTINCT id AS deployment_id, unnest(change_ids) AS change_id, "
+                    "$source AS source FROM typed WHERE len(change_ids) > 0", {"source": source})
+    return select, cols, has_links
+
+
+def _upsert(con: duckdb.DuckDBPyConnection, table: str, cols: list[str]) -> tuple[int, int]:
+    """Upsert ``staged`` into ``table`` on its key: update changed rows, insert new ones.
+
+    DuckDB's INSERT OR REPLACE rewrites every matching row through the primary-key index, which
+    is slow for large batches; updating only rows that differ (and inserting keys not present)
+    leaves an identical re-ingest with nothing to write. List columns are updated in a second
+    statement restricted to rows whose list changed, because DuckDB updates a list column by
+    deleting and re-inserting the row, which is costly per row.
+    """
+    key = list(TABLE_KEYS[table])
+    rest = [c for c in cols if c not in key]
+    scalar = [c for c in rest if c not in LIST_COLUMNS]
+    lists = [c for c in rest if c in LIST_COLUMNS]
+    on = " AND ".join(f't."{k}" = s."{k}"' for k in key)
+    differs = " OR ".join(f't."{c}" IS DISTINCT FROM s."{c}"' for c in rest) or "false"
+    updated = 0
+    if scalar:
+        sets = ", ".join(f'"{c}" = s."{c}"' for c in scalar)
+        updated = con.execute(f'UPDATE "{table}" AS t SET {sets} FROM staged AS s WHERE {on} AND ({differs})'
+                              ).fetchall()[0][0]
+    for c in lists:
+        con.execute(f'UPDATE "{table}" AS t SET "{c}" = s."{c}" FROM staged AS s '
+                    f'WHERE {on} AND t."{c}" IS DISTINCT FROM s."{c}"')
+    col_list = ", ".join(f'"{c}"' for c in cols)
+    inserted = con.execute(
+        f'INSERT INTO "{table}" ({col_list}) SELECT {col_list} FROM staged AS s '
+        f'WHERE NOT EXISTS (SELECT 1 FROM "{table}" AS t WHERE {on})').fetchall()[0][0]
+    return int(inserted), int(updated)
+
+
+def _write_links(con: duckdb.DuckDBPyConnection) -> int:
+    """A deployment's listed changes replace the links it had from ingest; new links are added."""
+    con.execute("DELETE FROM deployment_changes AS d WHERE d.deployment_id IN (SELECT deployment_id FROM links) "
+                "AND NOT EXISTS (SELECT 1 FROM links AS l WHERE l.deployment_id = d.deployment_id "
+                "AND l.change_id = d.change_id)")
+    return int(con.execute(
+        "INSERT INTO deployment_changes (deployment_id, change_id, source) SELECT deployment_id, change_id, source "
+        "FROM links AS l WHERE NOT EXISTS (SELECT 1 FROM deployment_changes AS d "
+        "WHERE d.deployment_id = l.deployment_id AND d.change_id = l.change_id)").fetchall()[0][0])
+
+
+def _load(db_path, kind: str, mem: duckdb.DuckDBPyConnection, header: list[str], fmt: str, name: str,
+          config: Config, source: str, records: bool) -> IngestResult:
+    result = IngestResult(kind=kind, source_name=name)
+    _, cols, has_links = _validate(mem, kind, header, fmt, name, config, source, records, result)
+    staged = mem.sql("SELECT * FROM staged").to_arrow_table()
+    links = mem.sql("SELECT * FROM links").to_arrow_table() if has_links else None
+    table = TABLES[kind]
+    with write_connection(db_path) as con:
+        con.register("staged", staged)
+        if links is not None:
+            con.register("links", links)
+        try:
+            result.inserted, result.updated = _upsert(con, table, cols)
+            if links is not None:
+                result.links_written = _write_links(con)
+        finally:
+            con.unregister("staged")
+            if links is not None:
+                con.unregister("links")
+    for w in result.warnings:  # the caller shows them (CLI: "Warning: ..."; webhook: in the reply)
+        log.debug("ingest warning: %s", w)
+    log.info("ingest %s", result.summary())
+    return result
+
+
+def _memory() -> duckdb.DuckDBPyConnection:
+    mem = duckdb.connect()
+    mem.execute("SET TimeZone = 'UTC'")   # a naive timestamp is UTC; offsets convert to UTC
+    return mem
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise IngestError(f'Unknown kind "{kind}"; use one of {", ".join(KINDS)}.')
+
+
+def ingest_file(db_path: str | os.PathLike, kind: str, path: str | os.PathLike, *, config: Config | None = None,
+                fmt: str | None = None, name: str | None = None, source: str = "ingest") -> IngestResult:
+    """Validate a CSV or JSON Lines file of ``kind`` and upsert it; all or nothing.
+
+    ``name`` is what messages call the file (default: the path as given). Raises IngestError
+    naming file, line, column and reason for every kind of fault found; nothing is written then.
+    """
+    _check_kind(kind)
+    path = str(path)
+    name = name or path
+    config = config if config is not None else load_config()
+    if not Path(path).is_file():
+        raise IngestError(f'{name}: no such file; check the path.')
+    fmt = detect_format(path, fmt)
+    mem = _memory()
+    try:
+        if fmt == "csv":
+            if Path(path).stat().st_size == 0:
+                raise IngestError(f"{name}: the file is empty; expected a header line naming the columns "
+                                  f"(see docs/ingest.md). Nothing was written.")
+            header = _stage_csv(mem, path, name)
+            return _load(db_path, kind, mem, header, "csv", name, config, source, records=False)
+        header = _stage_jsonl(mem, path, name)
+        return _load(db_path, kind, mem, header, "json", name, config, source, records=False)
+    finally:
+        mem.close()
+
+
+def ingest_records(db_path: str | os.PathLike, kind: str, records: list[dict], source_name: str = "webhook",
+                   *, config: Config | None = None) -> IngestResult:
+    """Validate JSON-like records (dicts with the columns of ``cadence ingest``) and upsert them.
+
+    The same rules as a JSON Lines file: record ``i`` is reported as ``record i+1``. Raises
+    IngestError (``.problems``: ``Problem(line=None, column, reason, row=index)``) and writes
+    nothing when any record is bad. The rows' ``source`` is ``source_name``.
+    """
+    _check_kind(kind)
+    if not records:
+        raise IngestError(f"{source_name}: no records; send at least one {kind[:-1]} object.")
+    lines = []
+    for i, rec in enumerate(records):
+        if not isinstance(rec, dict):
+            raise _fail(source_name, [Problem(None, None, f"must be a JSON object, got {type(rec).__name__}", row=i)],
+                        records=True)
+        lines.append(json.dumps(rec, default=str, allow_nan=True))
+    config = config if config is not None else (load_config() if kind == "costs" else Config())
+    mem = _memory()
+    try:
+        mem.register("lines_df", pd.DataFrame({"_line": range(1, len(lines) + 1), "j": lines}))
+        mem.execute("CREATE TEMP TABLE lines AS SELECT _line::BIGINT AS _line, j::VARCHAR AS j FROM lines_df")
+        mem.unregister("lines_df")
+        header = _stage_json_lines(mem, source_name, records=True)
+        return _load(db_path, kind, mem, header, "json", source_name, config, source_name, records=True)
+    finally:
+        mem.close()
+
+
+__all__ = ["KINDS", "SPECS", "IngestResult", "Problem", "detect_format", "ingest_file", "ingest_records"]
