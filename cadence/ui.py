@@ -488,6 +488,11 @@ def health_findings(health: pd.DataFrame) -> None:
         "total": st.column_config.NumberColumn("of", format="localized"),
         "share": st.column_config.ProgressColumn("share", format="percent", min_value=0, max_value=1),
         "what_to_do": st.column_config.TextColumn("what to do", width="large")})
+    found = health[health["value"] > 0].sort_values("share", ascending=False)
+    if len(found):
+        st.markdown("**What the non-zero findings mean and what to do**\n\n" + "\n".join(
+            f"- **{r.check}** — {r.value:,} of {r.total:,} ({fmt_pct(r.share)}): {r.what_to_do}"
+            for r in found.itertuples()))
 
 
 def rows_expander(label: str, *, key: str, icon: str = ":material/table_rows:") -> Any:

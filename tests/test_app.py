@@ -232,3 +232,20 @@ def test_both_themes_render(demo, theme):
     assert not at.exception
     # Charts take their colours from the Streamlit theme, so they follow light and dark.
     assert all(c.proto.theme == "streamlit" for c in at.get("plotly_chart"))
+
+
+def test_data_health_names_a_failing_source_and_what_to_run(empty):
+    from warehouse import record_sync_error, write_cursor
+
+    with write_connection(empty) as con:
+        write_cursor(con, "pagerduty", "all", "2026-11-10T00:00:00Z", rows_written=12, now=datetime(2026, 11, 1, 6))
+        record_sync_error(con, "github", "shop/api", 'Repository "shop/api" not found; check GITHUB_TOKEN.',
+                          now=datetime(2026, 11, 12, 6))
+    at = open_app("data_health")
+    assert not at.exception
+    warnings = "\n".join(w.value for w in at.warning)
+    # github failed: the error and the command to re-run; pagerduty last succeeded on 1 Nov, more
+    # than 2 days before "today" (CADENCE_TODAY 2026-11-20 with no data: as of = today): stale.
+    assert "github · shop/api" in warnings and "not found; check GITHUB_TOKEN" in warnings
+    assert "`cadence sync github`" in warnings
+    assert "pagerduty · all" in warnings and "Stale" in warnings and "`cadence sync pagerduty`" in warnings
