@@ -22,7 +22,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -297,7 +297,7 @@ def _stage_json_lines(mem: duckdb.DuckDBPyConnection, name: str, records: bool) 
         "FROM lines", [PER_CHECK]).fetchall()[0]
     if bad[0]:
         raise _fail(name, [_problem(records, b["l"], None, f"must be a JSON object with the columns as keys, "
-                                                            f"got {b['t'].lower()}") for b in bad[1]],
+                                                            f"got {_json_kind(b['t'])}") for b in bad[1]],
                     records=records, total=bad[0])
     keys = [r[0] for r in mem.execute(
         "SELECT k FROM (SELECT unnest(json_keys(j::JSON)) AS k, _line FROM lines) GROUP BY k ORDER BY min(_line), k"
@@ -355,8 +355,10 @@ def _norm(name: str) -> str:
     return re.sub(r"[\s\-]+", "_", name.strip().lower())
 
 
-def _map_columns(kind: str, header: list[str], name: str, records: bool) -> tuple[dict[str, int], list[str]]:
-    """{column: index in the staged table} and the unknown header names; raises on missing/ambiguous."""
+def _map_columns(kind: str, header: list[str], name: str,
+                 records: bool) -> tuple[dict[str, int], dict[str, str], list[str]]:
+    """{column: index in the staged table}, {column: name as given}, unknown names; raises on
+    missing or ambiguous columns."""
     by_name: dict[str, Col] = {}
     for col in SPECS[kind]:
         by_name[col.name] = col
@@ -398,7 +400,7 @@ def _map_columns(kind: str, header: list[str], name: str, records: bool) -> tupl
             problems = [Problem(None, p.column, p.reason.replace("the input has", "the records have"))
                         for p in problems]
         raise _fail(name, problems)
-    return mapping, unknown
+    return mapping, given_as, unknown
 
 
 # -- typing and checks ------------------------------------------------------------------------------
@@ -495,7 +497,7 @@ def _kind_checks(kind: str, mapping: dict[str, int], config: Config) -> tuple[li
             errors.append(("resolved_at", "resolved_at < created_at",
                            'resolved at "{v}", before it was created ({other})'))
         have = [c for c in ("service", "repo") if c in mapping]
-        errors.append(("service", " AND ".join(f"{c} IS NULL" for c in have),
+        errors.append((have[0], " AND ".join(f"{c} IS NULL" for c in have),
                        "an incident needs a service or a repo; both are empty"))
     elif kind == "costs":
         if "team" in mapping:
@@ -567,9 +569,16 @@ def _json_type_checks(mem, mapping, kind, name, records) -> tuple[list[Problem],
     for i, (col, _, _, reason) in enumerate(checks):
         if row[2 * i]:
             total += row[2 * i]
-            problems += [_problem(records, h["l"], col, f"{reason} (got {str(h['t']).lower()})")
+            problems += [_problem(records, h["l"], col, f"{reason} (got {_json_kind(h['t'])})")
                          for h in row[2 * i + 1]]
     return problems, total
+
+
+def _json_kind(json_type: str | None) -> str:
+    """DuckDB's JSON type names in JSON's own words."""
+    return {"VARCHAR": "a string", "BIGINT": "a number", "UBIGINT": "a number", "DOUBLE": "a number",
+            "BOOLEAN": "true/false", "ARRAY": "an array", "OBJECT": "an object", "NULL": "null"}.get(
+        str(json_type), str(json_type).lower())
 
 
 def _duplicate_check(mem, key_cols: list[str], name: str, records: bool, label: str,
@@ -675,7 +684,11 @@ def _cost_allocation(mem, mapping: dict[str, int], config: Config) -> None:
 def _validate(mem, kind: str, header: list[str], fmt: str, name: str, config: Config, source: str,
               records: bool, result: IngestResult) -> tuple[str, list[str], bool]:
     """Type and check ``raw``; raise IngestError listing every kind of fault, else build ``staged``."""
-    mapping, unknown = _map_columns(kind, header, name, records)
+    mapping, given_as, unknown = _map_columns(kind, header, name, records)
+
+    def as_given(found: list[Problem]) -> list[Problem]:  # name columns as the input wrote them
+        return [replace(q, column=given_as.get(q.column, q.column)) for q in found]
+
     if unknown:
         result.ignored_columns = unknown
         result.warnings.append(f"{name}: ignored unknown column(s) {', '.join(unknown)} "
@@ -685,7 +698,7 @@ def _validate(mem, kind: str, header: list[str], fmt: str, name: str, config: Co
     if fmt == "json":
         p, n = _json_type_checks(mem, mapping, kind, name, records)
         if n:
-            raise _fail(name, p, records=records, total=n)
+            raise _fail(name, as_given(p), records=records, total=n)
     exprs, checks = _typed_select(kind, mapping, fmt)
     mem.execute(f"CREATE TEMP TABLE typed AS SELECT {', '.join(exprs)} FROM raw ORDER BY _line")
     result.rows_read = mem.execute("SELECT count(*) FROM typed").fetchall()[0][0]
@@ -702,7 +715,7 @@ def _validate(mem, kind: str, header: list[str], fmt: str, name: str, config: Co
         problems += p
         total += n
     if problems:
-        raise _fail(name, problems, records=records, total=total)
+        raise _fail(name, as_given(problems), records=records, total=total)
     if kind == "costs":
         _cost_allocation(mem, mapping, config)
     w_problems, _ = _run_checks(mem, warns, name, records)
