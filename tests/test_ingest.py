@@ -406,3 +406,23 @@ def test_write_connection_is_used_only_after_validation(tmp_path):
     with write_connection(db):
         pass
     assert count(db, "changes") == 0
+
+
+def test_docs_examples_ingest(db_path, tmp_path):
+    """Every CSV and JSON Lines example in docs/ingest.md loads as documented."""
+    import re
+
+    text = (REPO_ROOT / "docs" / "ingest.md").read_text(encoding="utf-8")
+    config = parse_config({"teams": {"payments": {"cost_tags": ["payments"]}, "platform": {"repos": []}}})
+    seen = []
+    for section in re.split(r"^## ", text, flags=re.M):
+        kind = section.split("\n", 1)[0].strip()
+        if kind not in SPECS:
+            continue
+        for fmt, body in re.findall(r"```(csv|json)\n(.*?)```", section, flags=re.S):
+            path = write(tmp_path, f"{kind}.{'csv' if fmt == 'csv' else 'jsonl'}", body)
+            result = ingest_file(db_path, kind, path, config=config)
+            assert result.rows_read == 2 and not result.ignored_columns, (kind, fmt, result)
+            seen.append((kind, fmt))
+    assert len(seen) == 8
+    assert rows(db_path, "SELECT team FROM costs ORDER BY team") == [("payments",), ("platform",)]
