@@ -130,3 +130,19 @@ def test_db_precedence_end_to_end(tmp_path, monkeypatch, capsys):
     assert main(["ingest", "changes", str(data)]) == 0                      # the default
     assert (tmp_path / "data" / "cadence.duckdb").exists()
     capsys.readouterr()
+
+
+def test_docs_configuration_names_every_key():
+    """docs/configuration.md documents every key the config and the sources accept."""
+    from cadence import config as cfg
+    from collectors import github, pagerduty
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text(encoding="utf-8")
+    keys = (set(cfg.TOP_LEVEL_KEYS) | set(cfg.TEAM_KEYS) | set(cfg.COST_ALLOCATION_KEYS)
+            | set(github.CONFIG_KEYS) | set(github.REPO_KEYS) | set(pagerduty.CONFIG_KEYS)
+            | {"team_tag", "lookback_months", "cloudwatch_regions", "utilization_days", "max_body_bytes"})
+    sections = {"teams": "[teams.NAME]", "cost_allocation": "[cost_allocation]", "sources": "[sources.NAME]"}
+    missing = sorted(k for k in keys if f"`{k}`" not in text and sections.get(k, "`?`") not in text)
+    assert not missing, f"undocumented config keys: {missing}"
+    for source in cfg.KNOWN_SOURCES:
+        assert f"[sources.{source}]" in text
