@@ -141,7 +141,8 @@ def test_docs_configuration_names_every_key():
     keys = (set(cfg.TOP_LEVEL_KEYS) | set(cfg.TEAM_KEYS) | set(cfg.COST_ALLOCATION_KEYS)
             | set(github.CONFIG_KEYS) | set(github.REPO_KEYS) | set(pagerduty.CONFIG_KEYS)
             | {"team_tag", "lookback_months", "cloudwatch_regions", "utilization_days", "max_body_bytes"})
-    sections = {"teams": "[teams.NAME]", "cost_allocation": "[cost_allocation]", "sources": "[sources.NAME]"}
+    sections = {"teams": "[teams.NAME]", "cost_allocation": "[cost_allocation]", "sources": "[sources.NAME]",
+                "repo": "[sources.github.repo.\"OWNER/NAME\"]"}
     missing = sorted(k for k in keys if f"`{k}`" not in text and sections.get(k, "`?`") not in text)
     assert not missing, f"undocumented config keys: {missing}"
     for source in cfg.KNOWN_SOURCES:
