@@ -165,16 +165,18 @@ def create_app(db_path: str | os.PathLike, token: str, *,
         try:
             result = await run_in_threadpool(_write, db_path, kind, parsed)
         except IngestError as exc:
-            return _error(422, f"{exc}; nothing was written")
+            problems = [{"record": p.row + 1 if p.row is not None else None, "column": p.column,
+                         "reason": p.reason} for p in exc.problems]
+            return JSONResponse({"error": str(exc), "problems": problems},  # says nothing was written
+                                status_code=422)
         except WarehouseError as exc:
             log.warning("webhook %s: warehouse unavailable: %s", kind, exc)
             return _error(503, f"{exc}", **{"Retry-After": "5"})
-        written = result if isinstance(result, int) else len(parsed)
-        log.info("webhook %s: %d records accepted", kind, len(parsed))
-        payload = {"kind": kind, "records": len(parsed), "written": written}
-        if isinstance(result, dict):
-            payload["result"] = result
-        return JSONResponse(payload)
+        log.info("webhook %s: %d records, %d inserted, %d updated", kind, result.rows_read,
+                 result.inserted, result.updated)
+        return JSONResponse({"kind": kind, "records": result.rows_read, "inserted": result.inserted,
+                             "updated": result.updated, "links_written": result.links_written,
+                             "warnings": list(result.warnings)})
 
     routes = [Route("/healthz", healthz, methods=["GET"])]
     routes += [Route(f"/{kind}", receive, methods=["POST"]) for kind in KINDS]
