@@ -188,8 +188,9 @@ def test_resolved_before_created_is_rejected(db_path, tmp_path):
         pd:1,api,2026-03-02T12:00:00Z,2026-03-02T11:00:00Z
     """)
     msg = refused(db_path, "incidents", path)
-    assert (f'{path}:2: resolved_at: resolved at "2026-03-02T11:00:00Z", before it was created '
-            f"(2026-03-02T12:00:00Z)") in msg
+    # Times as parsed, in UTC (+00).
+    assert (f'{path}:2: resolved_at: resolved at "2026-03-02 11:00:00+00", before it was created '
+            f"(2026-03-02 12:00:00+00)") in msg
 
 
 def test_merged_before_first_commit_is_accepted_with_a_warning(db_path, tmp_path):

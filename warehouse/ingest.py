@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -164,6 +165,7 @@ class IngestResult:
     links_written: int = 0
     warnings: list[str] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)   # per phase: read, check, write
 
     @property
     def rows_written(self) -> int:
@@ -262,24 +264,45 @@ def _reader_error(name: str, exc: duckdb.Error) -> IngestError:
     return _fail(name, [Problem(line, None, reason)])
 
 
-def _stage_csv(mem: duckdb.DuckDBPyConnection, path: str, name: str) -> list[str]:
-    """Load a CSV into ``raw`` (_line, c0..cN as text); returns the header names."""
+READER_TYPES = {"ts": "TIMESTAMPTZ", "int": "BIGINT", "float": "DOUBLE"}
+
+
+def _stage_csv(mem: duckdb.DuckDBPyConnection, path: str, name: str, kind: str) -> tuple[list[str], set[str]]:
+    """Load a CSV into ``raw`` (_line, c0..cN); returns the header and the columns already typed.
+
+    Fast path: DuckDB's reader parses timestamps and numbers itself (much faster than casting text
+    afterwards) and sets aside rows it cannot parse. If it sets aside any row, the file is read
+    again as plain text so that the checks can report every problem with its line.
+    """
     header = _read_header(path, name)
-    columns = {f"c{i}": "VARCHAR" for i in range(len(header))}
+    mapping, _, _ = _map_columns(kind, header, name, records=False)
+    types = {c.name: c.type for c in SPECS[kind]}
+    typed_idx = {idx: READER_TYPES[types[col]] for col, idx in mapping.items() if types[col] in READER_TYPES}
     delim = "\t" if ".tsv" in path.lower() else ","
-    try:
-        # No sniffing: a comma-separated file with a header, "-quoted; CRLF and a BOM are fine.
-        mem.execute(
-            "CREATE TEMP TABLE raw0 AS SELECT * FROM read_csv(?, header = true, delim = ?, quote = '\"', "
-            "escape = '\"', auto_detect = false, columns = ?, strict_mode = true)",
-            [path, delim, columns])
-    except duckdb.Error as exc:
-        raise _reader_error(name, exc) from None
+    # No sniffing: a comma-separated file with a header, "-quoted; CRLF and a BOM are fine.
+    read = ("CREATE TEMP TABLE raw0 AS SELECT * FROM read_csv(?, header = true, delim = ?, quote = '\"', "
+            "escape = '\"', auto_detect = false, columns = ?, strict_mode = true{rejects})")
+    pretyped: set[str] = set()
+    if typed_idx:
+        columns = {f"c{i}": typed_idx.get(i, "VARCHAR") for i in range(len(header))}
+        try:
+            mem.execute(read.format(rejects=", store_rejects = true"), [path, delim, columns])
+            rejected = mem.execute("SELECT count(*) FROM reject_errors").fetchall()[0][0]
+        except duckdb.Error:
+            rejected = 1
+        if rejected:
+            mem.execute("DROP TABLE IF EXISTS raw0")
+        else:
+            pretyped = {col for col, idx in mapping.items() if idx in typed_idx}
+    if not pretyped:
+        columns = {f"c{i}": "VARCHAR" for i in range(len(header))}
+        try:
+            mem.execute(read.format(rejects=""), [path, delim, columns])
+        except duckdb.Error as exc:
+            raise _reader_error(name, exc) from None
     # rowid follows file order (insertion order is preserved); +2 for the header and 1-based lines.
-    cols = ", ".join(columns)
-    mem.execute(f"CREATE TEMP TABLE raw AS SELECT rowid + 2 AS _line, {cols} FROM raw0")
-    mem.execute("DROP TABLE raw0")
-    return header
+    mem.execute("CREATE TEMP VIEW raw AS SELECT rowid + 2 AS _line, * FROM raw0")
+    return header, pretyped
 
 
 def _stage_json_lines(mem: duckdb.DuckDBPyConnection, name: str, records: bool) -> list[str]:
@@ -408,16 +431,30 @@ def _map_columns(kind: str, header: list[str], name: str,
 TS_HINT = "is not an ISO-8601 timestamp (e.g. 2026-03-01T14:30:00Z or 2026-03-01 14:30:00+02:00)"
 
 
-def _typed_select(kind: str, mapping: dict[str, int], fmt: str) -> tuple[list[str], list[tuple[str, str, str]]]:
-    """SELECT expressions building ``typed`` from ``raw``, and the checks: (column, bad-condition, reason)."""
+def _typed_select(kind: str, mapping: dict[str, int], fmt: str,
+                  pretyped: set[str] = frozenset()) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """SELECT expressions building ``typed`` from ``raw``, and the checks: (column, bad-condition, reason).
+
+    ``pretyped`` columns were parsed by the CSV reader already (every value valid)."""
     exprs = ["_line"]
     checks: list[tuple[str, str, str]] = []
     specs = {c.name: c for c in SPECS[kind]}
     for name, idx in mapping.items():
         col = specs[name]
         c = f"c{idx}"
-        exprs.append(f"{c} AS {name}__raw")
         r = f"{name}__raw"
+        if name in pretyped:
+            exprs.append(f"CAST({c} AS VARCHAR) AS {r}")
+            if col.type == "ts":
+                exprs.append(f"CAST({c} AS TIMESTAMP) AS {name}")
+            else:
+                exprs.append(f"{c} AS {name}")
+            if col.type == "float":
+                checks.append((name, f"NOT isfinite({name})", '"{v}" is not a finite number'))
+            if col.required:
+                checks.append((name, f"{name} IS NULL", "is empty; a value is required"))
+            continue
+        exprs.append(f"{c} AS {r}")
         jtype = f"t{idx}" if fmt == "json" else None
         jt = f"{name}__jt"
         if jtype:
@@ -520,30 +557,35 @@ def _sql_list(values: Iterable[str]) -> str:
     return ", ".join(out) or "NULL"
 
 
-def _run_checks(mem, checks: list[tuple[str, str, str]], name: str, records: bool,
-                table: str = "typed") -> tuple[list[Problem], int]:
-    """All checks in one pass over ``table``: up to PER_CHECK offending lines each, and the count."""
+def _run_checks(mem, checks: list[tuple[str, str, str]], records: bool,
+                table: str = "typed") -> list[tuple[int, list[Problem]]]:
+    """All checks in one pass over ``table``: per check, the count and up to PER_CHECK problems.
+
+    The pass gathers only counts and line numbers; the offending values are fetched afterwards
+    for those few lines (carrying them through the whole pass costs more than the checks).
+    """
     if not checks:
-        return [], 0
+        return []
     parts = []
-    for col, cond, _ in checks:
-        other = {"resolved_at": "created_at__raw"}.get(col, "NULL")
+    for _, cond, _ in checks:
         parts.append(f"count(*) FILTER (WHERE {cond})")
-        parts.append(f"arg_min({{'l': _line, 'v': {col}__raw::VARCHAR, 'o': {other}::VARCHAR}}, _line, {PER_CHECK}) "
-                     f"FILTER (WHERE {cond})")
+        parts.append(f"min(_line, {PER_CHECK}) FILTER (WHERE {cond})")
     row = mem.execute(f"SELECT {', '.join(parts)} FROM {table}").fetchall()[0]
-    problems, total = [], 0
+    out = []
     for i, (col, _, reason) in enumerate(checks):
-        count, hits = row[2 * i], row[2 * i + 1]
-        if not count:
-            continue
-        total += count
-        for hit in hits:
-            value = "" if hit["v"] is None else hit["v"]
-            shown = value if len(value) <= 60 else value[:57] + "..."
-            text = reason.replace("{v}", shown).replace("{other}", hit["o"] or "")
-            problems.append(_problem(records, hit["l"], col, text))
-    return problems, total
+        count, lines = row[2 * i], row[2 * i + 1] or []
+        problems = []
+        if count:
+            other = {"resolved_at": "created_at__raw"}.get(col, "NULL")
+            hits = mem.execute(f"SELECT _line, {col}__raw::VARCHAR, {other}::VARCHAR FROM {table} "
+                               f"WHERE list_contains($lines, _line) ORDER BY _line", {"lines": lines}).fetchall()
+            for line, value, other_value in hits:
+                value = "" if value is None else value
+                shown = value if len(value) <= 60 else value[:57] + "..."
+                text = reason.replace("{v}", shown).replace("{other}", other_value or "")
+                problems.append(_problem(records, line, col, text))
+        out.append((count, problems))
+    return out
 
 
 def _json_type_checks(mem, mapping, kind, name, records) -> tuple[list[Problem], int]:
@@ -585,6 +627,10 @@ def _duplicate_check(mem, key_cols: list[str], name: str, records: bool, label: 
                      table: str = "typed") -> tuple[list[Problem], int]:
     """Rows sharing a key: the second line of each, naming the first."""
     keys = ", ".join(key_cols)
+    if len(key_cols) == 1:  # the common case: a cheap count first, the details only when needed
+        extra = mem.execute(f"SELECT count({keys}) - count(DISTINCT {keys}) FROM {table}").fetchall()[0][0]
+        if not extra:
+            return [], 0
     rows = mem.execute(
         f"SELECT count(*) OVER () AS n, lines, shown FROM ("
         f"  SELECT min(_line, 2) AS lines, {key_cols[0]}::VARCHAR AS shown FROM {table} "
@@ -636,9 +682,8 @@ def _final_select(kind: str, mapping: dict[str, int], config: Config, source: st
                 "list_cost": pick("list_cost"), "consumed_quantity": pick("consumed_quantity"),
                 "consumed_unit": pick("consumed_unit"), "currency": f"upper(coalesce({pick('currency')}, 'USD'))",
                 "estimated": f"coalesce({pick('estimated')}, false)"}
-    cols["source"] = "$source"
     select = ", ".join(f"{expr} AS {name}" for name, expr in cols.items())
-    return select, list(cols)
+    return select, [*cols, "source"]
 
 
 def _synonym_map() -> str:
@@ -675,15 +720,17 @@ def _cost_allocation(mem, mapping: dict[str, int], config: Config) -> None:
         LEFT JOIN cost_rules rb ON rb.kind = 'account' AND rb.value = {bill}
         LEFT JOIN cost_rules rs ON rs.kind = 'service' AND rs.value = t.service_name
         ORDER BY t._line""", {"tag_path": tag_path} if "tags" in mapping else {})
-    mem.execute("DROP TABLE typed")
-    mem.execute("ALTER TABLE typed2 RENAME TO typed")
 
 
 # -- the pipeline ------------------------------------------------------------------------------------
 
 def _validate(mem, kind: str, header: list[str], fmt: str, name: str, config: Config, source: str,
-              records: bool, result: IngestResult) -> tuple[str, list[str], bool]:
-    """Type and check ``raw``; raise IngestError listing every kind of fault, else build ``staged``."""
+              records: bool, result: IngestResult, pretyped: set[str] = frozenset()) -> tuple[list[str], bool]:
+    """Type and check ``raw``; raise IngestError listing every kind of fault, else define ``staged``.
+
+    ``typed`` and ``staged`` are views: the values are computed in the one checking pass and again
+    when the caller reads ``staged``, which costs less than materializing them.
+    """
     mapping, given_as, unknown = _map_columns(kind, header, name, records)
 
     def as_given(found: list[Problem]) -> list[Problem]:  # name columns as the input wrote them
@@ -693,42 +740,37 @@ def _validate(mem, kind: str, header: list[str], fmt: str, name: str, config: Co
         result.ignored_columns = unknown
         result.warnings.append(f"{name}: ignored unknown column(s) {', '.join(unknown)} "
                                f"(known columns: docs/ingest.md)")
-    problems: list[Problem] = []
-    total = 0
     if fmt == "json":
         p, n = _json_type_checks(mem, mapping, kind, name, records)
         if n:
             raise _fail(name, as_given(p), records=records, total=n)
-    exprs, checks = _typed_select(kind, mapping, fmt)
-    mem.execute(f"CREATE TEMP TABLE typed AS SELECT {', '.join(exprs)} FROM raw ORDER BY _line")
-    result.rows_read = mem.execute("SELECT count(*) FROM typed").fetchall()[0][0]
-    p, n = _run_checks(mem, checks, name, records)
-    problems += p
-    total += n
+    exprs, checks = _typed_select(kind, mapping, fmt, pretyped)
+    mem.execute(f"CREATE TEMP VIEW typed AS SELECT {', '.join(exprs)} FROM raw")
+    result.rows_read = mem.execute("SELECT count(*) FROM raw").fetchall()[0][0]
     errors, warns = _kind_checks(kind, mapping, config)
-    p, n = _run_checks(mem, [e for e in errors if e[1]], name, records)
-    problems += p
-    total += n
-    key_cols = ["id"] if kind != "costs" else None
-    if key_cols:
-        p, n = _duplicate_check(mem, key_cols, name, records, "each id once per input")
+    errors = checks + [e for e in errors if e[1]]
+    found = _run_checks(mem, errors + warns, records)
+    problems = [q for _, ps in found[:len(errors)] for q in ps]
+    total = sum(n for n, _ in found[:len(errors)])
+    if kind != "costs":
+        p, n = _duplicate_check(mem, ["id"], name, records, "each id once per input")
         problems += p
         total += n
     if problems:
         raise _fail(name, as_given(problems), records=records, total=total)
-    if kind == "costs":
-        _cost_allocation(mem, mapping, config)
-    w_problems, _ = _run_checks(mem, warns, name, records)
-    for col, cond, reason in warns:
-        count = mem.execute(f"SELECT count(*) FROM typed WHERE {cond}").fetchall()[0][0]
+    for (col, _, reason), (count, hits) in zip(warns, found[len(errors):], strict=True):
         if count:
-            hits = [q for q in w_problems if q.column == col]
             where = ", ".join(str(q.row + 1 if records else q.line) for q in hits)
             unit = ("record" if records else "line") + ("s" if len(hits) > 1 else "")
             more = "" if count <= len(hits) else f" and {count - len(hits)} more"
             result.warnings.append(f"{name}: {count} row(s) {reason} ({unit} {where}{more})")
+    source_table = "typed"
+    if kind == "costs":
+        _cost_allocation(mem, mapping, config)
+        source_table = "typed2"
     select, cols = _final_select(kind, mapping, config, source)
-    mem.execute(f"CREATE TEMP TABLE staged AS SELECT _line, {select} FROM typed ORDER BY _line", {"source": source})
+    # A view takes no parameters: `source` is bound when the caller reads the view (_load).
+    mem.execute(f"CREATE TEMP VIEW staged AS SELECT _line, {select} FROM {source_table}")
     if kind == "costs":
         key = [k for k in TABLE_KEYS["costs"] if k != "source"]
         p, n = _duplicate_check(mem, key, name, records,
@@ -740,7 +782,7 @@ def _validate(mem, kind: str, header: list[str], fmt: str, name: str, config: Co
     if has_links:
         mem.execute("CREATE TEMP TABLE links AS SELECT DISTINCT id AS deployment_id, unnest(change_ids) AS change_id, "
                     "$source AS source FROM typed WHERE len(change_ids) > 0", {"source": source})
-    return select, cols, has_links
+    return cols, has_links
 
 
 def _upsert(con: duckdb.DuckDBPyConnection, table: str, cols: list[str]) -> tuple[int, int]:
@@ -785,12 +827,16 @@ def _write_links(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def _load(db_path, kind: str, mem: duckdb.DuckDBPyConnection, header: list[str], fmt: str, name: str,
-          config: Config, source: str, records: bool) -> IngestResult:
+          config: Config, source: str, records: bool, started: float,
+          pretyped: set[str] = frozenset()) -> IngestResult:
     result = IngestResult(kind=kind, source_name=name)
-    _, cols, has_links = _validate(mem, kind, header, fmt, name, config, source, records, result)
-    staged = mem.sql("SELECT * FROM staged").to_arrow_table()
+    read_done = time.perf_counter()
+    cols, has_links = _validate(mem, kind, header, fmt, name, config, source, records, result, pretyped)
+    columns = ", ".join(c for c in cols if c != "source")
+    staged = mem.sql(f"SELECT {columns}, $source AS source FROM staged", params={"source": source}).to_arrow_table()
     links = mem.sql("SELECT * FROM links").to_arrow_table() if has_links else None
     table = TABLES[kind]
+    check_done = time.perf_counter()
     with write_connection(db_path) as con:
         con.register("staged", staged)
         if links is not None:
@@ -803,6 +849,9 @@ def _load(db_path, kind: str, mem: duckdb.DuckDBPyConnection, header: list[str],
             con.unregister("staged")
             if links is not None:
                 con.unregister("links")
+    result.seconds = {"read": read_done - started, "check": check_done - read_done,
+                      "write": time.perf_counter() - check_done}
+    log.debug("ingest %s: read %.2f s, check %.2f s, write %.2f s", name, *result.seconds.values())
     for w in result.warnings:  # the caller shows them (CLI: "Warning: ..."; webhook: in the reply)
         log.debug("ingest warning: %s", w)
     log.info("ingest %s", result.summary())
@@ -834,16 +883,18 @@ def ingest_file(db_path: str | os.PathLike, kind: str, path: str | os.PathLike, 
     if not Path(path).is_file():
         raise IngestError(f'{name}: no such file; check the path.')
     fmt = detect_format(path, fmt)
+    started = time.perf_counter()
     mem = _memory()
     try:
         if fmt == "csv":
             if Path(path).stat().st_size == 0:
                 raise IngestError(f"{name}: the file is empty; expected a header line naming the columns "
                                   f"(see docs/ingest.md). Nothing was written.")
-            header = _stage_csv(mem, path, name)
-            return _load(db_path, kind, mem, header, "csv", name, config, source, records=False)
+            header, pretyped = _stage_csv(mem, path, name, kind)
+            return _load(db_path, kind, mem, header, "csv", name, config, source, records=False, started=started,
+                         pretyped=pretyped)
         header = _stage_jsonl(mem, path, name)
-        return _load(db_path, kind, mem, header, "json", name, config, source, records=False)
+        return _load(db_path, kind, mem, header, "json", name, config, source, records=False, started=started)
     finally:
         mem.close()
 
@@ -866,13 +917,15 @@ def ingest_records(db_path: str | os.PathLike, kind: str, records: list[dict], s
                         records=True)
         lines.append(json.dumps(rec, default=str, allow_nan=True))
     config = config if config is not None else (load_config() if kind == "costs" else Config())
+    started = time.perf_counter()
     mem = _memory()
     try:
         mem.register("lines_df", pd.DataFrame({"_line": range(1, len(lines) + 1), "j": lines}))
         mem.execute("CREATE TEMP TABLE lines AS SELECT _line::BIGINT AS _line, j::VARCHAR AS j FROM lines_df")
         mem.unregister("lines_df")
         header = _stage_json_lines(mem, source_name, records=True)
-        return _load(db_path, kind, mem, header, "json", source_name, config, source_name, records=True)
+        return _load(db_path, kind, mem, header, "json", source_name, config, source_name, records=True,
+                     started=started)
     finally:
         mem.close()
 
