@@ -427,3 +427,19 @@ def test_docs_examples_ingest(db_path, tmp_path):
             seen.append((kind, fmt))
     assert len(seen) == 8
     assert rows(db_path, "SELECT team FROM costs ORDER BY team") == [("payments",), ("platform",)]
+
+
+def test_values_the_fast_reader_refuses_go_through_the_text_path(db_path, tmp_path):
+    """Spaces around a time, or a time the CSV reader's parser does not take, are still read
+    (the file is re-read as text and cast value by value); only truly bad values are refused."""
+    path = write(tmp_path, "c.csv", 'id,repo,number,merged_at\nc1,r, 7 , 2026-03-01 10:00 \n'
+                                    'c2,r,8,2026-03-01T10:00:00.5+05:30\n')
+    result = ingest_file(db_path, "changes", path, config=parse_config({}))
+    assert result.inserted == 2
+    assert rows(db_path, "SELECT id, number, merged_at::VARCHAR FROM changes ORDER BY id") == [
+        ("c1", 7, "2026-03-01 10:00:00"), ("c2", 8, "2026-03-01 04:30:00.5")]   # 10:00:00.5 at +05:30
+
+
+def test_non_finite_amount_is_refused(db_path, tmp_path, config):
+    path = write(tmp_path, "k.csv", "date,service,amount\n2026-03-01,EC2,inf\n")
+    assert f'{path}:2: amount: "inf" is not a finite number' in refused(db_path, "costs", path, config)

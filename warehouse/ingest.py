@@ -538,10 +538,9 @@ def _kind_checks(kind: str, mapping: dict[str, int], config: Config) -> tuple[li
                        "an incident needs a service or a repo; both are empty"))
     elif kind == "costs":
         if "team" in mapping:
-            teams = sorted(config.teams) + list(RESERVED_TEAMS)
             known = ", ".join(sorted(config.teams)) or "none configured"
             where = f" in {config.path}" if config.path else ""
-            errors.append(("team", f"team IS NOT NULL AND team NOT IN ({_sql_list(teams)})",
+            errors.append(("team", "team IS NOT NULL AND NOT list_contains($teams, team)",
                            f'unknown team "{{v}}"; teams{where}: {known} (add it under [teams.NAME] or fix the row)'))
         if "currency" in mapping:
             errors.append(("currency", "currency IS NOT NULL AND NOT regexp_full_match(currency, '[A-Za-z]{3}')",
@@ -550,15 +549,16 @@ def _kind_checks(kind: str, mapping: dict[str, int], config: Config) -> tuple[li
 
 
 def _sql_list(values: Iterable[str]) -> str:
-    """A SQL list of string literals from fixed, code-owned vocabularies (status words, team names)."""
+    """A SQL list of string literals from fixed, code-owned vocabularies (status words, JSON types);
+    never for values from input or configuration (those are bound parameters)."""
     out = []
     for v in values:
         out.append("'" + str(v).replace("'", "''") + "'")
     return ", ".join(out) or "NULL"
 
 
-def _run_checks(mem, checks: list[tuple[str, str, str]], records: bool,
-                table: str = "typed") -> list[tuple[int, list[Problem]]]:
+def _run_checks(mem, checks: list[tuple[str, str, str]], records: bool, table: str = "typed",
+                params: dict | None = None) -> list[tuple[int, list[Problem]]]:
     """All checks in one pass over ``table``: per check, the count and up to PER_CHECK problems.
 
     The pass gathers only counts and line numbers; the offending values are fetched afterwards
@@ -570,7 +570,8 @@ def _run_checks(mem, checks: list[tuple[str, str, str]], records: bool,
     for _, cond, _ in checks:
         parts.append(f"count(*) FILTER (WHERE {cond})")
         parts.append(f"min(_line, {PER_CHECK}) FILTER (WHERE {cond})")
-    row = mem.execute(f"SELECT {', '.join(parts)} FROM {table}").fetchall()[0]
+    used = {k: v for k, v in (params or {}).items() if f"${k}" in " ".join(parts)}
+    row = mem.execute(f"SELECT {', '.join(parts)} FROM {table}", used).fetchall()[0]
     out = []
     for i, (col, _, reason) in enumerate(checks):
         count, lines = row[2 * i], row[2 * i + 1] or []
@@ -749,7 +750,7 @@ def _validate(mem, kind: str, header: list[str], fmt: str, name: str, config: Co
     result.rows_read = mem.execute("SELECT count(*) FROM raw").fetchall()[0][0]
     errors, warns = _kind_checks(kind, mapping, config)
     errors = checks + [e for e in errors if e[1]]
-    found = _run_checks(mem, errors + warns, records)
+    found = _run_checks(mem, errors + warns, records, params={"teams": sorted(config.teams) + list(RESERVED_TEAMS)})
     problems = [q for _, ps in found[:len(errors)] for q in ps]
     total = sum(n for n, _ in found[:len(errors)])
     if kind != "costs":
