@@ -76,16 +76,18 @@ def time_count(path: Path) -> float:
     return elapsed
 
 
-def time_ingest(path: Path, db: Path) -> tuple[float, str]:
+def time_ingest(path: Path, db: Path) -> tuple[float, str, str]:
     cadence = Path(sys.executable).with_name("cadence")
     env = {k: v for k, v in os.environ.items() if k not in ("CADENCE_DB", "CADENCE_CONFIG")}
     started = time.perf_counter()
-    proc = subprocess.run([str(cadence), "-q", "--db", str(db), "ingest", "changes", str(path)],
+    proc = subprocess.run([str(cadence), "-vv", "--db", str(db), "ingest", "changes", str(path)],
                           capture_output=True, text=True, env=env, cwd=REPO)
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"cadence ingest failed:\n{proc.stderr}")
-    return elapsed, proc.stdout.strip()
+    # warehouse.ingest logs its phases at debug level: "read 2.1 s, check 1.9 s, write 6.0 s"
+    phases = next((line.split(": ", 2)[-1] for line in proc.stderr.splitlines() if ", write " in line), "")
+    return elapsed, proc.stdout.strip(), phases
 
 
 def main() -> None:
@@ -111,14 +113,14 @@ def main() -> None:
             baseline.append(time_baseline(csv_path))
             counts.append(time_count(csv_path))
             db = tmp / f"run{run}.duckdb"
-            elapsed, last_out = time_ingest(csv_path, db)
+            elapsed, last_out, phases = time_ingest(csv_path, db)
             ingests.append(elapsed)
             print(f"run {run + 1}: DuckDB read {baseline[-1]:.2f} s, count(*) {counts[-1]:.2f} s, "
-                  f"cadence ingest {elapsed:.2f} s", flush=True)
+                  f"cadence ingest {elapsed:.2f} s ({phases})", flush=True)
             if run < args.runs - 1:
                 for p in (db, Path(f"{db}.wal")):
                     p.unlink(missing_ok=True)
-        again, again_out = time_ingest(csv_path, db)
+        again, again_out, again_phases = time_ingest(csv_path, db)
 
     b, c, i = statistics.median(baseline), statistics.median(counts), statistics.median(ingests)
     print()
@@ -127,7 +129,7 @@ def main() -> None:
     print(f"baseline  DuckDB CREATE TABLE AS read_csv   median {b:7.2f} s")
     print(f"          DuckDB count(*) over read_csv     median {c:7.2f} s")
     print(f"cadence ingest changes (new warehouse)      median {i:7.2f} s   ({args.rows / i:,.0f} rows/s)")
-    print(f"cadence ingest changes again (all unchanged)        {again:7.2f} s")
+    print(f"cadence ingest changes again (all unchanged)        {again:7.2f} s   ({again_phases})")
     print(f"ratio ingest / DuckDB read: {i / b:.2f}x  (target about 2x)")
     print(f"last ingest said: {last_out}")
     print(f"re-ingest said:   {again_out}")
