@@ -51,8 +51,12 @@ class AppContext:
 pass_app = click.make_pass_decorator(AppContext)
 
 
-class _CommandsGroup(click.Group):
-    """Loads every module of cadence.commands that defines ``command``."""
+class CommandsGroup(click.Group):
+    """A group whose subcommands are the ``command`` objects of cadence.commands modules, loaded on
+    first use. ``modules`` picks the module names: the top-level group takes every module except
+    ``sync_*`` (they belong to ``cadence sync``, which takes only those)."""
+
+    modules = staticmethod(lambda name: not name.startswith(("_", "sync_")))
 
     def _load(self) -> None:
         if getattr(self, "_loaded", False):
@@ -60,7 +64,7 @@ class _CommandsGroup(click.Group):
         import cadence.commands as pkg
 
         for info in pkgutil.iter_modules(pkg.__path__):
-            if info.name.startswith(("_", "sync_")):  # sync_* belong to `cadence sync`
+            if not self.modules(info.name):
                 continue
             module = importlib.import_module(f"cadence.commands.{info.name}")
             cmd = getattr(module, "command", None)
@@ -77,7 +81,7 @@ class _CommandsGroup(click.Group):
         return super().get_command(ctx, name)
 
 
-@click.group(cls=_CommandsGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=CommandsGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", "db_arg", metavar="PATH", envvar="CADENCE_DB",
               help="DuckDB warehouse file (env CADENCE_DB; default: config `database`, else data/cadence.duckdb).")
 @click.option("--config", "config_arg", metavar="PATH", envvar="CADENCE_CONFIG",
