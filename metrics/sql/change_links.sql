@@ -2,16 +2,24 @@
 -- Definition: a merged change is shipped by (1) the first successful production deployment it is
 --   explicitly linked to in deployment_changes, else (2) the first one of the same repo whose sha
 --   equals the change's merge_sha, else (3) the first one of the same repo that started at or after
---   merged_at (finished_at when started_at is missing); "first" orders by start_key, finished_at, id.
---   lead = deployed − first commit (else opened, else merged); coding = opened − first commit;
---   pickup = first review − opened; review = merged − first review (no review: merged − opened);
---   deploy = deployed − merged. A negative span is unknown: NULL (its raw value stays in *_raw for
---   the data-health counts). A change is rework when a label is one of $rework_labels or its title
---   starts with "revert" (both case-insensitive).
+--   merged_at (finished_at when started_at is missing); "first" orders by start_key, finished_at, id
+--   (prod_deployments.first_rank). lead = deployed − first commit (else opened, else merged);
+--   coding = opened − first commit; pickup = first review − opened; review = merged − first review
+--   (no review: merged − opened); deploy = deployed − merged. A negative span is unknown: NULL (its
+--   raw value stays in *_raw for the data-health counts). A change is rework when a label is one of
+--   $rework_labels or its title starts with "revert" (both case-insensitive).
 -- Grain: one row per candidate change: every merged change that could be shipped by a deployment
 --   of the range (explicitly linked to one, same sha as one, or merged inside the window that rule
 --   (3) maps onto one), plus, when $with_merged, every change merged in the range.
---   `deployed_in_range` marks the changes that belong to the range.
+--   `deployed_in_range` marks the changes that belong to the range; the deployment columns
+--   (deployment_id, deployed_at, deployment_service, lead and deploy spans) are filled for those
+--   only (a change shipped outside the range counts nowhere; only its `link` is used).
+-- How it stays cheap on large warehouses: the `changes` scan is bounded by merge time before any
+--   join (only the repos' merge windows, and the range itself when $with_merged, can hold changes
+--   that rule (3) maps onto a deployment that matters); changes outside those bounds are looked up
+--   only by an explicit link or merge sha of a range deployment; rule (3) searches only the
+--   deployments that can be the answer for a change in those bounds; deployments are carried as
+--   integer ranks and their columns looked up once, among the range's deployments.
 -- Units: hours (DOUBLE). Inputs: changes, deployment_changes, prod_deployments, range_deployments;
 --   $start_ts, $end_ts, $with_merged, $rework_labels.
 range_repo_starts AS (
@@ -26,6 +34,15 @@ repo_merge_windows AS (
     LEFT JOIN prod_deployments p ON p.repo = r.repo AND p.start_key < r.first_start
     GROUP BY r.repo, r.last_start
 ),
+-- One interval around every repo's merge window and, when $with_merged, the range: the scan of
+-- `changes` below keeps only merges inside it before any join.
+window_bounds AS (
+    SELECT CASE WHEN $with_merged THEN least(lo, CAST($start_ts AS TIMESTAMP)) ELSE lo END AS lo,
+           CASE WHEN $with_merged THEN greatest(hi, CAST($end_ts AS TIMESTAMP)) ELSE hi END AS hi
+    FROM (SELECT coalesce(min(coalesce(lower_start, '-infinity'::TIMESTAMP)), 'infinity'::TIMESTAMP) AS lo,
+                 coalesce(max(last_start), '-infinity'::TIMESTAMP) AS hi
+          FROM repo_merge_windows)
+),
 explicit_range_ids AS (
     SELECT DISTINCT dc.change_id AS id
     FROM deployment_changes dc JOIN range_deployments d ON d.id = dc.deployment_id
@@ -33,70 +50,120 @@ explicit_range_ids AS (
 range_shas AS (
     SELECT DISTINCT repo, sha FROM range_deployments WHERE sha IS NOT NULL
 ),
-candidate_changes AS MATERIALIZED (
-    SELECT c.id, c.repo, c.merged_at, c.merge_sha, c.first_commit_at, c.opened_at, c.first_review_at,
-           (len(list_filter(coalesce(c.labels, []),
-                            lambda x: list_contains(CAST($rework_labels AS VARCHAR[]), lower(x)))) > 0
-            OR coalesce(lower(c.title) LIKE 'revert%', false)) AS is_rework_change
-    FROM changes c
-    LEFT JOIN repo_merge_windows w ON w.repo = c.repo
-    LEFT JOIN explicit_range_ids x ON x.id = c.id
-    LEFT JOIN range_shas s ON s.repo = c.repo AND s.sha = c.merge_sha
+-- Changes that an explicit link or their merge sha ties to a range deployment.
+tied_ids AS (
+    SELECT c.id FROM changes c
+    JOIN range_shas s ON s.repo = c.repo AND s.sha = c.merge_sha
     WHERE c.merged_at IS NOT NULL
-      AND ((c.merged_at <= w.last_start AND (w.lower_start IS NULL OR c.merged_at > w.lower_start))
-           OR x.id IS NOT NULL
-           OR s.sha IS NOT NULL
-           OR ($with_merged AND c.merged_at >= $start_ts AND c.merged_at < $end_ts))
+    UNION
+    SELECT id FROM explicit_range_ids
+),
+-- The changes that can matter: merged inside the bounds, or tied to a range deployment; with a
+-- change's own columns (the spans that do not depend on the deployment, and the rework flag).
+linkable_changes AS MATERIALIZED (
+    SELECT id, repo, merged_at, merge_sha,
+           coalesce(first_commit_at, opened_at, merged_at) AS lead_from,
+           (epoch_us(opened_at) - epoch_us(first_commit_at)) / 3.6e9 AS coding_raw,
+           (epoch_us(first_review_at) - epoch_us(opened_at)) / 3.6e9 AS pickup_raw,
+           (epoch_us(merged_at) - epoch_us(coalesce(first_review_at, opened_at))) / 3.6e9 AS review_raw,
+           (len(list_filter(coalesce(labels, []),
+                            lambda x: list_contains(CAST($rework_labels AS VARCHAR[]), lower(x)))) > 0
+            OR coalesce(lower(title) LIKE 'revert%', false)) AS is_rework_change
+    FROM (SELECT c.* FROM changes c
+          JOIN window_bounds b ON c.merged_at >= b.lo AND c.merged_at <= b.hi
+          UNION ALL
+          SELECT t.* FROM (SELECT * FROM changes c SEMI JOIN tied_ids i ON i.id = c.id) t, window_bounds b
+          WHERE t.merged_at < b.lo OR t.merged_at > b.hi)
+),
+-- The changes merged inside a repo's merge window (and, when $with_merged, in the range): the only
+-- ones whose rule (3) deployment can matter.
+window_changes AS MATERIALIZED (
+    SELECT c.*
+    FROM linkable_changes c
+    LEFT JOIN repo_merge_windows w ON w.repo = c.repo
+    WHERE (c.merged_at <= w.last_start AND (w.lower_start IS NULL OR c.merged_at > w.lower_start))
+       OR ($with_merged AND c.merged_at >= $start_ts AND c.merged_at < $end_ts)
+),
+-- Rule (3)'s possible answers for those: per repo, the deployments that started inside its merge
+-- window (the answer for a change merged in it starts at or before `last_start`) and, when
+-- $with_merged, every one that started in or after the range; one per (repo, start_key), the first.
+-- Each covers the merges after the previous one's start up to its own start (the repo's first one:
+-- every earlier merge).
+inference_targets AS (
+    SELECT repo, start_key, first_rank,
+           lag(start_key) OVER (PARTITION BY repo ORDER BY start_key) AS prev_start
+    FROM (SELECT p.repo, p.start_key, min(p.first_rank) AS first_rank
+          FROM prod_deployments p
+          LEFT JOIN repo_merge_windows w ON w.repo = p.repo
+          WHERE (p.start_key <= w.last_start AND (w.lower_start IS NULL OR p.start_key > w.lower_start))
+             OR ($with_merged AND p.start_key >= $start_ts)
+          GROUP BY p.repo, p.start_key)
+),
+repo_first_merges AS (
+    SELECT repo, min(merged_at) AS first_merge FROM window_changes GROUP BY repo
+),
+-- The same intervals, one row per UTC day they touch, so that a change finds its interval by an
+-- equality join on (repo, day) and a range check, without sorting the changes.
+inference_days AS (
+    SELECT t.repo, t.start_key, t.prev_start, t.first_rank,
+           unnest(range(date_trunc('day', coalesce(t.prev_start, least(m.first_merge, t.start_key))),
+                        t.start_key + INTERVAL 1 DAY, INTERVAL 1 DAY)) AS day
+    FROM inference_targets t
+    JOIN repo_first_merges m ON m.repo = t.repo
+),
+inferred_changes AS (
+    SELECT c.*, i.first_rank AS inferred_rank
+    FROM window_changes c
+    LEFT JOIN inference_days i
+      ON i.repo = c.repo AND i.day = date_trunc('day', c.merged_at)
+     AND c.merged_at <= i.start_key AND (i.prev_start IS NULL OR c.merged_at > i.prev_start)
+),
+-- The other tied changes. Rules (1) and (2) come before (3), so their rule (3) answer never matters.
+tied_changes AS (
+    SELECT c.*, NULL::BIGINT AS inferred_rank
+    FROM linkable_changes c
+    WHERE c.id IN (SELECT id FROM tied_ids) AND c.id NOT IN (SELECT id FROM window_changes)
+),
+candidate_changes AS (
+    SELECT * FROM inferred_changes
+    UNION ALL
+    SELECT * FROM tied_changes
 ),
 -- Per change, its first explicitly linked successful production deployment.
 explicit_first AS (
-    SELECT dc.change_id,
-           arg_min({'id': p.id, 'finished_at': p.finished_at, 'service': p.service},
-                   {'k': p.start_key, 'f': p.finished_at, 'i': p.id}) AS target
+    SELECT dc.change_id, min(p.first_rank) AS first_rank
     FROM deployment_changes dc
     JOIN prod_deployments p ON p.id = dc.deployment_id
     GROUP BY dc.change_id
 ),
 -- Per repo and sha, the first successful production deployment that shipped it.
 sha_first AS (
-    SELECT repo, sha,
-           arg_min({'id': id, 'finished_at': finished_at, 'service': service},
-                   {'k': start_key, 'f': finished_at, 'i': id}) AS target
+    SELECT repo, sha, min(first_rank) AS first_rank
     FROM prod_deployments
     WHERE sha IS NOT NULL
     GROUP BY repo, sha
 ),
--- One deployment per (repo, start_key) so the ASOF join below has a single, defined answer.
-inference_targets AS (
-    SELECT repo, start_key,
-           arg_min({'id': id, 'finished_at': finished_at, 'service': service}, {'f': finished_at, 'i': id}) AS target
-    FROM prod_deployments
-    WHERE start_key >= (SELECT min(merged_at) FROM candidate_changes)
-    GROUP BY repo, start_key
-),
 linked_changes AS (
     SELECT c.*,
-           coalesce(e.target, s.target, i.target) AS target,
-           CASE WHEN e.target IS NOT NULL THEN 'explicit'
-                WHEN s.target IS NOT NULL THEN 'sha'
-                WHEN i.target IS NOT NULL THEN 'inferred'
-                ELSE 'none' END AS link
+           CASE WHEN e.first_rank IS NOT NULL THEN 'explicit'
+                WHEN s.first_rank IS NOT NULL THEN 'sha'
+                WHEN c.inferred_rank IS NOT NULL THEN 'inferred'
+                ELSE 'none' END AS link,
+           coalesce(e.first_rank, s.first_rank, c.inferred_rank) AS target_rank
     FROM candidate_changes c
-    ASOF LEFT JOIN inference_targets i ON i.repo = c.repo AND i.start_key >= c.merged_at
     LEFT JOIN sha_first s ON s.repo = c.repo AND s.sha = c.merge_sha
     LEFT JOIN explicit_first e ON e.change_id = c.id
 ),
+-- The shipping deployment's columns, looked up among the range's deployments only.
 change_spans AS (
-    SELECT id AS change_id, repo, merged_at, link, is_rework_change,
-           target.id AS deployment_id, target.finished_at AS deployed_at,
-           target.service AS deployment_service,
-           coalesce(target.finished_at >= $start_ts AND target.finished_at < $end_ts, false) AS deployed_in_range,
-           (epoch_us(target.finished_at) - epoch_us(coalesce(first_commit_at, opened_at, merged_at))) / 3.6e9 AS lead_raw,
-           (epoch_us(opened_at) - epoch_us(first_commit_at)) / 3.6e9 AS coding_raw,
-           (epoch_us(first_review_at) - epoch_us(opened_at)) / 3.6e9 AS pickup_raw,
-           (epoch_us(merged_at) - epoch_us(coalesce(first_review_at, opened_at))) / 3.6e9 AS review_raw,
-           (epoch_us(target.finished_at) - epoch_us(merged_at)) / 3.6e9 AS deploy_raw
-    FROM linked_changes
+    SELECT c.id AS change_id, c.repo, c.merged_at, c.link, c.is_rework_change,
+           d.id AS deployment_id, d.finished_at AS deployed_at, d.service AS deployment_service,
+           d.id IS NOT NULL AS deployed_in_range,
+           (epoch_us(d.finished_at) - epoch_us(c.lead_from)) / 3.6e9 AS lead_raw,
+           c.coding_raw, c.pickup_raw, c.review_raw,
+           (epoch_us(d.finished_at) - epoch_us(c.merged_at)) / 3.6e9 AS deploy_raw
+    FROM linked_changes c
+    LEFT JOIN range_deployments d ON d.first_rank = c.target_rank
 ),
 change_facts AS MATERIALIZED (
     SELECT *,
