@@ -61,6 +61,12 @@ from warehouse.state import read_details
 
 log = logging.getLogger(__name__)
 
+# ``progress(repo, message, state)`` is told of each repository event; ``state`` is one of
+# PROGRESS_STATES: "start" (about to read), "page" (a GraphQL page read; message = counts so far),
+# "done" (written; message = what), "failed" (message = why), "skipped" (the run stopped first).
+ProgressFn = Callable[[str, str, str], None]
+PROGRESS_STATES = ("start", "page", "done", "failed", "skipped")
+
 SOURCE = "github"
 DEFAULT_BASE_URL = "https://api.github.com"
 SIGNALS = ("auto", "environments", "workflow", "releases")
@@ -499,7 +505,7 @@ class RepoFetcher:
 
     def __init__(self, client: GitHubClient, settings: GitHubSettings, plan: RepoPlan,
                  production: tuple[str, ...], *, now: datetime,
-                 progress: Callable[[str, str], None] | None = None):
+                 progress: ProgressFn | None = None):
         self.client = client
         self.settings = settings
         self.plan = plan
@@ -507,7 +513,7 @@ class RepoFetcher:
         self.owner, self.name = plan.name.split("/")
         self.production = {e.lower() for e in production}
         self.now = now
-        self.progress = progress or (lambda repo, msg: None)
+        self.progress = progress or (lambda repo, msg, state: None)
         self.result = RepoResult(plan.name)
         self.service = plan.settings.service or self.name
         self.signal = plan.settings.deployments
@@ -559,8 +565,9 @@ class RepoFetcher:
                 parts["history"].pages += 1
             parts["history"].active = self._history_needs_more(parts)
             first_round = False
-            self.progress(self.repo, f"{len(self.result.changes)} changes, {len(self.result.deployments)} "
-                                     f"deployments, {len(self.walker.new)} new commits")
+            self.progress(self.repo, f"page {round_no + 1}: {len(self.result.changes)} changes, "
+                                     f"{len(self.result.deployments)} deployments, {len(self.walker.new)} "
+                                     "new commits", "page")
             if not any(p.active for p in parts.values()):
                 break
         if self.signal == "releases":
@@ -1261,9 +1268,10 @@ def make_client(settings: GitHubSettings, *, owner_hint: str | None = None, env=
 
 def sync(db_path: str | Path, config: Config, *, repos: Iterable[str] | None = None,
          client: GitHubClient | None = None, now: datetime | None = None,
-         progress: Callable[[str, str], None] | None = None) -> SyncReport:
+         progress: ProgressFn | None = None) -> SyncReport:
     """Sync every selected repository; a failed repo is recorded in ``sync_state`` and the others
-    still land. Raises on what stops every repo (credentials, rate limit) after recording it."""
+    still land. Raises on what stops every repo (credentials, rate limit) after recording it.
+    ``progress`` (see ``ProgressFn``) hears each repository's start, pages, and end."""
     settings = GitHubSettings.from_config(config)
     now = now or datetime.now(UTC)
     now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
@@ -1275,6 +1283,7 @@ def sync(db_path: str | Path, config: Config, *, repos: Iterable[str] | None = N
     own_client = client is None
     client = client or make_client(settings, owner_hint=owner_hint)
     report = SyncReport()
+    tell = progress or (lambda repo, msg, state: None)
     db_lock = threading.Lock()
     fatal: list[CadenceError] = []
     started = time.monotonic()
@@ -1284,13 +1293,15 @@ def sync(db_path: str | Path, config: Config, *, repos: Iterable[str] | None = N
 
         def one(name: str) -> None:
             if fatal:
+                tell(name, f"not synced: {fatal[0]}", "skipped")
                 return
             repo_settings = settings.for_repo(name)
+            tell(name, "reading", "start")
             try:
                 with db_lock, write_connection(db_path) as con:
                     plan = load_plan(con, name, repo_settings)
                 fetcher = RepoFetcher(client, settings, plan, config.production_environments, now=now,
-                                      progress=progress)
+                                      progress=tell)
                 result = fetcher.fetch()
                 with db_lock, write_connection(db_path) as con:
                     rows = write_result(con, result, config.production_environments)
@@ -1303,6 +1314,7 @@ def sync(db_path: str | Path, config: Config, *, repos: Iterable[str] | None = N
                     record_sync_error(con, SOURCE, name, str(exc))
                 report.failed[name] = str(exc)
                 log.error("github %s: %s", name, exc)
+                tell(name, f"failed: {exc}", "failed")
                 return
             with db_lock:
                 for k, v in rows.items():
@@ -1315,6 +1327,8 @@ def sync(db_path: str | Path, config: Config, *, repos: Iterable[str] | None = N
                      ", ".join(f"{k} {v}" for k, v in result.pages.items()) or "-", rows["changes"],
                      rows["deployments"], result.details.get("signal"), rows["incidents"],
                      rows["deployment_changes"], result.cursors.get("pulls"))
+            tell(name, f"done: {result.requests} requests; {rows['changes']} changes, {rows['deployments']} "
+                       f"deployments, {rows['incidents']} incidents written", "done")
 
         with ThreadPoolExecutor(max_workers=settings.parallelism, thread_name_prefix="github") as pool:
             list(pool.map(one, names))

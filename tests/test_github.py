@@ -11,7 +11,7 @@ import pytest
 import collectors.github as gh
 from cadence.cli import main
 from cadence.config import parse_config
-from cadence.errors import ConfigError, SourceAuthError, SourceRateLimitError
+from cadence.errors import ConfigError, SourceAuthError, SourceError, SourceRateLimitError
 from collectors.github import GitHubSettings, make_client, sync
 from tests.fake_github import (
     FakeGitHub,
@@ -518,3 +518,93 @@ def test_no_repositories_configured_is_a_config_error_before_any_request(fake, d
     with pytest.raises(ConfigError, match=r"No GitHub repositories to sync.*\[sources\.github\]"):
         sync(db_path, parse_config({}))
     assert fake.requests == []
+
+
+STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+
+
+def test_cli_off_a_terminal_prints_one_timestamped_line_per_repo_event(fake, db_path, tmp_path):
+    import re
+
+    from click.testing import CliRunner
+
+    from cadence.cli import cli
+
+    small_repo(fake, "shop/api")
+    small_repo(fake, "shop/secret")
+    fake.tokens[TOKEN] = {"hidden": {"shop/secret"}}
+    cfg = tmp_path / "cadence.toml"
+    cfg.write_text(f'[sources.github]\nbase_url = "{fake.base_url}"\nrepos = ["shop/api", "shop/secret"]\n'
+                   "min_request_interval = 0\n")
+    result = CliRunner().invoke(cli, ["--db", str(db_path), "--config", str(cfg), "sync", "github"])
+    assert isinstance(result.exception, SourceError)                 # main() turns it into exit 1
+    lines = [ln for ln in result.stderr.splitlines() if re.match(STAMP + " github ", ln)]
+    api = [ln.split(" ", 1)[1] for ln in lines if " shop/api: " in ln]
+    # shop/api: one GraphQL page carries 2 changes, 3 deployments (failure, staging, production) and
+    # the default branch's 3 commits (init + 2 merge commits; the release branch's are not on it)
+    assert api == ["github shop/api: reading",
+                   "github shop/api: page 1: 2 changes, 3 deployments, 3 new commits",
+                   "github shop/api: done: 1 requests; 2 changes, 3 deployments, 2 incidents written"]
+    secret = [ln.split(" ", 1)[1] for ln in lines if " shop/secret: " in ln]
+    assert secret[0] == "github shop/secret: reading"
+    assert secret[1].startswith('github shop/secret: failed: Repository "shop/secret" not found')
+    assert len(secret) == 2
+    # the summary stays on stdout; no terminal control codes anywhere
+    assert "1 of 2 repositories synced" in result.stdout and "rate limit left" in result.stdout
+    assert "\x1b[" not in result.stderr + result.stdout
+
+
+def test_on_a_terminal_each_repo_in_flight_gets_a_bar(caplog):
+    import io
+    import logging
+    import re
+
+    from cadence.progress import BarProgress, open_progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    handler = logging.StreamHandler(stream)
+    logging.getLogger().addHandler(handler)
+    try:
+        progress = open_progress("github", stream)
+        assert isinstance(progress, BarProgress)
+        with progress:
+            for repo in ("shop/api", "shop/web"):
+                progress(repo, "reading", "start")
+            progress("shop/api", "page 1: 2 changes", "page")
+            progress("shop/web", "page 1: 5 changes", "page")
+            progress("shop/web", "page 2: 9 changes", "page")
+            logging.getLogger("collectors.github").warning("a log line goes above the bars")
+            progress("shop/api", "done: 1 requests", "done")
+            progress("shop/web", "failed: no access", "failed")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert handler.stream is stream                                   # the log stream is given back
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", stream.getvalue())
+    frames = re.split(r"[\r\n]", screen)
+    bar = "━" * 24
+    # both bars on screen at once, one under the other, each with its own page count and status
+    assert any(a.startswith("shop/api " + bar) and "pages: 1" in a and "page 1: 2 changes" in a
+               and b.startswith("shop/web " + bar) and "pages: 2" in b and "page 2: 9 changes" in b
+               for a, b in zip(frames, frames[1:]))
+    assert "a log line goes above the bars" in frames
+    assert "✔ github shop/api (pages: 1): done: 1 requests" in frames
+    assert "✘ github shop/web (pages: 2): failed: no access" in frames
+    assert "\x1b[" in stream.getvalue()                               # it really drew on a terminal
+
+
+def test_off_a_terminal_progress_is_plain_lines():
+    import io
+
+    from cadence.progress import LineProgress, open_progress
+
+    stream = io.StringIO()
+    progress = open_progress("github", stream)
+    assert isinstance(progress, LineProgress)
+    progress.clock = lambda: "2026-03-20T12:00:00Z"
+    with progress:
+        progress("shop/api", "reading", "start")
+    assert stream.getvalue() == "2026-03-20T12:00:00Z github shop/api: reading\n"

@@ -3,37 +3,12 @@
 from __future__ import annotations
 
 import sys
-import threading
 
 import click
 
 from cadence.cli import AppContext, pass_app
 from cadence.errors import SourceError
-
-
-class _Progress:
-    """One status line per run on a terminal (rewritten in place); nothing otherwise, where the
-    collector's log lines already say what happened."""
-
-    def __init__(self, stream=None):
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty()
-        self.state: dict[str, str] = {}
-        self.lock = threading.Lock()
-
-    def __call__(self, repo: str, message: str) -> None:
-        if not self.enabled:
-            return
-        with self.lock:
-            self.state[repo] = message
-            line = " | ".join(f"{r}: {m}" for r, m in list(self.state.items())[-3:])
-            self.stream.write("\r\x1b[2K" + line[:200])
-            self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled and self.state:
-            self.stream.write("\r\x1b[2K")
-            self.stream.flush()
+from cadence.progress import open_progress
 
 
 @click.command(name="github")
@@ -45,11 +20,10 @@ def command(app: AppContext, repos: tuple[str, ...]) -> None:
     GITHUB_TOKEN, or a GitHub App via GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY_PATH)."""
     from collectors.github import sync
 
-    progress = _Progress()
-    try:
+    # A bar per repository on a terminal; plain timestamped lines in CI and cron (stderr, so the
+    # summary on stdout stays easy to capture).
+    with open_progress("github", sys.stderr) as progress:
         report = sync(app.db_path, app.config, repos=repos or None, progress=progress)
-    finally:
-        progress.close()
     rows = ", ".join(f"{n} {table}" for table, n in report.rows.items())
     left = (f"{report.rate_remaining} of {report.rate_limit}" if report.rate_remaining is not None
             else "unknown")
