@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import duckdb
 import pandas as pd
@@ -111,12 +111,46 @@ def dora_metrics(con: duckdb.DuckDBPyConnection, config: Config, start: date, en
     period_start. ``by`` org gives scope "all"; ``benchmark`` names the band year (default
     config.benchmark) or is a dict of threshold overrides (optionally with "year").
     """
-    start, end = _check_range(start, end)
+    return dora_metrics_views(con, config, ((start, end, period),), by=by, benchmark=benchmark,
+                              scope=scope)[0]
+
+
+def dora_metrics_views(con: duckdb.DuckDBPyConnection, config: Config,
+                       views: Sequence[tuple[date, date, str]], by: str = "org", benchmark=None,
+                       scope: str | None = None) -> list[pd.DataFrame]:
+    """``dora_metrics`` for several (start, end, period) views at once, one frame per view.
+
+    The derived facts (change links, incident attribution, deployment outcomes) are computed once
+    for the range covering every view, which is most of a query's cost on a large warehouse; each
+    frame equals what ``dora_metrics(con, config, start, end, by, period, benchmark, scope)`` gives.
+    The Overview uses it for its period, the previous period and the trend.
+    """
+    if not views:
+        raise MetricsError("no views given; pass at least one (start, end, period).")
+    checked = []
+    for view in views:
+        if len(view) != 3:
+            raise MetricsError(f"view {view!r} is not (start, end, period).")
+        start, end = _check_range(view[0], view[1])
+        checked.append((start, end, _check_choice(view[2], PERIOD_CHOICES, "period")))
     _check_choice(by, BY_CHOICES, "by")
-    _check_choice(period, PERIOD_CHOICES, "period")
     year, overrides = _resolve_benchmark(config, benchmark)
-    params = range_params(config, start, end, by=by, scope=scope, period=period)
+    params = range_params(config, min(v[0] for v in checked), max(v[1] for v in checked),
+                          by=by, scope=scope)
+    params["view_starts"] = [v[0] for v in checked]
+    params["view_ends"] = [v[1] + timedelta(days=1) for v in checked]
+    params["view_periods"] = [v[2] for v in checked]
     df = run_query(con, config, compose("dora_metrics"), params)
+    frames = []
+    for number, (start, end, period) in enumerate(checked):
+        frames.append(_finish_dora(df[df["view_no"] == number].drop(columns="view_no"), year, overrides))
+        log.debug("dora_metrics %s..%s by %s per %s: %d rows", start, end, by, period, len(frames[-1]))
+    return frames
+
+
+def _finish_dora(df: pd.DataFrame, year: str, overrides: Mapping | None) -> pd.DataFrame:
+    """Types and bands of one view's rows, in the column order of ``DORA_COLUMNS``."""
+    df = df.reset_index(drop=True)
     if len(df):
         df["period_start"] = pd.Series([ts.date() if hasattr(ts, "date") else ts
                                         for ts in df["period_start"]], index=df.index, dtype=object)
@@ -129,7 +163,6 @@ def dora_metrics(con: duckdb.DuckDBPyConnection, config: Config, start: date, en
         df[column] = df[column].astype("float64")
     df["scope"] = df["scope"].astype(object)
     df = add_bands(df, year, overrides)
-    log.debug("dora_metrics %s..%s by %s per %s: %d rows", start, end, by, period, len(df))
     return df.loc[:, list(DORA_COLUMNS)].reset_index(drop=True)
 
 
@@ -157,4 +190,4 @@ def drilldown(con: duckdb.DuckDBPyConnection, config: Config, kind: str, start: 
 
 
 __all__ = ["BY_CHOICES", "DORA_COLUMNS", "DRILLDOWN_COLUMNS", "DRILLDOWN_KINDS", "MetricsError",
-           "PERIOD_CHOICES", "add_bands", "dora_metrics", "drilldown"]
+           "PERIOD_CHOICES", "add_bands", "dora_metrics", "dora_metrics_views", "drilldown"]

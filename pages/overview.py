@@ -4,7 +4,7 @@ length, sparkline), their trends, and what delivery cost in the same period."""
 import streamlit as st
 
 from cadence import charts, ui
-from metrics import dora_metrics
+from metrics import dora_metrics_views
 from metrics.costs import cost_by
 
 # (label, column, unit, band column, lower is better, how the change reads)
@@ -29,9 +29,11 @@ def fmt(value, unit):
 
 
 f = ui.header("Overview", "Where delivery stands")
-now = ui.load(dora_metrics, **f.dora_args(period="total", benchmark=f.benchmark))
-before = ui.load(dora_metrics, **f.previous.dora_args(period="total", benchmark=f.benchmark))
-trend = ui.load(dora_metrics, **f.dora_args(period=f.period, benchmark=f.benchmark))
+# The period, the previous period (for the tile changes) and the trend in one pass over the facts.
+now, before, trend = ui.load(dora_metrics_views, views=((f.start, f.end, "total"),
+                                                       (f.previous.start, f.previous.end, "total"),
+                                                       (f.start, f.end, f.period)),
+                             by=f.by, scope=f.scope, benchmark=f.benchmark)
 # cost_by is cost alone (cost_summary adds delivery and utilization, which the tiles already have).
 costs = ui.cost_in_view(ui.load(cost_by, start=f.start, end=f.end, by="team", period=f.period), f)
 costs_before = ui.cost_in_view(ui.load(cost_by, start=f.previous.start, end=f.previous.end, by="team",
