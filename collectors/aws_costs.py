@@ -12,7 +12,10 @@ APIs (boto3; clients built from a ``boto3.Session`` so the standard credential c
   (day × account × service × tag value): nothing is counted twice and nothing is estimated by
   proportion. boto3 has no paginator for this call: ``NextPageToken`` is looped by hand.
 - ``ce:GetSavingsPlansUtilization``/``Coverage`` and ``ce:GetReservationUtilization``/``Coverage``
-  DAILY → ``commitments``.
+  DAILY → ``commitments``. Emulators often lack these (moto does): a part whose endpoint says it
+  does not implement a call (HTTP 501, ``NotImplemented``-like codes, "not implemented" text, or
+  moto's bare 500 for exactly these calls) is skipped with a warning, not retried, and recorded in
+  ``sync_state``; the other parts are written and the run succeeds.
 - ``ec2:DescribeInstances``/``DescribeInstanceTypes``, ``ecs:List*``/``Describe*`` and
   ``cloudwatch:ListMetrics``/``GetMetricData`` (hourly averages, up to 500 queries a call) →
   ``utilization`` with daily avg and p95 of the hourly values, as fractions of capacity.
@@ -28,6 +31,7 @@ estimate leaves nothing behind and two runs never duplicate.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -38,6 +42,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -81,6 +86,18 @@ ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation
                  "UnrecognizedClientException", "InvalidClientTokenId", "AuthFailure"}
 THROTTLED = {"Throttling", "ThrottlingException", "LimitExceededException", "RequestLimitExceeded",
              "TooManyRequestsException"}
+# How emulators and proxies (LocalStack, gateways) say "this endpoint has no such operation"; AWS
+# itself implements every operation used here. A bare 500 is never read as one of these.
+NOT_IMPLEMENTED_CODES = {"NotImplemented", "NotImplementedException", "UnknownOperationException",
+                         "InvalidAction"}
+NOT_IMPLEMENTED_TEXT = re.compile(r"not\s+(?:yet\s+)?(?:been\s+)?implemented|NotImplementedError", re.I)
+# moto (5.2.5 and before) has no Savings Plans / reservation calls and answers them with Werkzeug's
+# bare HTML "500 Internal Server Error" page, which says nothing; that page counts as "not
+# implemented" only for these operations, only off AWS's own hosts, and only when the endpoint
+# answers moto's /moto-api/config (a moto server saying what it is).
+MOTO_LACKS = {"get_savings_plans_utilization", "get_savings_plans_coverage", "get_reservation_utilization",
+              "get_reservation_coverage"}
+AWS_HOST_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
 
 # FOCUS ServiceCategory for the Cost Explorer SERVICE names that hold compute (utilization joins).
 SERVICE_CATEGORIES = {
@@ -150,15 +167,79 @@ def window_start(today: date, lookback_months: int) -> date:
 
 # -- clients and calls ----------------------------------------------------------------------------
 
-def make_client(session, service: str, region: str | None = None):
+class EndpointNotImplementedError(SourceError):
+    """The endpoint (an emulator or proxy, never AWS itself) does not implement an operation; the
+    part that needs it is skipped with a warning instead of failing the run."""
+
+    def __init__(self, endpoint: str, operation: str, answer: str):
+        self.endpoint, self.operation, self.answer = endpoint, operation, answer
+        super().__init__(f"The endpoint at {endpoint} does not implement {operation} ({answer}).")
+
+
+@functools.lru_cache(maxsize=16)
+def _is_moto_server(base_url: str) -> bool:
+    """Whether ``base_url`` is a moto server: it answers ``GET /moto-api/config`` with JSON."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{base_url.rstrip('/')}/moto-api/config", timeout=3) as reply:
+            return 200 <= reply.status < 300 and isinstance(json.loads(reply.read(65536)), dict)
+    except (OSError, ValueError):
+        return False
+
+
+def endpoint_lacks(endpoint_url: str, operation: str, status: int | None, code: str, message: str,
+                   headers: dict | None = None) -> str | None:
+    """What in an error answer says the endpoint does not implement ``operation`` (a short
+    description for messages), or None when it is any other error, including a bare 500."""
+    if status == 501:
+        return f"HTTP 501 {code}".strip()
+    if code in NOT_IMPLEMENTED_CODES:
+        return code
+    if NOT_IMPLEMENTED_TEXT.search(message or ""):
+        return f"{code or status}: not implemented"
+    host = (urlsplit(endpoint_url).hostname or "").lower()
+    html = "text/html" in str((headers or {}).get("content-type", "")).lower()
+    if (status == 500 and html and operation in MOTO_LACKS and not host.endswith(AWS_HOST_SUFFIXES)
+            and _is_moto_server(endpoint_url)):
+        return "HTTP 500 from a moto server, which has no such operation"
+    return None
+
+
+def _no_retry_when_not_implemented(response=None, operation=None, request_dict=None, **_) -> bool | None:
+    """botocore ``needs-retry`` hook, run before the standard retry handler: an answer saying the
+    operation is not implemented will say so again, so it is not retried (``False`` stops the
+    retries; ``None`` leaves the decision to botocore's standard mode)."""
+    from botocore import xform_name
+
+    if not response or operation is None:
+        return None
+    http, parsed = response
+    if http.status_code < 400:
+        return None
+    error = (parsed or {}).get("Error", {})
+    url = (request_dict or {}).get("url", "")
+    parts = urlsplit(url)
+    base = f"{parts.scheme}://{parts.netloc}"
+    if endpoint_lacks(base, xform_name(operation.name), http.status_code, error.get("Code", ""),
+                      error.get("Message", ""), {k.lower(): v for k, v in http.headers.items()}):
+        return False
+    return None
+
+
+def make_client(session, service: str, region: str | None = None, *, max_attempts: int = 8):
     """A boto3 client with botocore's standard retry mode: throttling (including Cost Explorer's
     LimitExceededException) and transient errors are retried with exponential backoff and jitter,
-    up to 8 attempts, before the error reaches ``_call``."""
+    up to ``max_attempts`` attempts, before the error reaches ``_call``; an answer saying the
+    endpoint does not implement the operation is not retried."""
     from botocore.config import Config as BotoConfig
 
-    cfg = BotoConfig(retries={"max_attempts": 8, "mode": "standard"}, connect_timeout=10,
+    cfg = BotoConfig(retries={"total_max_attempts": max_attempts, "mode": "standard"}, connect_timeout=10,
                      read_timeout=60, user_agent_extra="cadence")
-    return session.client(service, region_name=region, config=cfg)
+    client = session.client(service, region_name=region, config=cfg)
+    client.meta.events.register_first(f"needs-retry.{client.meta.service_model.service_id.hyphenize()}",
+                                      _no_retry_when_not_implemented)
+    return client
 
 
 def default_session():
@@ -183,6 +264,7 @@ def _call(client, operation: str, meter: Meter | None = None, **kwargs) -> dict:
     """One API call, with every failure turned into a named Cadence error that says what to do.
 
     Throttling was already retried by botocore (standard mode); reaching here means it persisted.
+    An endpoint that does not implement the operation raises ``EndpointNotImplementedError``.
     """
     from botocore.exceptions import (
         ClientError,
@@ -210,9 +292,17 @@ def _call(client, operation: str, meter: Meter | None = None, **kwargs) -> dict:
                 f"AWS denied {action} ({code}): grant the IAM permission {action} to these credentials "
                 f"(see README, AWS costs). Nothing was written, so no cost is shown as $0.") from exc
         if code in THROTTLED:
+            attempts = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) + 1
             raise SourceRateLimitError(
-                f"AWS kept throttling {action} after 8 attempts with backoff ({code}); "
+                f"AWS kept throttling {action} after {attempts} attempts with backoff ({code}); "
                 f"run the sync again in a few minutes: it resumes from its cursor.") from exc
+        meta = exc.response.get("ResponseMetadata", {})
+        lacks = endpoint_lacks(client.meta.endpoint_url, operation, meta.get("HTTPStatusCode"), code, text,
+                               meta.get("HTTPHeaders"))
+        if lacks:
+            raise EndpointNotImplementedError(client.meta.endpoint_url,
+                                              client.meta.method_to_api_mapping.get(operation, operation),
+                                              lacks) from exc
         # Error bodies from proxies and fakes can be HTML pages: keep one short line of text.
         text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text or "")).strip()[:200]
         raise SourceError(f"AWS {action} failed: {code}: {text}") from exc
@@ -567,6 +657,7 @@ class SyncReport:
     estimated_from: date | None = None
     commitment_rows: int = 0
     utilization_rows: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)   # part scope → why (endpoint lacks a call)
 
     def lines(self) -> list[str]:
         ranges = ", ".join(f"{a}..{b - timedelta(days=1)}" for a, b in self.cost_ranges) or "none (up to date)"
@@ -575,7 +666,12 @@ class SyncReport:
                f"costs: {self.cost_rows} rows for {ranges}"]
         if self.estimated_from:
             out.append(f"costs: days from {self.estimated_from} are still estimated; the next run fetches them again")
-        out.append(f"commitments: {self.commitment_rows} rows; utilization: {self.utilization_rows} rows")
+        commitments = ("skipped (the endpoint lacks the calls)" if "commitments" in self.skipped
+                       else f"{self.commitment_rows} rows")
+        utilization = f"{self.utilization_rows} rows" + (
+            f" ({', '.join(s for s in self.skipped if s.startswith('utilization'))} skipped)"
+            if any(s.startswith("utilization") for s in self.skipped) else "")
+        out.append(f"commitments: {commitments}; utilization: {utilization}")
         return out
 
 
@@ -617,9 +713,20 @@ def sync(db_path: str | Path, config: Config, *, session=None, ce_client=None, t
 
     def guarded(scope: str, fn, empty):
         """Run one part; a failure is recorded and the other parts still run (each is all or
-        nothing), except missing or refused credentials, which would fail every part alike."""
+        nothing), except missing or refused credentials, which would fail every part alike. A part
+        whose endpoint does not implement a call it needs is skipped: one warning, recorded in
+        ``sync_state`` for the Data health page, and the run does not fail for it."""
         try:
             return fn()
+        except EndpointNotImplementedError as exc:
+            why = (f"the endpoint at {exc.endpoint} does not implement {exc.operation}: {scope.split(':')[0]} "
+                   f"skipped ({exc.answer}; nothing written for it). AWS itself implements it: point "
+                   f"AWS_ENDPOINT_URL at AWS, or at an emulator that has it, to sync {scope}.")
+            log.warning("aws %s: %s", scope, why)
+            with write_connection(db_path) as con:
+                record_sync_error(con, SOURCE, scope, why)
+            report.skipped[scope] = why
+            return empty
         except CadenceError as exc:
             log.warning("aws %s failed: nothing written for it", scope)
             with write_connection(db_path) as con:

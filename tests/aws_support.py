@@ -70,9 +70,10 @@ def day_result(day: str, groups: list[tuple[list[str], float, float, float]], *,
 
 
 class ScriptedAws:
-    """A local HTTP server answering AWS JSON calls from a script of (status, body) replies."""
+    """A local HTTP server answering AWS JSON calls from a script of (status, body) replies; a
+    ``str`` body is sent as an HTML page (what a crashed web framework answers)."""
 
-    def __init__(self, replies: list[tuple[int, dict]]):
+    def __init__(self, replies: list[tuple[int, dict | str]]):
         self.replies = list(replies)
         self.hits: list[dict] = []
         outer = self
@@ -84,9 +85,10 @@ class ScriptedAws:
                 outer.hits.append({"target": self.headers.get("X-Amz-Target"),
                                    "body": json.loads(body or b"{}")})
                 status, reply = outer.replies.pop(0) if len(outer.replies) > 1 else outer.replies[0]
-                data = json.dumps(reply).encode()
+                html = isinstance(reply, str)
+                data = reply.encode() if html else json.dumps(reply).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Type", "text/html; charset=utf-8" if html else "application/x-amz-json-1.1")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

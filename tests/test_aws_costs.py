@@ -12,7 +12,7 @@ from botocore.stub import Stubber
 
 from cadence.cli import main
 from cadence.config import parse_config
-from cadence.errors import ConfigError, SourceAuthError
+from cadence.errors import ConfigError, SourceAuthError, SourceRateLimitError
 from collectors import aws_costs
 from tests.aws_support import (
     ScriptedAws,
@@ -302,3 +302,123 @@ def test_shared_split_config_is_validated():
         parse_config({"cost_allocation": {"split": "even"}})
     ok = parse_config({"teams": {"a": {}}, "cost_allocation": {"accounts": {"1": "shared"}, "shared_tags": ["common"]}})
     assert ok.cost_allocation["accounts"] == {"1": "shared"}
+
+
+# -- endpoints that lack the commitments calls ----------------------------------------------------
+
+SP_UTILIZATION_LACKS = "does not implement GetSavingsPlansUtilization: commitments skipped"
+
+
+def sync_states(db_path):
+    with connect(db_path, read_only=True) as con:
+        return {scope: (cursor, error) for scope, cursor, error in con.execute(
+            "SELECT scope, cursor, last_error FROM sync_state WHERE source = 'aws-cost-explorer'").fetchall()}
+
+
+def test_cli_full_sync_against_moto_skips_the_commitments_it_lacks(aws, db_path, tmp_path, monkeypatch, capsys,
+                                                                    caplog):
+    """moto 5.2.5 has no Savings Plans / reservation calls (a bare HTML 500): the whole sync still
+    succeeds, with costs and utilization written and one warning for commitments."""
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    monkeypatch.setattr(aws_costs, "_today", lambda: date(2026, 10, 3))
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    iid = ec2.run_instances(ImageId="ami-12345678", InstanceType="t3.large", MinCount=1,
+                            MaxCount=1)["Instances"][0]["InstanceId"]
+    boto3.client("cloudwatch", region_name="us-east-1").put_metric_data(Namespace="AWS/EC2", MetricData=[
+        {"MetricName": "CPUUtilization", "Dimensions": [{"Name": "InstanceId", "Value": iid}],
+         "Timestamp": datetime(2026, 10, 2, h, 30, tzinfo=UTC), "Value": v, "Unit": "Percent"}
+        for h, v in ((1, 10.0), (2, 30.0))])
+    queue_cost_results(aws, {"ResultsByTime": [day_result("2026-10-01", [([A1, S3], 1.5, 1.5, 100)]),
+                                               day_result("2026-10-02", [([A1, EC2], 10.0, 12.0, 24)])]})
+    toml = tmp_path / "cadence.toml"
+    toml.write_text('[sources.aws]\nlookback_months = 0\nutilization_days = 2\n')
+
+    assert main(["--db", str(db_path), "--config", str(toml), "sync", "aws-costs"]) == 0
+    out = capsys.readouterr().out
+    assert "1 paid requests (USD 0.01" in out        # the refused call is not counted as paid
+    assert "commitments: skipped (the endpoint lacks the calls); utilization: 1 rows" in out
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and r.name == "collectors.aws_costs"]
+    assert len(warnings) == 1 and f"the endpoint at {aws} {SP_UTILIZATION_LACKS}" in warnings[0]
+    # effective 1.5 + 10.0 = 11.5
+    assert sum(r[5] for r in cost_rows(db_path)) == pytest.approx(11.5)
+    with connect(db_path, read_only=True) as con:
+        util = con.execute("SELECT date, resource, metric, avg FROM utilization").fetchall()
+        assert con.execute("SELECT count(*) FROM commitments").fetchone()[0] == 0
+    assert util == [(date(2026, 10, 2), iid, "cpu", 0.2)]             # (10 % + 30 %) / 2
+    states = sync_states(db_path)
+    # costs and utilization succeeded; commitments shows on Data health with why, its cursor unmoved
+    assert states["costs"] == ("2026-10-03", None) and states["utilization:us-east-1"][1] is None
+    assert states["commitments"][0] is None and SP_UTILIZATION_LACKS in states["commitments"][1]
+
+
+COSTS_OK = {"ResultsByTime": [day_result("2026-10-01", [([A1, S3], 4.0, 4.0, 1)])]}
+
+
+@pytest.mark.parametrize("status, answer", [
+    (501, {"__type": "InternalFailure", "message": "API action 'GetSavingsPlansUtilization' for service 'ce' "
+                                                   "not yet implemented or pro feature"}),
+    (501, {"__type": "NotImplemented", "message": ""}),
+    (400, {"__type": "UnknownOperationException", "message": ""}),
+    (400, {"__type": "InvalidAction", "message": "Unknown action"}),
+    (500, {"__type": "InternalFailure", "message": "The action GetSavingsPlansUtilization is not implemented"}),
+], ids=["501-localstack", "501-NotImplemented", "UnknownOperation", "InvalidAction", "500-with-text"])
+def test_endpoint_saying_not_implemented_skips_the_part_at_once(monkeypatch, tmp_path, db_path, status, answer):
+    with ScriptedAws([(200, COSTS_OK), (status, answer)]) as fake:
+        point_boto3_at(monkeypatch, tmp_path, fake.url)
+        report = aws_costs.sync(db_path, cfg(), parts=("costs", "commitments"), today=date(2026, 10, 2))
+    assert len(fake.hits) == 2                      # costs, then one commitments call: not retried
+    assert report.cost_rows == 1 and report.commitment_rows == 0
+    assert SP_UTILIZATION_LACKS in report.skipped["commitments"]
+    assert SP_UTILIZATION_LACKS in sync_states(db_path)["commitments"][1]
+
+
+GENERIC_HTML_500 = ("<!doctype html><title>500 Internal Server Error</title><h1>Internal Server Error</h1>"
+                    "<p>The server encountered an internal error.</p>")
+
+
+@pytest.mark.parametrize("answer", [
+    {"__type": "InternalFailure", "message": "We encountered an internal error. Please try again."},
+    GENERIC_HTML_500,                                # HTML, but the server is not moto
+], ids=["aws-InternalFailure", "html-not-moto"])
+def test_a_generic_500_still_fails_after_retries(monkeypatch, tmp_path, db_path, answer):
+    with ScriptedAws([(200, COSTS_OK), (500, answer)]) as fake:
+        point_boto3_at(monkeypatch, tmp_path, fake.url)
+        ce = aws_costs.make_client(boto3.Session(), "ce", "us-east-1", max_attempts=2)
+        with pytest.raises(aws_costs.SourceError, match=r"ce:GetSavingsPlansUtilization failed: (InternalFailure|500)") as info:
+            aws_costs.sync(db_path, cfg(), ce_client=ce, parts=("costs", "commitments"), today=date(2026, 10, 2))
+    assert not isinstance(info.value, aws_costs.EndpointNotImplementedError)
+    assert len(fake.hits) == 3                       # costs, then the 500 retried once (2 attempts)
+    assert info.value.report.skipped == {} and info.value.report.cost_rows == 1
+    assert "failed" in sync_states(db_path)["commitments"][1]
+
+
+def test_not_implemented_signals(monkeypatch):
+    probed = []
+    monkeypatch.setattr(aws_costs, "_is_moto_server", lambda url: probed.append(url) or True)
+    lacks = aws_costs.endpoint_lacks
+    html = {"content-type": "text/html; charset=utf-8"}
+    local = "http://127.0.0.1:5000"
+    assert lacks(local, "get_cost_and_usage", 501, "", "") == "HTTP 501"
+    assert lacks(local, "get_cost_and_usage", 400, "UnknownOperationException", "") == "UnknownOperationException"
+    # bare 500s: never, except moto's HTML page for the four calls moto lacks, off AWS's hosts
+    assert lacks(local, "get_cost_and_usage", 500, "InternalFailure", "We encountered an internal error") is None
+    assert lacks(local, "get_cost_and_usage", 500, "500", "<html>Internal Server Error</html>", html) is None
+    assert lacks("https://ce.us-east-1.amazonaws.com", "get_savings_plans_utilization", 500, "500", "x", html) is None
+    assert lacks(local, "get_savings_plans_utilization", 500, "500", "x", {"content-type": "application/json"}) is None
+    assert probed == []
+    assert "moto" in lacks(local, "get_reservation_coverage", 500, "500", "x", html)
+    assert probed == [local]
+
+
+def test_throttling_that_outlasts_the_retries_says_to_run_again(monkeypatch, tmp_path, db_path):
+    throttled = {"__type": "ThrottlingException", "message": "Rate exceeded"}
+    with ScriptedAws([(400, throttled)]) as fake:
+        point_boto3_at(monkeypatch, tmp_path, fake.url)
+        ce = aws_costs.make_client(boto3.Session(), "ce", "us-east-1", max_attempts=2)
+        with pytest.raises(SourceRateLimitError, match=r"AWS kept throttling ce:GetCostAndUsage after 2 attempts "
+                                                       r"with backoff \(ThrottlingException\); run the sync again"):
+            aws_costs.sync(db_path, cfg(), ce_client=ce, parts=("costs",), today=date(2026, 10, 2))
+    assert len(fake.hits) == 2
+    assert cost_rows(db_path) == []
+    cursor, error = sync_states(db_path)["costs"]
+    assert cursor is None and "kept throttling" in error
