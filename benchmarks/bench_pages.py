@@ -101,18 +101,62 @@ def large_overview(runs: int) -> float | None:
     config = Path(tempfile.mkdtemp()) / "cadence.toml"
     config.write_text("\n".join(lines), encoding="utf-8")
     os.environ["CADENCE_CONFIG"] = str(config)
-    times = []
+    times, cpus = [], []
     try:
         from datetime import date
+
+        from cadence import ui
 
         with dashboard_env(db, today=date(2026, 1, 1)):
             for _ in range(runs):
                 clear_caches()
-                seconds, _ = first_render("overview")
+                c0 = _cpu_seconds()
+                seconds, at = first_render("overview")
+                cpus.append(_cpu_seconds() - c0)
                 times.append(seconds)
+            _overview_loads(db, at.session_state[ui.KEY_FILTERS], runs)
     finally:
         os.environ.pop("CADENCE_CONFIG", None)
+    print(f"overview on the large warehouse: CPU (user+sys) median {statistics.median(cpus):.2f} s; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return statistics.median(times)
+
+
+def _cpu_seconds() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _overview_loads(db: Path, f, runs: int) -> None:
+    """The Overview's DORA loads alone, in the same run: three ``dora_metrics`` calls (what the page
+    made before) against one ``dora_metrics_views`` call (what it makes now)."""
+    from cadence.config import effective_config, load_config
+    from metrics import dora_metrics, dora_metrics_views
+    from warehouse import read_connection
+
+    config = effective_config(load_config(None), db)
+    views = ((f.start, f.end, "total"), (f.previous.start, f.previous.end, "total"), (f.start, f.end, f.period))
+    results = {}
+    for name in ("three dora_metrics calls", "one dora_metrics_views call"):
+        walls, cpus = [], []
+        for _ in range(runs):
+            t0, c0 = time.perf_counter(), _cpu_seconds()
+            with read_connection(db) as con:
+                if name.startswith("three"):
+                    frames = [dora_metrics(con, config, s, e, by=f.by, period=p, scope=f.scope,
+                                           benchmark=f.benchmark) for s, e, p in views]
+                else:
+                    frames = dora_metrics_views(con, config, views, by=f.by, scope=f.scope,
+                                                benchmark=f.benchmark)
+            walls.append(time.perf_counter() - t0)
+            cpus.append(_cpu_seconds() - c0)
+        results[name] = frames
+        print(f"  overview loads, {name}: wall median {statistics.median(walls):.2f} s, "
+              f"CPU median {statistics.median(cpus):.2f} s")
+    same = all(a.equals(b) for a, b in zip(*results.values(), strict=True))
+    print(f"  same frames: {'yes' if same else 'NO'}")
 
 
 def main() -> int:
