@@ -13,16 +13,23 @@ attribution_targets AS (
     WHERE finished_at >= $start_ts - to_days(CAST($window_days AS INTEGER))
       AND finished_at < $end_ts + to_days(CAST($window_days AS INTEGER))
 ),
-service_targets AS (
-    SELECT service, finished_at, max(id) AS id FROM attribution_targets GROUP BY service, finished_at
-),
-repo_targets AS (
-    SELECT repo, finished_at, max(id) AS id FROM attribution_targets GROUP BY repo, finished_at
-),
 candidate_incidents AS (
     SELECT id, service, repo, created_at, resolved_at, caused_by_deployment_id FROM incidents
     WHERE (created_at >= $start_ts AND created_at < $end_ts + to_days(CAST($window_days AS INTEGER)))
        OR caused_by_deployment_id IN (SELECT id FROM range_deployments)
+),
+-- The possible answers, only for the services, and the repos of incidents without a service, that
+-- need one (the ASOF joins below sort them).
+service_targets AS (
+    SELECT service, finished_at, max(id) AS id FROM attribution_targets
+    WHERE service IN (SELECT service FROM candidate_incidents WHERE caused_by_deployment_id IS NULL)
+    GROUP BY service, finished_at
+),
+repo_targets AS (
+    SELECT repo, finished_at, max(id) AS id FROM attribution_targets
+    WHERE repo IN (SELECT repo FROM candidate_incidents
+                   WHERE caused_by_deployment_id IS NULL AND service IS NULL)
+    GROUP BY repo, finished_at
 ),
 incident_matches AS (
     SELECT i.*,
