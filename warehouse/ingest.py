@@ -558,18 +558,20 @@ def _sql_list(values: Iterable[str]) -> str:
 
 
 def _run_checks(mem, checks: list[tuple[str, str, str]], records: bool, table: str = "typed",
-                params: dict | None = None) -> list[tuple[int, list[Problem]]]:
+                params: dict | None = None, extra: tuple[str, ...] = ()) -> list[tuple[int, list[Problem]]]:
     """All checks in one pass over ``table``: per check, the count and up to PER_CHECK problems.
 
     The pass gathers only counts and line numbers; the offending values are fetched afterwards
     for those few lines (carrying them through the whole pass costs more than the checks).
+    ``extra`` aggregates ride along in the same pass; their values follow the checks' results.
     """
-    if not checks:
+    if not checks and not extra:
         return []
     parts = []
     for _, cond, _ in checks:
         parts.append(f"count(*) FILTER (WHERE {cond})")
         parts.append(f"min(_line, {PER_CHECK}) FILTER (WHERE {cond})")
+    parts += extra
     used = {k: v for k, v in (params or {}).items() if f"${k}" in " ".join(parts)}
     row = mem.execute(f"SELECT {', '.join(parts)} FROM {table}", used).fetchall()[0]
     out = []
@@ -586,7 +588,7 @@ def _run_checks(mem, checks: list[tuple[str, str, str]], records: bool, table: s
                 text = reason.replace("{v}", shown).replace("{other}", other_value or "")
                 problems.append(_problem(records, line, col, text))
         out.append((count, problems))
-    return out
+    return out + [(value, []) for value in row[2 * len(checks):]]
 
 
 def _json_type_checks(mem, mapping, kind, name, records) -> tuple[list[Problem], int]:
@@ -625,11 +627,15 @@ def _json_kind(json_type: str | None) -> str:
 
 
 def _duplicate_check(mem, key_cols: list[str], name: str, records: bool, label: str,
-                     table: str = "typed") -> tuple[list[Problem], int]:
-    """Rows sharing a key: the second line of each, naming the first."""
+                     table: str = "typed", extra: int | None = None) -> tuple[list[Problem], int]:
+    """Rows sharing a key: the second line of each, naming the first.
+
+    ``extra``: the single-column key's ``count(k) - count(DISTINCT k)`` when the caller already
+    has it (from the checking pass); 0 means no duplicates and nothing more to look up."""
     keys = ", ".join(key_cols)
     if len(key_cols) == 1:  # the common case: a cheap count first, the details only when needed
-        extra = mem.execute(f"SELECT count({keys}) - count(DISTINCT {keys}) FROM {table}").fetchall()[0][0]
+        if extra is None:
+            extra = mem.execute(f"SELECT count({keys}) - count(DISTINCT {keys}) FROM {table}").fetchall()[0][0]
         if not extra:
             return [], 0
     rows = mem.execute(
@@ -750,16 +756,20 @@ def _validate(mem, kind: str, header: list[str], fmt: str, name: str, config: Co
     result.rows_read = mem.execute("SELECT count(*) FROM raw").fetchall()[0][0]
     errors, warns = _kind_checks(kind, mapping, config)
     errors = checks + [e for e in errors if e[1]]
-    found = _run_checks(mem, errors + warns, records, params={"teams": sorted(config.teams) + list(RESERVED_TEAMS)})
+    # Duplicate ids are counted in the same pass as every other check.
+    dup_count = ("count(id) - count(DISTINCT id)",) if kind != "costs" else ()
+    found = _run_checks(mem, errors + warns, records, params={"teams": sorted(config.teams) + list(RESERVED_TEAMS)},
+                        extra=dup_count)
+    extra_ids = found[len(errors) + len(warns)][0] if dup_count else None
     problems = [q for _, ps in found[:len(errors)] for q in ps]
     total = sum(n for n, _ in found[:len(errors)])
     if kind != "costs":
-        p, n = _duplicate_check(mem, ["id"], name, records, "each id once per input")
+        p, n = _duplicate_check(mem, ["id"], name, records, "each id once per input", extra=extra_ids)
         problems += p
         total += n
     if problems:
         raise _fail(name, as_given(problems), records=records, total=total)
-    for (col, _, reason), (count, hits) in zip(warns, found[len(errors):], strict=True):
+    for (col, _, reason), (count, hits) in zip(warns, found[len(errors):len(errors) + len(warns)], strict=True):
         if count:
             where = ", ".join(str(q.row + 1 if records else q.line) for q in hits)
             unit = ("record" if records else "line") + ("s" if len(hits) > 1 else "")
@@ -816,6 +826,70 @@ def _upsert(con: duckdb.DuckDBPyConnection, table: str, cols: list[str]) -> tupl
     return int(inserted), int(updated)
 
 
+BULK_MIN_ROWS = 100_000   # below this, inserting through the primary-key index costs little
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _table_shape(con: duckdb.DuckDBPyConnection, table: str, temporary: bool = False) -> tuple[list, set]:
+    """A table's columns (name, type, default, nullable) and constraints (type, columns, check)."""
+    catalog = "'temp'" if temporary else "current_database()"
+    columns = con.execute(
+        "SELECT column_name, data_type, column_default, is_nullable FROM duckdb_columns() "
+        f"WHERE database_name = {catalog} AND table_name = ? ORDER BY column_index", [table]).fetchall()
+    constraints = con.execute(
+        "SELECT constraint_type, constraint_column_names, expression FROM duckdb_constraints() "
+        f"WHERE database_name = {catalog} AND table_name = ?", [table]).fetchall()
+    return columns, {(kind, tuple(names), expr) for kind, names, expr in constraints}
+
+
+def _bulk_plan(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
+    """The column definitions to rebuild an empty ``table`` without its key, or None when the
+    bulk path does not apply (rows present, other indexes, other constraints, or a rebuild that
+    would differ from the original)."""
+    if con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {_quote(table)} LIMIT 1)").fetchall()[0][0]:
+        return None
+    extra = con.execute("SELECT (SELECT count(*) FROM duckdb_indexes() WHERE table_name = $t) "
+                        "+ (SELECT count(*) FROM duckdb_tables() WHERE table_name = $t AND comment IS NOT NULL)",
+                        {"t": table}).fetchall()[0][0]
+    columns, constraints = _table_shape(con, table)
+    key = tuple(TABLE_KEYS[table])
+    if extra or constraints - {("NOT NULL", (c[0],), None) for c in columns} != {("PRIMARY KEY", key, None)}:
+        return None
+    ddl = ", ".join(f"{_quote(name)} {dtype}" + (f" DEFAULT {default}" if default is not None else "")
+                    + ("" if nullable else " NOT NULL")
+                    for name, dtype, default, nullable in columns)
+    probe = "_cadence_bulk_probe"
+    con.execute(f"CREATE TEMP TABLE {probe} ({ddl})")
+    con.execute(f"ALTER TABLE temp.{probe} ADD PRIMARY KEY ({', '.join(_quote(k) for k in key)})")
+    same = _table_shape(con, probe, temporary=True) == (columns, constraints)
+    con.execute(f"DROP TABLE temp.{probe}")
+    if not same:
+        log.debug("ingest: %s cannot be rebuilt exactly; inserting through its index", table)
+        return None
+    return ddl
+
+
+def _bulk_insert_empty(con: duckdb.DuckDBPyConnection, table: str, cols: list[str], ddl: str) -> int:
+    """Fill the empty ``table`` from ``staged`` and add its primary key afterwards.
+
+    Inserting millions of rows through DuckDB's primary-key index (an ART, updated row by row)
+    costs about as much as writing the rows themselves; building the index once over the loaded
+    rows costs a fraction of that. DuckDB cannot drop a key, so inside the caller's transaction
+    the empty table is dropped, created again from ``ddl`` (see ``_bulk_plan``) without the key,
+    filled, and the key added back, which checks that the keys are unique and not null: a
+    violation fails the transaction, and the rollback restores the table as it was.
+    """
+    col_list = ", ".join(_quote(c) for c in cols)
+    con.execute(f"DROP TABLE {_quote(table)}")
+    con.execute(f"CREATE TABLE {_quote(table)} ({ddl})")
+    inserted = con.execute(f"INSERT INTO {_quote(table)} ({col_list}) SELECT {col_list} FROM staged").fetchall()[0][0]
+    con.execute(f"ALTER TABLE {_quote(table)} ADD PRIMARY KEY ({', '.join(_quote(k) for k in TABLE_KEYS[table])})")
+    return int(inserted)
+
+
 def _write_links(con: duckdb.DuckDBPyConnection) -> int:
     """A deployment's listed changes replace the links it had from ingest; new links are added."""
     con.execute("DELETE FROM deployment_changes AS d WHERE d.deployment_id IN (SELECT deployment_id FROM links) "
@@ -843,7 +917,11 @@ def _load(db_path, kind: str, mem: duckdb.DuckDBPyConnection, header: list[str],
         if links is not None:
             con.register("links", links)
         try:
-            result.inserted, result.updated = _upsert(con, table, cols)
+            ddl = _bulk_plan(con, table) if result.rows_read >= BULK_MIN_ROWS else None
+            if ddl is not None:
+                result.inserted, result.updated = _bulk_insert_empty(con, table, cols, ddl), 0
+            else:
+                result.inserted, result.updated = _upsert(con, table, cols)
             if links is not None:
                 result.links_written = _write_links(con)
         finally:
