@@ -58,31 +58,40 @@ tied_ids AS (
     UNION
     SELECT id FROM explicit_range_ids
 ),
+-- Small integer keys for the repos the rule (3) look-up below can concern (those with a merge window
+-- and, when $with_merged, those with a deployment that started in or after the range), with their
+-- merge windows: integers are cheaper to hash than text.
+repo_keys AS (
+    SELECT k.repo, row_number() OVER (ORDER BY k.repo) AS repo_no, w.last_start, w.lower_start
+    FROM (SELECT repo FROM repo_merge_windows
+          UNION
+          SELECT DISTINCT repo FROM prod_deployments WHERE $with_merged AND start_key >= $start_ts) k
+    LEFT JOIN repo_merge_windows w ON w.repo = k.repo
+),
 -- The changes that can matter: merged inside the bounds, or tied to a range deployment; with a
--- change's own columns (the spans that do not depend on the deployment, and the rework flag).
+-- change's own columns (the spans that do not depend on the deployment, and the rework flag) and
+-- `in_window`: merged inside its repo's merge window (or, when $with_merged, in the range), so
+-- that rule (3) can map it onto a deployment that matters.
 linkable_changes AS MATERIALIZED (
-    SELECT id, repo, merged_at, merge_sha,
-           coalesce(first_commit_at, opened_at, merged_at) AS lead_from,
-           (epoch_us(opened_at) - epoch_us(first_commit_at)) / 3.6e9 AS coding_raw,
-           (epoch_us(first_review_at) - epoch_us(opened_at)) / 3.6e9 AS pickup_raw,
-           (epoch_us(merged_at) - epoch_us(coalesce(first_review_at, opened_at))) / 3.6e9 AS review_raw,
-           (len(list_filter(coalesce(labels, []),
+    SELECT c.id, c.repo, c.merged_at, c.merge_sha, c.in_bounds, k.repo_no,
+           coalesce(c.merged_at <= k.last_start AND (k.lower_start IS NULL OR c.merged_at > k.lower_start), false)
+           OR ($with_merged AND c.merged_at >= $start_ts AND c.merged_at < $end_ts) AS in_window,
+           coalesce(c.first_commit_at, c.opened_at, c.merged_at) AS lead_from,
+           (epoch_us(c.opened_at) - epoch_us(c.first_commit_at)) / 3.6e9 AS coding_raw,
+           (epoch_us(c.first_review_at) - epoch_us(c.opened_at)) / 3.6e9 AS pickup_raw,
+           (epoch_us(c.merged_at) - epoch_us(coalesce(c.first_review_at, c.opened_at))) / 3.6e9 AS review_raw,
+           (len(list_filter(coalesce(c.labels, []),
                             lambda x: list_contains(CAST($rework_labels AS VARCHAR[]), lower(x)))) > 0
-            OR coalesce(lower(title) LIKE 'revert%', false)) AS is_rework_change
-    FROM (SELECT c.* FROM changes c
+            OR coalesce(lower(c.title) LIKE 'revert%', false)) AS is_rework_change
+    FROM (SELECT c.*, true AS in_bounds FROM changes c
           JOIN window_bounds b ON c.merged_at >= b.lo AND c.merged_at <= b.hi
           UNION ALL
-          SELECT t.* FROM (SELECT * FROM changes c SEMI JOIN tied_ids i ON i.id = c.id) t, window_bounds b
-          WHERE t.merged_at < b.lo OR t.merged_at > b.hi)
+          SELECT t.*, false FROM (SELECT * FROM changes c SEMI JOIN tied_ids i ON i.id = c.id) t, window_bounds b
+          WHERE t.merged_at < b.lo OR t.merged_at > b.hi) c
+    LEFT JOIN repo_keys k ON k.repo = c.repo
 ),
--- The changes merged inside a repo's merge window (and, when $with_merged, in the range): the only
--- ones whose rule (3) deployment can matter.
-window_changes AS MATERIALIZED (
-    SELECT c.*
-    FROM linkable_changes c
-    LEFT JOIN repo_merge_windows w ON w.repo = c.repo
-    WHERE (c.merged_at <= w.last_start AND (w.lower_start IS NULL OR c.merged_at > w.lower_start))
-       OR ($with_merged AND c.merged_at >= $start_ts AND c.merged_at < $end_ts)
+window_changes AS (
+    SELECT * FROM linkable_changes WHERE in_window
 ),
 -- Rule (3)'s possible answers for those: per repo, the deployments that started inside its merge
 -- window (the answer for a change merged in it starts at or before `last_start`) and, when
@@ -90,39 +99,40 @@ window_changes AS MATERIALIZED (
 -- Each covers the merges after the previous one's start up to its own start (the repo's first one:
 -- every earlier merge).
 inference_targets AS (
-    SELECT repo, start_key, first_rank,
-           lag(start_key) OVER (PARTITION BY repo ORDER BY start_key) AS prev_start
-    FROM (SELECT p.repo, p.start_key, min(p.first_rank) AS first_rank
+    SELECT repo_no, start_key, first_rank,
+           lag(start_key) OVER (PARTITION BY repo_no ORDER BY start_key) AS prev_start
+    FROM (SELECT k.repo_no, p.start_key, min(p.first_rank) AS first_rank
           FROM prod_deployments p
-          LEFT JOIN repo_merge_windows w ON w.repo = p.repo
-          WHERE (p.start_key <= w.last_start AND (w.lower_start IS NULL OR p.start_key > w.lower_start))
+          JOIN repo_keys k ON k.repo = p.repo
+          WHERE (p.start_key <= k.last_start AND (k.lower_start IS NULL OR p.start_key > k.lower_start))
              OR ($with_merged AND p.start_key >= $start_ts)
-          GROUP BY p.repo, p.start_key)
+          GROUP BY k.repo_no, p.start_key)
 ),
 repo_first_merges AS (
-    SELECT repo, min(merged_at) AS first_merge FROM window_changes GROUP BY repo
+    SELECT repo_no, min(merged_at) AS first_merge FROM window_changes GROUP BY repo_no
 ),
--- The same intervals, one row per UTC day they touch, so that a change finds its interval by an
--- equality join on (repo, day) and a range check, without sorting the changes.
+-- The same intervals, one row per UTC day they touch (days as integers since 1970), so that a change
+-- finds its interval by an equality join on (repo, day) and a range check, without sorting the
+-- changes.
 inference_days AS (
-    SELECT t.repo, t.start_key, t.prev_start, t.first_rank,
-           unnest(range(date_trunc('day', coalesce(t.prev_start, least(m.first_merge, t.start_key))),
-                        t.start_key + INTERVAL 1 DAY, INTERVAL 1 DAY)) AS day
+    SELECT t.repo_no, t.start_key, t.prev_start, t.first_rank,
+           unnest(range(epoch_us(coalesce(t.prev_start, least(m.first_merge, t.start_key))) // 86400000000,
+                        epoch_us(t.start_key) // 86400000000 + 1)) AS day_no
     FROM inference_targets t
-    JOIN repo_first_merges m ON m.repo = t.repo
+    JOIN repo_first_merges m ON m.repo_no = t.repo_no
 ),
 inferred_changes AS (
     SELECT c.*, i.first_rank AS inferred_rank
     FROM window_changes c
     LEFT JOIN inference_days i
-      ON i.repo = c.repo AND i.day = date_trunc('day', c.merged_at)
+      ON i.repo_no = c.repo_no AND i.day_no = epoch_us(c.merged_at) // 86400000000
      AND c.merged_at <= i.start_key AND (i.prev_start IS NULL OR c.merged_at > i.prev_start)
 ),
 -- The other tied changes. Rules (1) and (2) come before (3), so their rule (3) answer never matters.
 tied_changes AS (
     SELECT c.*, NULL::BIGINT AS inferred_rank
     FROM linkable_changes c
-    WHERE c.id IN (SELECT id FROM tied_ids) AND c.id NOT IN (SELECT id FROM window_changes)
+    WHERE NOT c.in_window AND (NOT c.in_bounds OR c.id IN (SELECT id FROM tied_ids))
 ),
 candidate_changes AS (
     SELECT * FROM inferred_changes
