@@ -58,22 +58,30 @@ def range_params(config: Config, start: date, end: date, *, by: str = "org", sco
     }
 
 
-def run_query(con: duckdb.DuckDBPyConnection, config: Config, sql: str,
-              params: dict[str, Any]) -> pd.DataFrame:
-    """Run ``sql`` with the team mapping registered and only the parameters it names bound."""
+def run_with_views(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any],
+                   views: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Run ``sql`` with ``views`` registered and only the parameters it names bound (a parameter
+    it names but ``params`` lacks is an error)."""
     used = set(_PARAM.findall(sql))
     missing = used - set(params)
     if missing:
         raise ValueError(f"metric SQL needs parameter(s) {sorted(missing)}")
+    # A cursor of its own: the registrations stay private to this query (other threads may share
+    # ``con``), and a result left half-fetched on ``con`` does not block it.
+    cur = con.cursor()
+    try:
+        for name, frame in views.items():
+            cur.register(name, frame)
+        return cur.execute(sql, {k: v for k, v in params.items() if k in used}).df()
+    finally:
+        cur.close()
+
+
+def run_query(con: duckdb.DuckDBPyConnection, config: Config, sql: str,
+              params: dict[str, Any]) -> pd.DataFrame:
+    """Run ``sql`` with the team mapping registered and only the parameters it names bound."""
     rows = config.team_rows()
     teams = pd.DataFrame({"team": pd.Series([r[0] for r in rows], dtype=object),
                           "kind": pd.Series([r[1] for r in rows], dtype=object),
                           "value": pd.Series([r[2] for r in rows], dtype=object)})
-    # A cursor of its own: the registration stays private to this query (other threads may share
-    # ``con``), and a result left half-fetched on ``con`` does not block it.
-    cur = con.cursor()
-    try:
-        cur.register(TEAM_MAP_VIEW, teams)
-        return cur.execute(sql, {k: v for k, v in params.items() if k in used}).df()
-    finally:
-        cur.close()
+    return run_with_views(con, sql, params, {TEAM_MAP_VIEW: teams})

@@ -9,7 +9,6 @@ cost is split across teams per ``[cost_allocation] shared_split``. End dates are
 from __future__ import annotations
 
 import logging
-import re
 from datetime import date, timedelta
 
 import duckdb
@@ -18,7 +17,7 @@ import pandas as pd
 
 from cadence.allocation import SHARED, UNALLOCATED, allocation_rules, has_rules, shared_split
 from cadence.config import Config
-from metrics._sql import load_sql
+from metrics._sql import load_sql, run_with_views
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +27,6 @@ SUMMARY_BY = ("org", "team")
 PERIODS = ("day", "week", "month", "total")
 SUMMARY_COLUMNS = ["scope", "period_start", "effective_cost", "billed_cost", "deployments", "changes_deployed",
                    "cost_per_deployment", "cost_per_change", "utilization"]
-_PARAM = re.compile(r"\$([a-z_]+)")
 
 
 # -- plumbing -------------------------------------------------------------------------------------
@@ -43,17 +41,11 @@ def _compose(final: str, fragment: bool = True) -> str:
 
 
 def _run(con: duckdb.DuckDBPyConnection, config: Config, sql: str, params: dict) -> pd.DataFrame:
-    """Run with the allocation rules registered on a private cursor; bind only the named params."""
-    used = set(_PARAM.findall(sql))
+    """Run with the allocation rules registered; bind only the named params."""
     rules = allocation_rules(config)
     rules = pd.DataFrame({c: pd.Series(rules[c].tolist() if len(rules) else [], dtype="string")
                           for c in ("kind", "value", "team")})
-    cur = con.cursor()
-    try:
-        cur.register(RULES_VIEW, rules)
-        return cur.execute(sql, {k: v for k, v in params.items() if k in used}).df()
-    finally:
-        cur.close()
+    return run_with_views(con, sql, params, {RULES_VIEW: rules})
 
 
 def _params(config: Config, start: date, end: date, **extra) -> dict:
