@@ -68,9 +68,9 @@ def bulk_calls(monkeypatch) -> list[str]:
     calls: list[str] = []
     real = ingest._bulk_insert_empty
 
-    def spy(con, table, cols, ddl):
+    def spy(con, table, *args):
         calls.append(table)
-        return real(con, table, cols, ddl)
+        return real(con, table, *args)
 
     monkeypatch.setattr(ingest, "_bulk_insert_empty", spy)
     return calls
@@ -174,3 +174,38 @@ def test_bulk_path_at_its_real_threshold(tmp_path, db_path, fresh_shape, bulk_ca
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, rows)
     with duckdb.connect(str(db_path), read_only=True) as c:
         assert c.execute("SELECT count(*), count(DISTINCT id) FROM changes").fetchall()[0] == (rows, rows)
+
+
+@pytest.mark.parametrize("value", ["infinity", "-infinity"])
+@pytest.mark.parametrize("typed_read", [True, False], ids=["typed-read", "text-read"])
+def test_infinite_timestamp_is_refused(tmp_path, db_path, value, typed_read):
+    """Timestamps become naive UTC by their epoch microseconds; "infinity" has none and is refused
+    (whether the CSV reader parsed the column itself or the file fell back to text)."""
+    other = "2026-03-01T10:00:00Z" if typed_read else "not a time"
+    path = write(tmp_path, "changes.csv", f"""
+        id,repo,merged_at
+        c1,shop/api,{value}
+        c2,shop/api,{other}
+    """)
+    with pytest.raises(ingest.IngestError) as info:
+        ingest_file(db_path, "changes", path, config=parse_config({}))
+    assert f'changes.csv:2: merged_at: "{value}" is not an ISO-8601 timestamp' in str(info.value)
+    with duckdb.connect(str(db_path), read_only=True) as c:
+        assert c.execute("SELECT count(*) FROM changes").fetchall()[0][0] == 0
+
+
+def test_offsets_become_utc_on_both_reads(tmp_path, db_path):
+    """The same instants written with an offset, with Z and naive land as the same UTC time."""
+    path = write(tmp_path, "changes.csv", """
+        id,repo,merged_at
+        c1,shop/api,2026-03-01T12:30:00+02:00
+        c2,shop/api,2026-03-01T10:30:00Z
+        c3,shop/api,2026-03-01 10:30:00
+        c4,shop/api,2026-03-01T05:00:00.5-05:30
+    """)
+    ingest_file(db_path, "changes", path, config=parse_config({}))
+    with duckdb.connect(str(db_path), read_only=True) as c:
+        got = c.execute("SELECT id, strftime(merged_at, '%Y-%m-%d %H:%M:%S.%f') FROM changes ORDER BY id").fetchall()
+    # 12:30+02:00 = 10:30Z; 05:00:00.5-05:30 = 10:30:00.5Z
+    assert got == [("c1", "2026-03-01 10:30:00.000000"), ("c2", "2026-03-01 10:30:00.000000"),
+                   ("c3", "2026-03-01 10:30:00.000000"), ("c4", "2026-03-01 10:30:00.500000")]

@@ -446,7 +446,12 @@ def _typed_select(kind: str, mapping: dict[str, int], fmt: str,
         if name in pretyped:
             exprs.append(f"CAST({c} AS VARCHAR) AS {r}")
             if col.type == "ts":
-                exprs.append(f"CAST({c} AS TIMESTAMP) AS {name}")
+                # The reader parsed TIMESTAMPTZ (offsets applied); its microseconds since the epoch
+                # are the UTC time. make_timestamp(epoch_us()) is a tenth of the cost of CAST, which
+                # goes through the time-zone library; it gives NULL for "infinity", refused here.
+                exprs.append(f"make_timestamp(epoch_us({c})) AS {name}")
+                exprs.append(f"isfinite({c}) AS {name}__finite")
+                checks.append((name, f"NOT {name}__finite", f'"{{v}}" {TS_HINT}'))
             else:
                 exprs.append(f"{c} AS {name}")
             if col.type == "float":
@@ -466,8 +471,9 @@ def _typed_select(kind: str, mapping: dict[str, int], fmt: str,
         elif col.type == "status":
             exprs.append(f"nullif(lower(trim({c})), '') AS {name}")
         elif col.type == "ts":
-            # TIMESTAMPTZ honours an offset; the session is UTC, so naive text is UTC too.
-            exprs.append(f"CAST(TRY_CAST(nullif(trim({c}), '') AS TIMESTAMPTZ) AS TIMESTAMP) AS {name}")
+            # TIMESTAMPTZ honours an offset; the session is UTC, so naive text is UTC too. As above,
+            # make_timestamp(epoch_us()) is the UTC time (NULL, so refused, for "infinity").
+            exprs.append(f"make_timestamp(epoch_us(TRY_CAST(nullif(trim({c}), '') AS TIMESTAMPTZ))) AS {name}")
             checks.append((name, f"nullif(trim({r}), '') IS NOT NULL AND {name} IS NULL", f'"{{v}}" {TS_HINT}'))
         elif col.type == "date":
             exprs.append(f"coalesce(TRY_CAST(nullif(trim({c}), '') AS DATE), "
@@ -558,20 +564,18 @@ def _sql_list(values: Iterable[str]) -> str:
 
 
 def _run_checks(mem, checks: list[tuple[str, str, str]], records: bool, table: str = "typed",
-                params: dict | None = None, extra: tuple[str, ...] = ()) -> list[tuple[int, list[Problem]]]:
+                params: dict | None = None) -> list[tuple[int, list[Problem]]]:
     """All checks in one pass over ``table``: per check, the count and up to PER_CHECK problems.
 
     The pass gathers only counts and line numbers; the offending values are fetched afterwards
     for those few lines (carrying them through the whole pass costs more than the checks).
-    ``extra`` aggregates ride along in the same pass; their values follow the checks' results.
     """
-    if not checks and not extra:
+    if not checks:
         return []
     parts = []
     for _, cond, _ in checks:
         parts.append(f"count(*) FILTER (WHERE {cond})")
         parts.append(f"min(_line, {PER_CHECK}) FILTER (WHERE {cond})")
-    parts += extra
     used = {k: v for k, v in (params or {}).items() if f"${k}" in " ".join(parts)}
     row = mem.execute(f"SELECT {', '.join(parts)} FROM {table}", used).fetchall()[0]
     out = []
@@ -588,7 +592,7 @@ def _run_checks(mem, checks: list[tuple[str, str, str]], records: bool, table: s
                 text = reason.replace("{v}", shown).replace("{other}", other_value or "")
                 problems.append(_problem(records, line, col, text))
         out.append((count, problems))
-    return out + [(value, []) for value in row[2 * len(checks):]]
+    return out
 
 
 def _json_type_checks(mem, mapping, kind, name, records) -> tuple[list[Problem], int]:
@@ -627,15 +631,11 @@ def _json_kind(json_type: str | None) -> str:
 
 
 def _duplicate_check(mem, key_cols: list[str], name: str, records: bool, label: str,
-                     table: str = "typed", extra: int | None = None) -> tuple[list[Problem], int]:
-    """Rows sharing a key: the second line of each, naming the first.
-
-    ``extra``: the single-column key's ``count(k) - count(DISTINCT k)`` when the caller already
-    has it (from the checking pass); 0 means no duplicates and nothing more to look up."""
+                     table: str = "typed") -> tuple[list[Problem], int]:
+    """Rows sharing a key: the second line of each, naming the first."""
     keys = ", ".join(key_cols)
     if len(key_cols) == 1:  # the common case: a cheap count first, the details only when needed
-        if extra is None:
-            extra = mem.execute(f"SELECT count({keys}) - count(DISTINCT {keys}) FROM {table}").fetchall()[0][0]
+        extra = mem.execute(f"SELECT count({keys}) - count(DISTINCT {keys}) FROM {table}").fetchall()[0][0]
         if not extra:
             return [], 0
     rows = mem.execute(
@@ -756,20 +756,16 @@ def _validate(mem, kind: str, header: list[str], fmt: str, name: str, config: Co
     result.rows_read = mem.execute("SELECT count(*) FROM raw").fetchall()[0][0]
     errors, warns = _kind_checks(kind, mapping, config)
     errors = checks + [e for e in errors if e[1]]
-    # Duplicate ids are counted in the same pass as every other check.
-    dup_count = ("count(id) - count(DISTINCT id)",) if kind != "costs" else ()
-    found = _run_checks(mem, errors + warns, records, params={"teams": sorted(config.teams) + list(RESERVED_TEAMS)},
-                        extra=dup_count)
-    extra_ids = found[len(errors) + len(warns)][0] if dup_count else None
+    found = _run_checks(mem, errors + warns, records, params={"teams": sorted(config.teams) + list(RESERVED_TEAMS)})
     problems = [q for _, ps in found[:len(errors)] for q in ps]
     total = sum(n for n, _ in found[:len(errors)])
     if kind != "costs":
-        p, n = _duplicate_check(mem, ["id"], name, records, "each id once per input", extra=extra_ids)
+        p, n = _duplicate_check(mem, ["id"], name, records, "each id once per input")
         problems += p
         total += n
     if problems:
         raise _fail(name, as_given(problems), records=records, total=total)
-    for (col, _, reason), (count, hits) in zip(warns, found[len(errors):len(errors) + len(warns)], strict=True):
+    for (col, _, reason), (count, hits) in zip(warns, found[len(errors):], strict=True):
         if count:
             where = ", ".join(str(q.row + 1 if records else q.line) for q in hits)
             unit = ("record" if records else "line") + ("s" if len(hits) > 1 else "")
