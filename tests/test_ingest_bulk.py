@@ -209,3 +209,39 @@ def test_offsets_become_utc_on_both_reads(tmp_path, db_path):
     # 12:30+02:00 = 10:30Z; 05:00:00.5-05:30 = 10:30:00.5Z
     assert got == [("c1", "2026-03-01 10:30:00.000000"), ("c2", "2026-03-01 10:30:00.000000"),
                    ("c3", "2026-03-01 10:30:00.000000"), ("c4", "2026-03-01 10:30:00.500000")]
+
+
+DUPLICATE_IDS = """
+    id,repo
+    c1,shop/api
+    c2,shop/api
+    c1,shop/web
+"""
+
+
+def test_duplicate_ids_found_by_the_key_are_reported_with_lines(tmp_path, db_path, fresh_shape, bulk_always):
+    """On the bulk path the ids are checked by adding the key; a repeat still gets the usual
+    message with its lines, and nothing is written."""
+    path = write(tmp_path, "changes.csv", DUPLICATE_IDS)
+    with pytest.raises(ingest.IngestError) as info:
+        ingest_file(db_path, "changes", path, config=parse_config({}))
+    assert bulk_always == ["changes"]          # the rows went in, and the key refused them
+    assert 'changes.csv:4: id: "c1" appears again (first on line 2); each id once per input' in str(info.value)
+    assert shape(db_path, "changes") == fresh_shape["changes"]
+    with duckdb.connect(str(db_path), read_only=True) as c:
+        assert c.execute("SELECT count(*) FROM changes").fetchall()[0][0] == 0
+
+
+def test_duplicate_ids_checked_before_the_upsert_when_rows_arrived_meanwhile(tmp_path, db_path, bulk_always,
+                                                                           monkeypatch):
+    """The table looked empty when the checks ran but has rows at write time (another writer):
+    the deferred id check runs before the upsert, which needs unique ids."""
+    with duckdb.connect(str(db_path)) as c:   # c1 is there already: both rows would update it
+        c.execute("INSERT INTO changes (id, repo) VALUES ('c1', 'shop/old')")
+    monkeypatch.setattr(ingest, "_looks_empty", lambda *a: True)
+    path = write(tmp_path, "changes.csv", DUPLICATE_IDS)
+    with pytest.raises(ingest.IngestError, match='"c1" appears again'):
+        ingest_file(db_path, "changes", path, config=parse_config({}))
+    assert bulk_always == []
+    with duckdb.connect(str(db_path), read_only=True) as c:
+        assert c.execute("SELECT id, repo FROM changes").fetchall() == [("c1", "shop/old")]

@@ -30,8 +30,8 @@ import duckdb
 import pandas as pd
 
 from cadence.config import Config, load_config
-from cadence.errors import IngestError
-from warehouse.db import write_connection
+from cadence.errors import IngestError, WarehouseError
+from warehouse.db import read_connection, write_connection
 from warehouse.upsert import TABLE_KEYS
 
 log = logging.getLogger(__name__)
@@ -732,8 +732,11 @@ def _cost_allocation(mem, mapping: dict[str, int], config: Config) -> None:
 # -- the pipeline ------------------------------------------------------------------------------------
 
 def _validate(mem, kind: str, header: list[str], fmt: str, name: str, config: Config, source: str,
-              records: bool, result: IngestResult, pretyped: set[str] = frozenset()) -> tuple[list[str], bool]:
+              records: bool, result: IngestResult, pretyped: set[str] = frozenset(),
+              defer_ids=None) -> tuple[list[str], bool]:
     """Type and check ``raw``; raise IngestError listing every kind of fault, else define ``staged``.
+
+    ``defer_ids(rows_read)`` true: leave the duplicate-id check to the caller (see _load).
 
     ``typed`` and ``staged`` are views: the values are computed in the one checking pass and again
     when the caller reads ``staged``, which costs less than materializing them.
@@ -759,7 +762,7 @@ def _validate(mem, kind: str, header: list[str], fmt: str, name: str, config: Co
     found = _run_checks(mem, errors + warns, records, params={"teams": sorted(config.teams) + list(RESERVED_TEAMS)})
     problems = [q for _, ps in found[:len(errors)] for q in ps]
     total = sum(n for n, _ in found[:len(errors)])
-    if kind != "costs":
+    if kind != "costs" and not (defer_ids and defer_ids(result.rows_read)):
         p, n = _duplicate_check(mem, ["id"], name, records, "each id once per input")
         problems += p
         total += n
@@ -902,28 +905,49 @@ def _load(db_path, kind: str, mem: duckdb.DuckDBPyConnection, header: list[str],
           pretyped: set[str] = frozenset()) -> IngestResult:
     result = IngestResult(kind=kind, source_name=name)
     read_done = time.perf_counter()
-    cols, has_links = _validate(mem, kind, header, fmt, name, config, source, records, result, pretyped)
+    table = TABLES[kind]
+    deferred = []
+
+    def defer_ids(rows: int) -> bool:
+        # A large batch into an empty table: adding the primary key after the bulk insert checks
+        # the ids anyway, so the separate pass is skipped; a duplicate then fails the transaction
+        # and is reported from here with its lines, as before (nothing is written either way).
+        try:
+            if rows >= BULK_MIN_ROWS and _looks_empty(db_path, table):
+                deferred.append(True)
+        except WarehouseError:   # not a warehouse (yet): the write says so, after the checks
+            pass
+        return bool(deferred)
+
+    cols, has_links = _validate(mem, kind, header, fmt, name, config, source, records, result, pretyped,
+                                defer_ids=defer_ids)
     columns = ", ".join(c for c in cols if c != "source")
     staged = mem.sql(f"SELECT {columns}, $source AS source FROM staged", params={"source": source}).to_arrow_table()
     links = mem.sql("SELECT * FROM links").to_arrow_table() if has_links else None
-    table = TABLES[kind]
     check_done = time.perf_counter()
-    with write_connection(db_path) as con:
-        con.register("staged", staged)
-        if links is not None:
-            con.register("links", links)
-        try:
-            ddl = _bulk_plan(con, table) if result.rows_read >= BULK_MIN_ROWS else None
-            if ddl is not None:
-                result.inserted, result.updated = _bulk_insert_empty(con, table, cols, ddl), 0
-            else:
-                result.inserted, result.updated = _upsert(con, table, cols)
+    try:
+        with write_connection(db_path) as con:
+            con.register("staged", staged)
             if links is not None:
-                result.links_written = _write_links(con)
-        finally:
-            con.unregister("staged")
-            if links is not None:
-                con.unregister("links")
+                con.register("links", links)
+            try:
+                ddl = _bulk_plan(con, table) if result.rows_read >= BULK_MIN_ROWS else None
+                if ddl is None and deferred:   # rows arrived meanwhile: the upsert needs unique ids
+                    _refuse_duplicate_ids(mem, kind, header, name, records)
+                if ddl is not None:
+                    result.inserted, result.updated = _bulk_insert_empty(con, table, cols, ddl), 0
+                else:
+                    result.inserted, result.updated = _upsert(con, table, cols)
+                if links is not None:
+                    result.links_written = _write_links(con)
+            finally:
+                con.unregister("staged")
+                if links is not None:
+                    con.unregister("links")
+    except duckdb.Error:
+        if deferred:
+            _refuse_duplicate_ids(mem, kind, header, name, records)
+        raise
     result.seconds = {"read": read_done - started, "check": check_done - read_done,
                       "write": time.perf_counter() - check_done}
     log.debug("ingest %s: read %.2f s, check %.2f s, write %.2f s", name, *result.seconds.values())
@@ -931,6 +955,23 @@ def _load(db_path, kind: str, mem: duckdb.DuckDBPyConnection, header: list[str],
         log.debug("ingest warning: %s", w)
     log.info("ingest %s", result.summary())
     return result
+
+
+def _refuse_duplicate_ids(mem, kind: str, header: list[str], name: str, records: bool) -> None:
+    """Raise the usual IngestError when ids repeat in ``typed`` (the check deferred by _load)."""
+    problems, total = _duplicate_check(mem, ["id"], name, records, "each id once per input")
+    if total:
+        _, given_as, _ = _map_columns(kind, header, name, records)
+        raise _fail(name, [replace(q, column=given_as.get(q.column, q.column)) for q in problems],
+                    records=records, total=total)
+
+
+def _looks_empty(db_path, table: str) -> bool:
+    """Whether ``table`` has no rows yet: a hint, checked again inside the write transaction."""
+    if not Path(db_path).exists():
+        return True
+    with read_connection(db_path) as con:
+        return not con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {_quote(table)} LIMIT 1)").fetchall()[0][0]
 
 
 def _memory() -> duckdb.DuckDBPyConnection:
