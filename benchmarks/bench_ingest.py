@@ -7,7 +7,9 @@ it. Both are measured in the same run on the same file:
   own type detection; every row parsed and materialized, nothing checked, nothing written to disk);
 * ingest: the real command, ``cadence --db NEW.duckdb ingest changes FILE`` in a subprocess: read,
   every check, then the upsert into a new warehouse file (primary-key index, commit to disk);
-* re-ingest: the same file again into the filled warehouse (every row unchanged), once.
+* re-ingest: the same file again into the filled warehouse (every row unchanged), once;
+* for scale: DuckDB counting the file's rows, and DuckDB reading it into a table of a new database
+  file (written to disk, no checks, no key), the least any ingest that stores the rows can take.
 
 The file is generated with DuckDB from a seed (hash of row number and seed), so it is the same on
 every machine. Prints medians of ``--runs`` runs (default 3) and the ratio.
@@ -76,6 +78,19 @@ def time_count(path: Path) -> float:
     return elapsed
 
 
+def time_floor(path: Path, db: Path) -> float:
+    """DuckDB alone reading the file into a table of a new database file, closed (so written to
+    disk): no checks, no key. What any ingest that stores the rows cannot beat."""
+    started = time.perf_counter()
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE t AS SELECT * FROM read_csv(?)", [str(path)])
+    con.close()
+    elapsed = time.perf_counter() - started
+    for p in (db, Path(f"{db}.wal")):
+        p.unlink(missing_ok=True)
+    return elapsed
+
+
 def time_ingest(path: Path, db: Path) -> tuple[float, str, str]:
     cadence = Path(sys.executable).with_name("cadence")
     env = {k: v for k, v in os.environ.items() if k not in ("CADENCE_DB", "CADENCE_CONFIG")}
@@ -106,28 +121,31 @@ def main() -> None:
         print(f"generated {args.rows:,} rows, {size_mb:,.0f} MB in {time.perf_counter() - started:.1f} s "
               f"(seed {args.seed})", flush=True)
 
-        baseline, counts, ingests = [], [], []
+        baseline, counts, floors, ingests = [], [], [], []
         last_out = ""
         for run in range(args.runs):
             # Alternate so that load on a shared machine hits both alike.
             baseline.append(time_baseline(csv_path))
             counts.append(time_count(csv_path))
+            floors.append(time_floor(csv_path, tmp / "floor.duckdb"))
             db = tmp / f"run{run}.duckdb"
             elapsed, last_out, phases = time_ingest(csv_path, db)
             ingests.append(elapsed)
             print(f"run {run + 1}: DuckDB read {baseline[-1]:.2f} s, count(*) {counts[-1]:.2f} s, "
-                  f"cadence ingest {elapsed:.2f} s ({phases})", flush=True)
+                  f"into a file {floors[-1]:.2f} s, cadence ingest {elapsed:.2f} s ({phases})", flush=True)
             if run < args.runs - 1:
                 for p in (db, Path(f"{db}.wal")):
                     p.unlink(missing_ok=True)
         again, again_out, again_phases = time_ingest(csv_path, db)
 
     b, c, i = statistics.median(baseline), statistics.median(counts), statistics.median(ingests)
+    f = statistics.median(floors)
     print()
     print(f"rows: {args.rows:,}  runs: {args.runs}  cpus: {os.cpu_count()}  "
           f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"baseline  DuckDB CREATE TABLE AS read_csv   median {b:7.2f} s")
     print(f"          DuckDB count(*) over read_csv     median {c:7.2f} s")
+    print(f"          DuckDB read_csv into a new file   median {f:7.2f} s   ({f / b:.2f}x; no checks, no key)")
     print(f"cadence ingest changes (new warehouse)      median {i:7.2f} s   ({args.rows / i:,.0f} rows/s)")
     print(f"cadence ingest changes again (all unchanged)        {again:7.2f} s   ({again_phases})")
     print(f"ratio ingest / DuckDB read: {i / b:.2f}x  (target about 2x)")
