@@ -1,13 +1,15 @@
 """``cadence ingest``: deployments, changes, incidents and costs from CSV or JSON Lines files, and
 the same rules for JSON records (the webhook receiver).
 
-How: DuckDB reads the input into a staging table in a private in-memory database (every column as
-text, each row with its line number), then one pass of SQL builds the typed columns and a few set
+How: DuckDB reads the input into a staging table in a private in-memory database (each row with
+its line number; timestamps and numbers typed by the reader when every value parses), then one pass of SQL builds the typed columns and a few set
 queries find every bad value, with its line. Only when nothing is wrong does a single short
 transaction write the rows to the warehouse, so a bad file changes nothing, and the file's lock
 is held only for the write. Rows are upserted on the table's natural key in a way that suits
 DuckDB's index: rows already present and unchanged are left alone, changed ones are updated,
-new ones inserted. Ingesting the same file twice therefore leaves the same rows.
+new ones inserted. Ingesting the same file twice therefore leaves the same rows. A large batch
+into an empty table is bulk-inserted and its primary key added afterwards (``_bulk_insert_empty``),
+which costs much less than inserting through the key; figures in docs/performance.md.
 
 Columns, types and aliases are declared once in ``SPECS`` (docs/ingest.md documents them).
 """
