@@ -10,7 +10,7 @@ from cadence.config import Config, parse_config
 from warehouse import connect
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+SHARED_DATA = REPO_ROOT / "tests" / "data"  # copies of ../shared/data (see its README)
 
 
 @pytest.fixture(autouse=True)

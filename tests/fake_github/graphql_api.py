@@ -13,7 +13,7 @@ from graphql import GraphQLError
 
 from tests.fake_github.model import Repo, iso
 
-SCHEMA_FILE = Path(__file__).resolve().parents[3] / "shared" / "data" / "github-graphql-schema" / "schema.graphql"
+SCHEMA_FILE = Path(__file__).resolve().parents[1] / "data" / "github-graphql-schema" / "schema.graphql"
 PAGE_LIMIT = 100
 
 
