@@ -15,24 +15,15 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def _median(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+from benchmarks._timing import median_seconds  # noqa: E402
 
 
 def make_focus(path: Path, rows: int) -> None:
@@ -79,7 +70,7 @@ def main() -> None:
                         "FROM read_parquet(?) GROUP BY ALL", [str(export)])
             con.close()
 
-        t_ingest, t_floor = _median(ingest, args.runs), _median(baseline, args.runs)
+        t_ingest, t_floor = median_seconds(ingest, args.runs), median_seconds(baseline, args.runs)
         print(f"ingest_cost_export: {args.rows:,} FOCUS lines -> {result['rows_written']:,} daily rows: "
               f"median {t_ingest:.2f} s ({args.rows / t_ingest:,.0f} lines/s)")
         print(f"baseline CTAS read+group: median {t_floor:.2f} s; ratio {t_ingest / t_floor:.1f}x")
@@ -104,7 +95,7 @@ def main() -> None:
         "cost_anomalies(service)": lambda: cost_anomalies(con, cfg, start, end, by="service"),
         "utilization_summary(team, week)": lambda: utilization_summary(con, cfg, start, end, by="team", period="week"),
     }
-    results = {name: _median(fn, args.runs) for name, fn in timings.items()}
+    results = {name: median_seconds(fn, args.runs) for name, fn in timings.items()}
     for name, t in results.items():
         print(f"{name}: median {t:.3f} s")
     base = results["baseline dora_metrics(team, week)"]

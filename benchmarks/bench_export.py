@@ -17,27 +17,18 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._timing import median_seconds  # noqa: E402
+
 TODAY = date(2026, 11, 25)
 WEEK = "2026-W47"
-
-
-def _median_time(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def synthetic_changes(n: int):
@@ -86,8 +77,8 @@ def main() -> None:
         config = effective_config(Config(), db)
         with read_connection(db) as con:
             result = build_export(con, config, WEEK, by="team")
-            export_s = _median_time(lambda: build_export(con, config, WEEK, by="team"), args.runs)
-            base_s = _median_time(lambda: (
+            export_s = median_seconds(lambda: build_export(con, config, WEEK, by="team"), args.runs)
+            base_s = median_seconds(lambda: (
                 dora_metrics(con, config, start, end, by="team", period="week"),
                 drilldown(con, config, "changes", start, end, by="team"),
                 cost_summary(con, config, start, end, by="team", period="week")), args.runs)
@@ -98,8 +89,8 @@ def main() -> None:
     print(f"  export / baseline                 {export_s / base_s:8.2f}x")
 
     df = synthetic_changes(args.rows)
-    ours = _median_time(lambda: to_csv_bytes(df), args.runs)
-    pandas_s = _median_time(lambda: df.to_csv(index=False, float_format="%.2f",
+    ours = median_seconds(lambda: to_csv_bytes(df), args.runs)
+    pandas_s = median_seconds(lambda: df.to_csv(index=False, float_format="%.2f",
                                               lineterminator="\n").encode("utf-8"), args.runs)
     size = len(to_csv_bytes(df))
     print(f"CSV writer on {args.rows:,} change rows ({size / 1e6:.1f} MB):")

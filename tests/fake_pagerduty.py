@@ -9,6 +9,7 @@ offset pagination with ``offset + limit <= offset_cap`` (400 beyond), ``more``, 
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -127,3 +128,15 @@ def serve(fake: FakePagerDuty) -> tuple[ThreadingHTTPServer, str]:
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@contextmanager
+def running(fake: FakePagerDuty | None = None):
+    """``fake`` (a new one by default) served on 127.0.0.1 for the block, its ``url`` set; stopped after."""
+    fake = fake or FakePagerDuty()
+    server, fake.url = serve(fake)
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()

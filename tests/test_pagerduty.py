@@ -10,7 +10,7 @@ from cadence.cli import main
 from cadence.config import parse_config
 from cadence.errors import ConfigError, SourceAuthError, SourceRateLimitError
 from collectors import pagerduty
-from tests.fake_pagerduty import FakePagerDuty, serve
+from tests.fake_pagerduty import running
 from warehouse import read_connection
 
 NOW = datetime(2026, 3, 1, 12, 0, 0)
@@ -18,12 +18,8 @@ NOW = datetime(2026, 3, 1, 12, 0, 0)
 
 @pytest.fixture
 def fake():
-    fake = FakePagerDuty()
-    server, url = serve(fake)
-    fake.url = url
-    yield fake
-    server.shutdown()
-    server.server_close()
+    with running() as fake:
+        yield fake
 
 
 def make_config(fake, **extra):

@@ -12,19 +12,15 @@ from cadence.config import parse_config
 from collectors import pagerduty
 from collectors.webhook import create_app
 from metrics import dora_metrics, drilldown
-from tests.fake_pagerduty import FakePagerDuty, serve
+from tests.fake_pagerduty import running
 from tests.test_webhook import AUTH, TOKEN, serve_app
 from warehouse import read_connection
 
 
 @pytest.fixture
 def fake():
-    fake = FakePagerDuty()
-    server, url = serve(fake)
-    fake.url = url
-    yield fake
-    server.shutdown()
-    server.server_close()
+    with running() as fake:
+        yield fake
 
 
 def dep(dep_id, service, finished_at, environment="production"):

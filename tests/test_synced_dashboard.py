@@ -19,7 +19,7 @@ from cadence.config import effective_config, load_config
 from tests.apptest_support import PAGES, dashboard_env, open_app, texts
 from tests.fake_github import FakeGitHub
 from tests.fake_github.scenarios import busy_repo
-from tests.fake_pagerduty import FakePagerDuty, serve
+from tests.fake_pagerduty import running
 from warehouse import read_connection
 
 pytestmark = pytest.mark.xdist_group("dashboard")
@@ -32,12 +32,10 @@ TODAY = date(2026, 2, 2)
 def synced_files(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("synced")
     db, cfg = tmp / "synced.duckdb", tmp / "cadence.toml"
-    pd = FakePagerDuty()
-    pd_server, pd_url = serve(pd)
     mp = pytest.MonkeyPatch()
     try:
-        with FakeGitHub() as gh:
-            # shop/api: 80 PRs, one every 6 h from 2026-01-05 09:00 (→ 2026-01-24 15:00), a
+        with FakeGitHub() as gh, running() as pd:
+            # shop/api: 80 PRs, one every 6 h from 2026-01-05 09:00 (→ 2026-01-25 03:00), a
             # production deployment after every 4th merge (20); shop/web: 40 PRs, 10 deployments.
             busy_repo(gh, "shop/api", pulls=80, deployments=20, start="2026-01-05T09:00:00Z", seed=1)
             busy_repo(gh, "shop/web", pulls=40, deployments=10, start="2026-01-06T10:00:00Z", seed=2)
@@ -49,7 +47,7 @@ def synced_files(tmp_path_factory):
                 "[teams.storefront]\nrepos = [\"shop/web\"]\nservices = [\"web\"]\n"
                 f"[sources.github]\nbase_url = \"{gh.base_url}\"\nrepos = [\"shop/api\", \"shop/web\"]\n"
                 "min_request_interval = 0\n"
-                f"[sources.pagerduty]\nbase_url = \"{pd_url}\"\nservice_ids = [\"PAPI\"]\n"
+                f"[sources.pagerduty]\nbase_url = \"{pd.url}\"\nservice_ids = [\"PAPI\"]\n"
                 "[sources.pagerduty.services]\nPAPI = \"api\"\n", encoding="utf-8")
             mp.setenv("GITHUB_TOKEN", "test-token")
             mp.setenv("PAGERDUTY_TOKEN", pd.token)
@@ -60,7 +58,6 @@ def synced_files(tmp_path_factory):
             assert not gh.invalid_queries
     finally:
         mp.undo()
-        pd_server.shutdown()
     return db, cfg
 
 
