@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: run test install bench clean
+.PHONY: run test install bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
+
+## make screenshots: the browser test, saving its page screenshots to docs/screenshots (README shows them)
+screenshots: $(STAMP)
+	CADENCE_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/test_browser.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache data/demo.duckdb
