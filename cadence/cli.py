@@ -26,6 +26,7 @@ class AppContext:
 
     db_arg: str | None = None
     config_arg: str | None = None
+    quiet: bool = False              # -q: warnings, errors and the final summary only
     _config: Config | None = field(default=None, repr=False)
 
     @property
@@ -96,7 +97,7 @@ def cli(ctx: click.Context, db_arg, config_arg, verbose, quiet) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for noisy in ("urllib3", "botocore", "boto3", "github", "httpx"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
-    ctx.obj = AppContext(db_arg=db_arg, config_arg=config_arg)
+    ctx.obj = AppContext(db_arg=db_arg, config_arg=config_arg, quiet=quiet)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,13 +31,17 @@ def _utc_stamp() -> str:
 class LineProgress:
     """One line per event: ``2026-03-20T12:00:05Z github shop/api: page 1: 2 changes, ...``."""
 
-    def __init__(self, source: str, stream: TextIO, *, clock: Callable[[], str] = _utc_stamp):
+    def __init__(self, source: str, stream: TextIO, *, clock: Callable[[], str] = _utc_stamp,
+                 states: frozenset[str] | None = None):
         self.source = source
         self.stream = stream
         self.clock = clock
+        self.states = states   # None: every event; else only these states (``-q``: failures)
         self._lock = threading.Lock()
 
     def __call__(self, scope: str, message: str, state: str = "page") -> None:
+        if self.states is not None and state not in self.states:
+            return
         with self._lock:
             self.stream.write(f"{self.clock()} {self.source} {scope}: {message}\n")
             self.stream.flush()
@@ -127,9 +131,12 @@ class BarProgress:
         return next(i for i, t in enumerate(self.bars.tasks) if t.id == task)
 
 
-def open_progress(source: str, stream: TextIO | None = None) -> LineProgress | BarProgress:
-    """Bars when ``stream`` (default stderr) is a terminal, plain timestamped lines otherwise."""
+def open_progress(source: str, stream: TextIO | None = None, *, quiet: bool = False) -> LineProgress | BarProgress:
+    """Bars when ``stream`` (default stderr) is a terminal, plain timestamped lines otherwise;
+    ``quiet`` (the CLI's ``-q``): only a line for each scope that failed."""
     stream = stream if stream is not None else sys.stderr
+    if quiet:
+        return LineProgress(source, stream, states=frozenset({"failed"}))
     isatty = getattr(stream, "isatty", None)
     if isatty is not None and isatty():
         return BarProgress(source, stream)

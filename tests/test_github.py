@@ -608,3 +608,23 @@ def test_off_a_terminal_progress_is_plain_lines():
     with progress:
         progress("shop/api", "reading", "start")
     assert stream.getvalue() == "2026-03-20T12:00:00Z github shop/api: reading\n"
+
+
+def test_quiet_progress_keeps_only_failures():
+    import io
+
+    from cadence.progress import open_progress
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Tty()
+    progress = open_progress("github", stream, quiet=True)   # -q wins over a terminal's bars
+    progress.clock = lambda: "2026-03-20T12:00:00Z"
+    with progress:
+        progress("shop/api", "reading", "start")
+        progress("shop/api", "page 1: 2 changes", "page")
+        progress("shop/web", "failed: not found", "failed")
+        progress("shop/api", "done", "done")
+    assert stream.getvalue() == "2026-03-20T12:00:00Z github shop/web: failed: not found\n"

@@ -22,7 +22,7 @@ def command(app: AppContext, repos: tuple[str, ...]) -> None:
 
     # A bar per repository on a terminal; plain timestamped lines in CI and cron (stderr, so the
     # summary on stdout stays easy to capture).
-    with open_progress("github", sys.stderr) as progress:
+    with open_progress("github", sys.stderr, quiet=app.quiet) as progress:
         report = sync(app.db_path, app.config, repos=repos or None, progress=progress)
     rows = ", ".join(f"{n} {table}" for table, n in report.rows.items())
     left = (f"{report.rate_remaining} of {report.rate_limit}" if report.rate_remaining is not None
