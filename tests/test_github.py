@@ -628,3 +628,70 @@ def test_quiet_progress_keeps_only_failures():
         progress("shop/web", "failed: not found", "failed")
         progress("shop/api", "done", "done")
     assert stream.getvalue() == "2026-03-20T12:00:00Z github shop/web: failed: not found\n"
+
+
+@pytest.mark.slow
+def test_a_killed_sync_resumes_without_loss_or_duplicates(fake, tmp_path):
+    """`cadence sync github` in its own process, killed (SIGKILL) while a request hangs in the middle
+    of the second repository; the next run ends with exactly the rows and cursors of one clean sync."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    from tests.fake_github import server as fake_server_module
+
+    busy_repo(fake, "shop/api", pulls=300, deployments=60, seed=3)
+    busy_repo(fake, "shop/web", pulls=300, deployments=60, start="2025-02-03T09:00:00Z", seed=4)
+    cfg = tmp_path / "cadence.toml"
+    cfg.write_text(f'[sources.github]\nbase_url = "{fake.base_url}"\nrepos = ["shop/api", "shop/web"]\n'
+                   "min_request_interval = 0\nparallelism = 1\n", encoding="utf-8")
+    tables = ("changes", "deployments", "deployment_changes", "incidents")
+
+    def snapshot(db):
+        got = {t: sorted(rows(db, f"SELECT * FROM {t}"), key=repr) for t in tables}
+        got["cursors"] = sorted(rows(db, "SELECT scope, cursor FROM sync_state WHERE source = 'github'"))
+        return got
+
+    reference = tmp_path / "reference.duckdb"
+    assert main(["--db", str(reference), "--config", str(cfg), "sync", "github"]) == 0
+    expected = snapshot(reference)
+    first_repo_requests = fake.counted("shop/api")
+    assert first_repo_requests >= 2 and fake.counted("shop/web") >= 2   # several pages each
+
+    # Let shop/api's requests and the first of shop/web's through, then hold the next one.
+    fake.reset_log()
+    release = threading.Event()
+    fake.add_fault(fake_server_module.GRAPHQL_PATH,
+                   *[fake_server_module.passthrough()] * (first_repo_requests + 1),
+                   fake_server_module.hang(release))
+    db = tmp_path / "killed.duckdb"
+    env = {**os.environ, "GITHUB_TOKEN": TOKEN}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from cadence.cli import main; sys.exit(main())",
+         "--db", str(db), "--config", str(cfg), "sync", "github"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while fake.hanging == 0 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert fake.hanging == 1, "the sync never reached the held request"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        release.set()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+
+    # What the killed run committed: shop/api whole, shop/web at most partly; never more than a clean sync.
+    partial = snapshot(db)
+    assert 0 < len(partial["changes"]) < len(expected["changes"])
+    assert {r[0] for r in partial["changes"]} <= {r[0] for r in expected["changes"]}
+    api = [r for r in expected["changes"] if r[0].startswith("github:shop/api#")]
+    assert [r for r in partial["changes"] if r[0].startswith("github:shop/api#")] == api
+
+    fake.faults.clear()
+    assert main(["--db", str(db), "--config", str(cfg), "sync", "github"]) == 0
+    assert snapshot(db) == expected

@@ -39,6 +39,8 @@ class Fault:
     headers: dict = field(default_factory=dict)
     partial_field: str | None = None     # GraphQL: null this field in the result and add an error
     exhaust: bool = False                # primary rate limit: remaining 0, reset in an hour
+    passthrough: bool = False            # no fault: the real response (to let requests pass first)
+    hang: threading.Event | None = None  # hold the request until this is set (at most 60 s), then fail
 
 
 def server_error(status: int = 502) -> Fault:
@@ -63,6 +65,15 @@ def primary_exhausted() -> Fault:
                  exhaust=True)
 
 
+def passthrough() -> Fault:
+    return Fault(passthrough=True)
+
+
+def hang(release: threading.Event) -> Fault:
+    """A request that never answers while ``release`` is unset (a client stuck, to be killed)."""
+    return Fault(502, "Bad Gateway", hang=release)
+
+
 def graphql_partial(field_name: str, message: str = "Something went wrong while executing your query. "
                                                    "Please include `ABCD:1234` when reporting this issue.") -> Fault:
     return Fault(200, {"message": message}, partial_field=field_name)
@@ -80,6 +91,7 @@ class FakeGitHub:
         self.faults: dict[str, deque[Fault]] = defaultdict(deque)
         self.requests: list[dict] = []
         self.invalid_queries: list[tuple[str, list[str]]] = []
+        self.hanging = 0                             # requests held by a ``hang`` fault so far
         self.rate_limit = 5000
         self.remaining = 5000
         self.reset_at = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
@@ -100,6 +112,7 @@ class FakeGitHub:
             self.faults.clear()
             self.requests.clear()
             self.invalid_queries.clear()
+            self.hanging = 0
             self.remaining = self.rate_limit
             self.app_key_public = None
             self.installations.clear()
@@ -231,7 +244,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _fault(self) -> Fault | None:
         with self.fake.lock:
             queue = self.fake.faults.get(self._path)
-            return queue.popleft() if queue else None
+            fault = queue.popleft() if queue else None
+            if fault is not None and fault.hang is not None:
+                self.fake.hanging += 1
+        if fault is None or fault.passthrough:
+            return None
+        if fault.hang is not None:
+            fault.hang.wait(60)
+        return fault
 
     def _serve_fault(self, fault: Fault, repo: str | None) -> None:
         headers = dict(fault.headers)
