@@ -3,7 +3,8 @@
 Serves ``GET /incidents`` and ``GET /incidents/{id}`` with the real API's rules that the collector
 must respect: token auth, ``since``/``until`` ranges of at most ``max_window`` (400 beyond), classic
 offset pagination with ``offset + limit <= offset_cap`` (400 beyond), ``more``, ``total`` when asked,
-``statuses[]`` and ``service_ids[]`` filters, ``sort_by=created_at:asc``. Tests can queue 429s.
+``statuses[]`` and ``service_ids[]`` filters, ``sort_by=created_at:asc``. Tests can queue 429s,
+and hold one request unanswered (``hold``) so a client can be killed while it waits.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class FakePagerDuty:
     incidents: dict[str, dict] = field(default_factory=dict)
     rate_limits: list[str] = field(default_factory=list)  # Retry-After values of queued 429s
     requests: list[tuple[str, dict]] = field(default_factory=list)
+    holds: dict[str, list] = field(default_factory=dict)   # path -> [requests to let through, release]
+    held: int = 0                            # requests held by ``hold`` so far
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- test helpers ---------------------------------------------------------------------------
@@ -57,14 +60,32 @@ class FakePagerDuty:
             inc["resolved_at"] = at if with_resolved_at else None
             inc["last_status_change_at"] = at
 
+    def hold(self, path: str, release: threading.Event, *, after: int = 0) -> None:
+        """Answer ``after`` more requests to ``path``, then hold the next one until ``release`` is set
+        (at most 60 s); it is answered normally afterwards, if its client is still there."""
+        with self.lock:
+            self.holds[path] = [after, release]
+
     def list_requests(self) -> list[dict]:
         return [q for path, q in self.requests if path == "/incidents"]
 
     # -- serving --------------------------------------------------------------------------------
     def handle(self, path: str, query: dict[str, list[str]], auth: str | None):
         """(status, headers, body) for one request."""
+        release = None
         with self.lock:
             self.requests.append((path, query))
+            hold = self.holds.get(path)
+            if hold is not None:
+                if hold[0] == 0:
+                    release = hold[1]
+                    del self.holds[path]
+                    self.held += 1
+                else:
+                    hold[0] -= 1
+        if release is not None:
+            release.wait(60)
+        with self.lock:
             if self.rate_limits:
                 return 429, {"Retry-After": self.rate_limits.pop(0)}, {
                     "error": {"message": "Rate Limit Exceeded", "code": 2020}}
@@ -114,8 +135,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for k, v in headers.items():
             self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass                             # the client was killed while its request was held
 
     def log_message(self, *args):
         pass

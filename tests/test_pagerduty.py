@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import pytest
@@ -193,3 +194,119 @@ def test_cli_sync_uses_env_token_and_reports_missing_one(fake, tmp_path, monkeyp
     assert "1 incident rows written" in capsys.readouterr().err
     assert rows(db, "SELECT id, service FROM incidents") == [("pagerduty:CLI1", "api")]
     assert fake.list_requests()[0]["service_ids[]"] == ["PABC123"]
+
+
+# -- a killed sync resumes ----------------------------------------------------------------------
+
+PIN_NOW_AND_RUN = ("import sys, datetime; from collectors import pagerduty; "
+                   "pagerduty._utcnow = lambda: datetime.datetime(2026, 3, 1, 12); "   # = NOW
+                   "from cadence.cli import main; sys.exit(main())")
+
+
+def year_of_incidents(fake):
+    """600 incidents, one every 14 h from 2025-03-01 03:00Z (the last on 2026-02-14), plus three
+    after 2026-02-24: about a ninth triggered, a thirteenth acknowledged, the rest resolved."""
+    base = datetime(2025, 3, 1, 3)
+    for n in range(603):
+        created = base + timedelta(hours=14 * n) if n < 600 else datetime(2026, 2, 25) + timedelta(hours=n - 600)
+        status = "triggered" if n % 9 == 0 else "acknowledged" if n % 13 == 0 else "resolved"
+        resolved = iso(created + timedelta(hours=n % 5 + 1)) if status == "resolved" else None
+        fake.add(f"Y{n:03d}", iso(created), status=status, urgency="low" if n % 4 else "high",
+                 priority="P1" if n % 50 == 0 else None, service="PSVC1" if n % 3 else "PSVC2",
+                 service_name="Checkout API" if n % 3 else "Billing Worker",
+                 resolved_at=None if n % 17 == 0 else resolved, last_status_change_at=resolved)
+
+
+@pytest.mark.slow
+def test_a_killed_sync_resumes_without_loss_or_duplicates(fake, tmp_path, monkeypatch):
+    """`cadence sync pagerduty` in its own process, killed (SIGKILL) while a page of its second
+    6-month window hangs; incidents change before the next run, which resumes from the cursor and
+    ends with exactly the rows and state of one clean sync of what PagerDuty then holds."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    year_of_incidents(fake)
+    cfg = tmp_path / "cadence.toml"
+    cfg.write_text(f'[sources.pagerduty]\nbase_url = "{fake.url}"\nsince = "2025-03-01"\n'
+                   f'[sources.pagerduty.services]\nPSVC1 = "api"\n', encoding="utf-8")
+    monkeypatch.setenv("PAGERDUTY_TOKEN", fake.token)
+    monkeypatch.setattr(pagerduty, "_utcnow", lambda: NOW)
+
+    def snapshot(db):
+        return {"incidents": rows(db, "SELECT * FROM incidents ORDER BY id"),
+                "state": rows(db, "SELECT scope, cursor, details, last_error FROM sync_state "
+                                  "WHERE source = 'pagerduty'")}
+
+    def sync_cli(db):
+        return main(["--db", str(db), "--config", str(cfg), "sync", "pagerduty"])
+
+    # 2025-03-01 .. 2026-03-01 12:00: windows split at 2025-08-28 and 2026-02-24. Incidents every
+    # 14 h: 309 in the first window (4 pages), 291 in the second (3 pages), 3 in the last (1 page).
+    before = tmp_path / "before.duckdb"
+    assert sync_cli(before) == 0
+    clean_before = snapshot(before)
+    listings = [(q["since"][0], q["offset"][0]) for q in fake.list_requests()]
+    assert listings == [("2025-03-01T00:00:00Z", o) for o in ("0", "100", "200", "300")] + [
+        ("2025-08-28T00:00:00Z", o) for o in ("0", "100", "200")] + [("2026-02-24T00:00:00Z", "0")]
+
+    # Let the first window's 4 pages and the second window's first page through; hold its second.
+    fake.requests.clear()
+    release = threading.Event()
+    fake.hold("/incidents", release, after=5)
+    db = tmp_path / "killed.duckdb"
+    proc = subprocess.Popen([sys.executable, "-c", PIN_NOW_AND_RUN, "--db", str(db), "--config", str(cfg),
+                             "sync", "pagerduty"], env=dict(os.environ),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while fake.held == 0 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+        assert fake.held == 1, "the sync never reached the held request"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        release.set()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+
+    # Committed: the first window whole, with its cursor and open set; nothing of the second.
+    partial = snapshot(db)
+    window_end = datetime(2025, 8, 28)
+    first_window = [r for r in clean_before["incidents"] if r[5] < window_end]
+    # 2025-03-01 03:00 + 14 h × n < 2025-08-28 00:00 (180 d × 24 − 3 = 4317 h): n = 0..308, 309 rows.
+    assert len(first_window) == 309
+    assert partial["incidents"] == first_window
+    (scope, cursor, details, error), = partial["state"]
+    assert (scope, cursor, error) == ("incidents", "2025-08-28T00:00:00Z", None)
+    open_ids = {r[0].removeprefix("pagerduty:") for r in first_window if r[6] is None}
+    # open among n = 0..308: triggered n % 9 == 0 → 35; acknowledged n % 13 == 0 → 24, less the 3
+    # that are also multiples of 9 (0, 117, 234) → 21; 35 + 21 = 56.
+    assert set(json.loads(details)["open"]) == open_ids and len(open_ids) == 56
+
+    # Meanwhile: two incidents of the committed window and one of the unread one are resolved (one
+    # without resolved_at), and a new one is opened.
+    fake.resolve("Y000", "2026-02-26T10:00:00Z")
+    fake.resolve("Y009", "2026-02-26T11:00:00Z", with_resolved_at=False)
+    fake.resolve("Y450", "2026-02-26T12:00:00Z")
+    fake.add("NEW", "2026-02-28T09:00:00Z", urgency="high")
+    fake.requests.clear()
+    assert sync_cli(db) == 0
+    # It resumed: the history before the cursor was not listed again (only open incidents were).
+    full = [(q["since"][0], q["offset"][0]) for q in fake.list_requests() if "statuses[]" not in q]
+    assert full[0] == ("2025-08-27T23:00:00Z", "0")                  # cursor − 1 h overlap
+
+    reference = tmp_path / "reference.duckdb"
+    assert sync_cli(reference) == 0
+    expected = snapshot(reference)
+    assert len(expected["incidents"]) == 604                            # 603 + NEW, each once
+    got = snapshot(db)
+    assert got == expected
+    resolved = {r[0]: r[6] for r in got["incidents"] if r[0] in ("pagerduty:Y000", "pagerduty:Y009",
+                                                                 "pagerduty:Y450")}
+    assert resolved == {"pagerduty:Y000": datetime(2026, 2, 26, 10), "pagerduty:Y009": datetime(2026, 2, 26, 11),
+                        "pagerduty:Y450": datetime(2026, 2, 26, 12)}
