@@ -1,6 +1,7 @@
 """Helpers for the AWS tests: a moto server on 127.0.0.1 and environment that points boto3 at it
 through the same endpoint setting a real user would use (AWS_ENDPOINT_URL), with fake credentials.
-A scripted HTTP server covers the answers moto cannot give (AccessDenied, throttling)."""
+A scripted HTTP server covers the answers moto cannot give (AccessDenied, throttling); a forwarding
+proxy in front of moto can hold one call while its client is killed."""
 
 from __future__ import annotations
 
@@ -99,6 +100,89 @@ class ScriptedAws:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class HoldingProxy:
+    """A forwarding proxy on 127.0.0.1 in front of an AWS endpoint (moto), so a test can point
+    AWS_ENDPOINT_URL at it and hold one call unanswered while its client is killed.
+
+    Every request is forwarded as it came (method, path, headers, body) and the answer returned as
+    it came. ``hold(operation, release, after=n)`` lets ``n`` more calls of that operation (matched
+    on the end of ``X-Amz-Target``, e.g. ``GetCostAndUsage``) through, then holds the next one until
+    ``release`` is set (at most 60 s) and answers it 502 without forwarding it: the call never
+    reaches the endpoint, as if the network had swallowed it.
+    """
+
+    def __init__(self, target: str):
+        self.target = target.rstrip("/")
+        self.calls: list[str] = []          # X-Amz-Target of each forwarded call (or "METHOD path")
+        self.held = 0
+        self.lock = threading.Lock()
+        self._hold: list | None = None      # [operation, calls still to let through, release]
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _relay(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                target = self.headers.get("X-Amz-Target") or f"{self.command} {self.path}"
+                release = None
+                with outer.lock:
+                    hold = outer._hold
+                    if hold is not None and target.endswith(hold[0]):
+                        if hold[1] == 0:
+                            release, outer._hold = hold[2], None
+                            outer.held += 1
+                        else:
+                            hold[1] -= 1
+                    if release is None:
+                        outer.calls.append(target)
+                if release is not None:
+                    release.wait(60)
+                    self._answer(502, {"Content-Type": "text/plain"}, b"held by the test proxy")
+                    return
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("host", "content-length", "connection")}
+                reply = requests.request(self.command, outer.target + self.path, data=body,
+                                         headers=headers, timeout=60, allow_redirects=False)
+                keep = {k: v for k, v in reply.headers.items()
+                        if k.lower() not in ("content-length", "content-encoding", "transfer-encoding",
+                                             "connection", "server", "date")}
+                self._answer(reply.status_code, keep, reply.content)
+
+            def _answer(self, status, headers, data):
+                try:
+                    self.send_response(status)
+                    for k, v in headers.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass                    # the client was killed while its call was held
+
+            do_GET = do_POST = do_PUT = do_DELETE = _relay  # noqa: N815 (http.server's names)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
+
+    def hold(self, operation: str, release: threading.Event, *, after: int = 0) -> None:
+        with self.lock:
+            self._hold = [operation, after, release]
 
     def __enter__(self):
         self.thread.start()

@@ -422,3 +422,163 @@ def test_throttling_that_outlasts_the_retries_says_to_run_again(monkeypatch, tmp
     assert cost_rows(db_path) == []
     cursor, error = sync_states(db_path)["costs"]
     assert cursor is None and "kept throttling" in error
+
+
+# -- a killed sync resumes ------------------------------------------------------------------------
+
+PIN_TODAY_AND_RUN = ("import sys, datetime; from collectors import aws_costs; "
+                     "aws_costs._today = lambda: datetime.date(2026, 10, 20); "
+                     "from cadence.cli import main; sys.exit(main())")
+
+
+def cost_days(first: str, last: str, groups, estimated_from: str | None = None) -> list[dict]:
+    """ResultsByTime for each day first..last: ``groups(day_index)`` gives that day's groups."""
+    from datetime import timedelta
+
+    out, day, n = [], date.fromisoformat(first), 0
+    while day <= date.fromisoformat(last):
+        est = estimated_from is not None and day >= date.fromisoformat(estimated_from)
+        out.append(day_result(day.isoformat(), groups(day, n), estimated=est))
+        day, n = day + timedelta(days=1), n + 1
+    return out
+
+
+def tag_totals(day, n):
+    return [(["team$payments"], 10, 10, 1), (["team$storefront"], 2, 2, 1), (["team$"], 1, 1, 1)]
+
+
+def payments(final_shift):
+    # Oct 8 and 9 are estimated in the first run; final figures are 0.5 higher.
+    return lambda day, n: [([A1, EC2], 8 + n % 3 + (final_shift if day >= date(2026, 10, 8) else 0), 9, 24),
+                           ([A1, S3], 1 + n % 2, 1, 50)]
+
+
+def storefront(day, n):
+    return [([A2, LAMBDA], 0.5 + n % 4 / 4, 0.5, 1000)]
+
+
+def untagged(vanishing):
+    # In the first run the estimate of Oct 9 holds a Lambda group that the final bill lacks.
+    return lambda day, n: [(["333333333333", S3], 0.75, 0.75, 10)] + (
+        [(["444444444444", LAMBDA], 0.2, 0.2, 5)] if vanishing and day == date(2026, 10, 9) else [])
+
+
+# Run 1 (today 2026-10-10, lookback 1 month: 2026-09-01..10-09, Oct 8 and 9 estimated): 5 requests.
+RUN_1 = ({"ResultsByTime": cost_days("2026-09-01", "2026-10-09", tag_totals, "2026-10-08")},
+         {"ResultsByTime": cost_days("2026-09-01", "2026-09-20", payments(0)), "NextPageToken": "a-2"},
+         {"ResultsByTime": cost_days("2026-09-21", "2026-10-09", payments(0), "2026-10-08")},
+         {"ResultsByTime": cost_days("2026-09-01", "2026-10-09", storefront, "2026-10-08")},
+         {"ResultsByTime": cost_days("2026-09-01", "2026-10-09", untagged(True), "2026-10-08")})
+# Run 2 (today 2026-10-20: from the cursor, Oct 8, to Oct 19; Oct 18 and 19 estimated): 6 requests,
+# the payments query in three pages.
+RUN_2 = ({"ResultsByTime": cost_days("2026-10-08", "2026-10-19", tag_totals, "2026-10-18")},
+         {"ResultsByTime": cost_days("2026-10-08", "2026-10-11", payments(0.5)), "NextPageToken": "b-2"},
+         {"ResultsByTime": cost_days("2026-10-12", "2026-10-15", payments(0.5)), "NextPageToken": "b-3"},
+         {"ResultsByTime": cost_days("2026-10-16", "2026-10-19", payments(0.5), "2026-10-18")},
+         {"ResultsByTime": cost_days("2026-10-08", "2026-10-19", storefront, "2026-10-18")},
+         {"ResultsByTime": cost_days("2026-10-08", "2026-10-19", untagged(False), "2026-10-18")})
+
+
+@pytest.mark.slow
+def test_a_killed_sync_resumes_without_loss_or_duplicates(aws, tmp_path, monkeypatch):
+    """`cadence sync aws-costs` in its own process, killed (SIGKILL) while the second page of a
+    Cost Explorer query hangs in a proxy in front of moto, on a warehouse holding an earlier run with
+    estimated days: nothing of the earlier run is lost, and the next run ends with exactly the rows
+    and cursors of one clean run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from tests.aws_support import HoldingProxy
+
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    iid = boto3.client("ec2", region_name="us-east-1").run_instances(
+        ImageId="ami-12345678", InstanceType="t3.large", MinCount=1, MaxCount=1, TagSpecifications=[
+            {"ResourceType": "instance", "Tags": [{"Key": "team", "Value": "payments"}]}])["Instances"][0]["InstanceId"]
+    boto3.client("cloudwatch", region_name="us-east-1").put_metric_data(Namespace="AWS/EC2", MetricData=[
+        {"MetricName": "CPUUtilization", "Dimensions": [{"Name": "InstanceId", "Value": iid}],
+         "Timestamp": datetime(2026, 10, day, hour, 30, tzinfo=UTC), "Value": value, "Unit": "Percent"}
+        for day in (8, 9, 18, 19) for hour, value in ((1, day * 2.0), (2, day * 4.0))])
+    toml = tmp_path / "cadence.toml"
+    toml.write_text('[sources.aws]\nteam_tag = "team"\nlookback_months = 1\nutilization_days = 3\n'
+                    '[teams.payments]\ncost_tags = ["payments"]\n[teams.storefront]\ncost_tags = ["storefront"]\n'
+                    '[cost_allocation.accounts]\n"333333333333" = "storefront"\n', encoding="utf-8")
+
+    def snapshot(db):
+        with connect(db, read_only=True) as con:
+            return {table: con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+                    for table in ("costs", "utilization", "commitments")} | {
+                "state": con.execute("SELECT scope, cursor, details, last_error FROM sync_state "
+                                     "ORDER BY scope").fetchall()}
+
+    def sync_cli(db, today):
+        monkeypatch.setattr(aws_costs, "_today", lambda: today)
+        return main(["--db", str(db), "--config", str(toml), "sync", "aws-costs"])
+
+    queue_cost_results(aws, *RUN_1, *RUN_2)
+    with HoldingProxy(aws) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        # Run 1 into two warehouses (moto answers a repeated request with the same result).
+        reference, db = tmp_path / "reference.duckdb", tmp_path / "killed.duckdb"
+        assert sync_cli(reference, date(2026, 10, 10)) == 0
+        assert sync_cli(db, date(2026, 10, 10)) == 0
+        after_run_1 = snapshot(db)
+        assert after_run_1 == snapshot(reference)
+        est = [r for r in after_run_1["costs"] if r[0] >= date(2026, 10, 8)]
+        # Oct 8 and 9: EC2 + S3 (payments), Lambda (storefront), S3 of 333…, and on Oct 9 the Lambda
+        # of 444…: 2 × 4 + 1 = 9 estimated rows
+        assert len(est) == 9 and all(r[-1] for r in est)
+        assert dict((s, c) for s, c, *_ in after_run_1["state"])["costs"] == "2026-10-08"
+        assert len(after_run_1["utilization"]) == 2                     # Oct 8 and 9, cpu
+
+        # Run 2, clean, into the reference.
+        assert sync_cli(reference, date(2026, 10, 20)) == 0
+        expected = snapshot(reference)
+
+        # Run 2 in its own process: the tag query and the payments query's first page pass, its
+        # second page is held, and the process is killed while it waits.
+        release = threading.Event()
+        proxy.calls.clear()
+        proxy.hold("GetCostAndUsage", release, after=2)
+        proc = subprocess.Popen([sys.executable, "-c", PIN_TODAY_AND_RUN, "--db", str(db), "--config", str(toml),
+                                 "sync", "aws-costs"], env=dict(os.environ),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            while proxy.held == 0 and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.02)
+            assert proxy.held == 1, "the sync never reached the held request"
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+        finally:
+            release.set()
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == -signal.SIGKILL
+        assert [c.rsplit(".", 1)[-1] for c in proxy.calls] == ["GetCostAndUsage"] * 2
+
+        # Nothing of run 2 was committed and nothing of run 1 was lost: the estimates and cursors stand.
+        assert snapshot(db) == after_run_1
+
+        # Run again: it fetches from the cursor again and ends where the clean run did.
+        assert sync_cli(db, date(2026, 10, 20)) == 0
+    got = snapshot(db)
+    assert got == expected
+    # (day, account, service) → (effective_cost, estimated)
+    before = {(r[0], r[4], r[5]): (r[13], r[-1]) for r in after_run_1["costs"]}
+    costs = {(r[0], r[4], r[5]): (r[13], r[-1]) for r in got["costs"]}
+    # Oct 8 EC2: estimate on run 1's second payments page (from Sep 21, so n = 17): 8 + 17 % 3 = 10;
+    # final on run 2's first page (n = 0): 8 + 0 + 0.5 = 8.5, no longer estimated.
+    assert before[(date(2026, 10, 8), A1, EC2)] == (10.0, True)
+    assert costs[(date(2026, 10, 8), A1, EC2)] == (8.5, False)
+    assert (date(2026, 10, 9), "444444444444", LAMBDA) in before
+    assert (date(2026, 10, 9), "444444444444", LAMBDA) not in costs   # gone from the final bill
+    per_day = {}
+    for r in got["costs"]:
+        per_day[r[0]] = per_day.get(r[0], 0) + 1
+    # 4 groups a day (EC2, S3, Lambda, S3 of 333…), once each, Sep 1 .. Oct 19 = 30 + 19 = 49 days
+    assert set(per_day.values()) == {4} and len(per_day) == 49
+    assert sorted({r[0] for r in got["utilization"]}) == [date(2026, 10, d) for d in (8, 9, 18, 19)]
