@@ -485,14 +485,10 @@ def test_a_killed_sync_resumes_without_loss_or_duplicates(aws, tmp_path, monkeyp
     Cost Explorer query hangs in a proxy in front of moto, on a warehouse holding an earlier run with
     estimated days: nothing of the earlier run is lost, and the next run ends with exactly the rows
     and cursors of one clean run."""
-    import os
-    import signal
-    import subprocess
-    import sys
     import threading
-    import time
 
     from tests.aws_support import HoldingProxy
+    from tests.kill_support import kill_while_held
 
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     iid = boto3.client("ec2", region_name="us-east-1").run_instances(
@@ -543,21 +539,8 @@ def test_a_killed_sync_resumes_without_loss_or_duplicates(aws, tmp_path, monkeyp
         release = threading.Event()
         proxy.calls.clear()
         proxy.hold("GetCostAndUsage", release, after=2)
-        proc = subprocess.Popen([sys.executable, "-c", PIN_TODAY_AND_RUN, "--db", str(db), "--config", str(toml),
-                                 "sync", "aws-costs"], env=dict(os.environ),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 30
-            while proxy.held == 0 and time.monotonic() < deadline and proc.poll() is None:
-                time.sleep(0.02)
-            assert proxy.held == 1, "the sync never reached the held request"
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=10)
-        finally:
-            release.set()
-            if proc.poll() is None:
-                proc.kill()
-        assert proc.returncode == -signal.SIGKILL
+        kill_while_held(PIN_TODAY_AND_RUN, ["--db", str(db), "--config", str(toml), "sync", "aws-costs"],
+                        lambda: proxy.held, release)
         assert [c.rsplit(".", 1)[-1] for c in proxy.calls] == ["GetCostAndUsage"] * 2
 
         # Nothing of run 2 was committed and nothing of run 1 was lost: the estimates and cursors stand.

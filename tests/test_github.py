@@ -635,12 +635,10 @@ def test_a_killed_sync_resumes_without_loss_or_duplicates(fake, tmp_path):
     """`cadence sync github` in its own process, killed (SIGKILL) while a request hangs in the middle
     of the second repository; the next run ends with exactly the rows and cursors of one clean sync."""
     import os
-    import signal
-    import subprocess
-    import sys
     import threading
 
     from tests.fake_github import server as fake_server_module
+    from tests.kill_support import RUN_CLI, kill_while_held
 
     busy_repo(fake, "shop/api", pulls=300, deployments=60, seed=3)
     busy_repo(fake, "shop/web", pulls=300, deployments=60, start="2025-02-03T09:00:00Z", seed=4)
@@ -667,23 +665,8 @@ def test_a_killed_sync_resumes_without_loss_or_duplicates(fake, tmp_path):
                    *[fake_server_module.passthrough()] * (first_repo_requests + 1),
                    fake_server_module.hang(release))
     db = tmp_path / "killed.duckdb"
-    env = {**os.environ, "GITHUB_TOKEN": TOKEN}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from cadence.cli import main; sys.exit(main())",
-         "--db", str(db), "--config", str(cfg), "sync", "github"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while fake.hanging == 0 and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
-        assert fake.hanging == 1, "the sync never reached the held request"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        release.set()
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL
+    kill_while_held(RUN_CLI, ["--db", str(db), "--config", str(cfg), "sync", "github"],
+                    lambda: fake.hanging, release, env={**os.environ, "GITHUB_TOKEN": TOKEN})
 
     # What the killed run committed: shop/api whole, shop/web at most partly; never more than a clean sync.
     partial = snapshot(db)

@@ -222,12 +222,9 @@ def test_a_killed_sync_resumes_without_loss_or_duplicates(fake, tmp_path, monkey
     """`cadence sync pagerduty` in its own process, killed (SIGKILL) while a page of its second
     6-month window hangs; incidents change before the next run, which resumes from the cursor and
     ends with exactly the rows and state of one clean sync of what PagerDuty then holds."""
-    import os
-    import signal
-    import subprocess
-    import sys
     import threading
-    import time
+
+    from tests.kill_support import kill_while_held
 
     year_of_incidents(fake)
     cfg = tmp_path / "cadence.toml"
@@ -258,21 +255,8 @@ def test_a_killed_sync_resumes_without_loss_or_duplicates(fake, tmp_path, monkey
     release = threading.Event()
     fake.hold("/incidents", release, after=5)
     db = tmp_path / "killed.duckdb"
-    proc = subprocess.Popen([sys.executable, "-c", PIN_NOW_AND_RUN, "--db", str(db), "--config", str(cfg),
-                             "sync", "pagerduty"], env=dict(os.environ),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while fake.held == 0 and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.02)
-        assert fake.held == 1, "the sync never reached the held request"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        release.set()
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL
+    kill_while_held(PIN_NOW_AND_RUN, ["--db", str(db), "--config", str(cfg), "sync", "pagerduty"],
+                    lambda: fake.held, release)
 
     # Committed: the first window whole, with its cursor and open set; nothing of the second.
     partial = snapshot(db)
