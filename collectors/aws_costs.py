@@ -49,7 +49,14 @@ import numpy as np
 from cadence.allocation import Allocator
 from cadence.config import Config
 from cadence.errors import CadenceError, ConfigError, SourceAuthError, SourceError, SourceRateLimitError
-from warehouse import read_cursor, record_sync_error, upsert_rows, write_connection, write_cursor
+from warehouse import (
+    read_cursor,
+    record_sync_error,
+    record_sync_skipped,
+    upsert_rows,
+    write_connection,
+    write_cursor,
+)
 from warehouse.state import read_details
 
 log = logging.getLogger(__name__)
@@ -724,7 +731,7 @@ def sync(db_path: str | Path, config: Config, *, session=None, ce_client=None, t
                    f"AWS_ENDPOINT_URL at AWS, or at an emulator that has it, to sync {scope}.")
             log.warning("aws %s: %s", scope, why)
             with write_connection(db_path) as con:
-                record_sync_error(con, SOURCE, scope, why)
+                record_sync_skipped(con, SOURCE, scope, why)
             report.skipped[scope] = why
             return empty
         except CadenceError as exc:

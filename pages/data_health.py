@@ -29,6 +29,8 @@ else:
         command = f"`{SYNC_COMMAND.get(str(row.source).split(':')[0], 'cadence sync ' + str(row.source))}`"
         if isinstance(row.last_error, str) and row.last_error:
             return f"Failing — fix the cause above, then re-run {command}; the cursor has not moved."
+        if isinstance(row.skipped, str) and row.skipped:
+            return "Skipped — the source cannot serve this part (why below); the rest of the sync ran."
         if pd.isna(row.last_success_at):
             return f"Never succeeded — run {command}."
         if (now - pd.Timestamp(row.last_success_at)).days > STALE_AFTER_DAYS:
@@ -40,6 +42,9 @@ else:
     if failing.empty:
         st.success(f"All {len(states)} source scopes synced recently.", icon=":material/check_circle:")
     for row in failing.itertuples():
+        if row.status.startswith("Skipped"):
+            st.info(f"**{row.source} · {row.scope}**: {row.status}\n\n{row.skipped}", icon=":material/block:")
+            continue
         st.warning(f"**{row.source} · {row.scope}**: {row.status}" +
                    (f"\n\nLast error: {row.last_error}" if isinstance(row.last_error, str) else ""),
                    icon=":material/warning:")

@@ -249,3 +249,20 @@ def test_data_health_names_a_failing_source_and_what_to_run(empty):
     assert "github · shop/api" in warnings and "not found; check GITHUB_TOKEN" in warnings
     assert "`cadence sync github`" in warnings
     assert "pagerduty · all" in warnings and "Stale" in warnings and "`cadence sync pagerduty`" in warnings
+
+
+def test_data_health_shows_a_skipped_part_apart_from_failures(empty):
+    from warehouse import record_sync_skipped, write_cursor
+
+    with write_connection(empty) as con:
+        write_cursor(con, "aws-cost-explorer", "costs", "2026-11-19", rows_written=40, now=datetime(2026, 11, 19, 6))
+        record_sync_skipped(con, "aws-cost-explorer", "commitments",
+                            "the endpoint at http://127.0.0.1:5000 does not implement GetSavingsPlansUtilization",
+                            now=datetime(2026, 11, 19, 6))
+    at = open_app("data_health")
+    assert not at.exception
+    infos = "\n".join(i.value for i in at.info)
+    assert "aws-cost-explorer · commitments" in infos and "Skipped" in infos
+    assert "does not implement GetSavingsPlansUtilization" in infos
+    assert not any("commitments" in w.value for w in at.warning)    # not shown as failing
+

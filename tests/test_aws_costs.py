@@ -310,9 +310,10 @@ SP_UTILIZATION_LACKS = "does not implement GetSavingsPlansUtilization: commitmen
 
 
 def sync_states(db_path):
+    """scope -> (cursor, last_error, skipped)."""
     with connect(db_path, read_only=True) as con:
-        return {scope: (cursor, error) for scope, cursor, error in con.execute(
-            "SELECT scope, cursor, last_error FROM sync_state WHERE source = 'aws-cost-explorer'").fetchall()}
+        return {scope: (cursor, error, skipped) for scope, cursor, error, skipped in con.execute(
+            "SELECT scope, cursor, last_error, skipped FROM sync_state WHERE source = 'aws-cost-explorer'").fetchall()}
 
 
 def test_cli_full_sync_against_moto_skips_the_commitments_it_lacks(aws, db_path, tmp_path, monkeypatch, capsys,
@@ -346,9 +347,10 @@ def test_cli_full_sync_against_moto_skips_the_commitments_it_lacks(aws, db_path,
         assert con.execute("SELECT count(*) FROM commitments").fetchone()[0] == 0
     assert util == [(date(2026, 10, 2), iid, "cpu", 0.2)]             # (10 % + 30 %) / 2
     states = sync_states(db_path)
-    # costs and utilization succeeded; commitments shows on Data health with why, its cursor unmoved
-    assert states["costs"] == ("2026-10-03", None) and states["utilization:us-east-1"][1] is None
-    assert states["commitments"][0] is None and SP_UTILIZATION_LACKS in states["commitments"][1]
+    # costs and utilization succeeded; commitments shows on Data health as skipped (not failing)
+    # with why, its cursor unmoved
+    assert states["costs"] == ("2026-10-03", None, None) and states["utilization:us-east-1"][1:] == (None, None)
+    assert states["commitments"][:2] == (None, None) and SP_UTILIZATION_LACKS in states["commitments"][2]
 
 
 COSTS_OK = {"ResultsByTime": [day_result("2026-10-01", [([A1, S3], 4.0, 4.0, 1)])]}
@@ -369,7 +371,7 @@ def test_endpoint_saying_not_implemented_skips_the_part_at_once(monkeypatch, tmp
     assert len(fake.hits) == 2                      # costs, then one commitments call: not retried
     assert report.cost_rows == 1 and report.commitment_rows == 0
     assert SP_UTILIZATION_LACKS in report.skipped["commitments"]
-    assert SP_UTILIZATION_LACKS in sync_states(db_path)["commitments"][1]
+    assert SP_UTILIZATION_LACKS in sync_states(db_path)["commitments"][2]
 
 
 GENERIC_HTML_500 = ("<!doctype html><title>500 Internal Server Error</title><h1>Internal Server Error</h1>"
@@ -420,7 +422,7 @@ def test_throttling_that_outlasts_the_retries_says_to_run_again(monkeypatch, tmp
             aws_costs.sync(db_path, cfg(), ce_client=ce, parts=("costs",), today=date(2026, 10, 2))
     assert len(fake.hits) == 2
     assert cost_rows(db_path) == []
-    cursor, error = sync_states(db_path)["costs"]
+    cursor, error, _ = sync_states(db_path)["costs"]
     assert cursor is None and "kept throttling" in error
 
 

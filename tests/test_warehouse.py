@@ -8,7 +8,7 @@ import pytest
 from cadence.errors import WarehouseError
 from warehouse import connect, database_version, read_cursor, upsert_rows, write_connection, write_cursor
 from warehouse.db import LATEST_VERSION
-from warehouse.state import record_sync_error
+from warehouse.state import read_sync_states, record_sync_error, record_sync_skipped
 
 
 def test_new_file_gets_latest_schema(db_path):
@@ -51,6 +51,20 @@ def test_cursor_moves_with_success_and_survives_error(con):
     record_sync_error(con, "github", "shop/api:pulls", "HTTP 502")
     assert read_cursor(con, "github", "shop/api:pulls") == "2026-03-01T10:00:00Z"
     assert con.execute("SELECT rows_written, last_error FROM sync_state").fetchone() == (5, "HTTP 502")
+
+
+def test_a_skipped_part_is_neither_an_error_nor_a_success_and_clears_on_the_next_run(con):
+    write_cursor(con, "aws-cost-explorer", "commitments", "2026-10-01", rows_written=3)
+    record_sync_error(con, "aws-cost-explorer", "commitments", "HTTP 502")
+    record_sync_skipped(con, "aws-cost-explorer", "commitments", "the endpoint lacks GetSavingsPlansUtilization")
+    state = read_sync_states(con).iloc[0]
+    assert state["cursor"] == "2026-10-01" and state["rows_written"] == 3       # cursor unmoved
+    assert state["last_error"] is None and state["skipped"] == "the endpoint lacks GetSavingsPlansUtilization"
+    record_sync_error(con, "aws-cost-explorer", "commitments", "HTTP 502")
+    assert read_sync_states(con).iloc[0][["last_error", "skipped"]].tolist() == ["HTTP 502", None]
+    record_sync_skipped(con, "aws-cost-explorer", "commitments", "lacks it")
+    write_cursor(con, "aws-cost-explorer", "commitments", "2026-10-02")
+    assert read_sync_states(con).iloc[0][["cursor", "last_error", "skipped"]].tolist() == ["2026-10-02", None, None]
 
 
 def test_write_connection_rolls_back_on_error(db_path):

@@ -8,7 +8,7 @@ from warehouse.db import (
     read_connection,
     write_connection,
 )
-from warehouse.state import read_cursor, read_sync_states, record_sync_error, write_cursor
+from warehouse.state import read_cursor, read_sync_states, record_sync_error, record_sync_skipped, write_cursor
 from warehouse.upsert import TABLE_KEYS, upsert_rows
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "read_cursor",
     "read_sync_states",
     "record_sync_error",
+    "record_sync_skipped",
     "upsert_rows",
     "write_connection",
     "write_cursor",

@@ -42,6 +42,7 @@ def write_cursor(con: duckdb.DuckDBPyConnection, source: str, scope: str, cursor
             cursor = excluded.cursor,
             last_success_at = excluded.last_success_at,
             last_error = NULL,
+            skipped = NULL,
             last_attempt_at = excluded.last_attempt_at,
             rows_written = sync_state.rows_written + excluded.rows_written,
             details = coalesce(excluded.details, sync_state.details)
@@ -58,13 +59,28 @@ def record_sync_error(con: duckdb.DuckDBPyConnection, source: str, scope: str, m
         """
         INSERT INTO sync_state (source, scope, last_error, last_attempt_at) VALUES (?, ?, ?, ?)
         ON CONFLICT (source, scope) DO UPDATE SET
-            last_error = excluded.last_error, last_attempt_at = excluded.last_attempt_at
+            last_error = excluded.last_error, skipped = NULL, last_attempt_at = excluded.last_attempt_at
         """,
         [source, scope, message[:2000], now])
 
 
+def record_sync_skipped(con: duckdb.DuckDBPyConnection, source: str, scope: str, reason: str, *,
+                        now: datetime | None = None) -> None:
+    """Record a part the source cannot serve: not an error (nothing to fix here), not a success
+    (the cursor stays); ``reason`` says why and what would make it run."""
+    now = now or _now()
+    con.execute(
+        """
+        INSERT INTO sync_state (source, scope, skipped, last_attempt_at) VALUES (?, ?, ?, ?)
+        ON CONFLICT (source, scope) DO UPDATE SET
+            skipped = excluded.skipped, last_error = NULL, last_attempt_at = excluded.last_attempt_at
+        """,
+        [source, scope, reason[:2000], now])
+
+
 def read_sync_states(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Every source/scope with its cursor, last success, rows and last error (Data health)."""
+    """Every source/scope with its cursor, last success, rows, last error and why it was skipped
+    (Data health)."""
     return con.execute(
-        "SELECT source, scope, cursor, last_success_at, last_attempt_at, rows_written, last_error "
+        "SELECT source, scope, cursor, last_success_at, last_attempt_at, rows_written, last_error, skipped "
         "FROM sync_state ORDER BY source, scope").df()
