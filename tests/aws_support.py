@@ -70,7 +70,22 @@ def day_result(day: str, groups: list[tuple[list[str], float, float, float]], *,
                 "UsageQuantity": {"Amount": str(q), "Unit": "N/A"}}} for keys, a, u, q in groups]}
 
 
-class ScriptedAws:
+class _Served:
+    """A ``self.server`` served by ``self.thread`` for the duration of a ``with`` block."""
+
+    server: ThreadingHTTPServer
+    thread: threading.Thread
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class ScriptedAws(_Served):
     """A local HTTP server answering AWS JSON calls from a script of (status, body) replies; a
     ``str`` body is sent as an HTML page (what a crashed web framework answers)."""
 
@@ -101,16 +116,8 @@ class ScriptedAws:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self):
-        self.thread.start()
-        return self
 
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class HoldingProxy:
+class HoldingProxy(_Served):
     """A forwarding proxy on 127.0.0.1 in front of an AWS endpoint (moto), so a test can point
     AWS_ENDPOINT_URL at it and hold one call unanswered while its client is killed.
 
@@ -184,10 +191,3 @@ class HoldingProxy:
         with self.lock:
             self._hold = [operation, after, release]
 
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
