@@ -190,4 +190,3 @@ class HoldingProxy(_Served):
     def hold(self, operation: str, release: threading.Event, *, after: int = 0) -> None:
         with self.lock:
             self._hold = [operation, after, release]
-
