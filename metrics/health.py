@@ -60,3 +60,20 @@ def data_health(con: duckdb.DuckDBPyConnection, config: Config, start: date, end
     df["what_to_do"] = df["ord"].map(WHAT_TO_DO).astype(object)
     df["check"] = df["check"].astype(object)
     return df.loc[:, list(HEALTH_COLUMNS)].reset_index(drop=True)
+
+
+def duplicate_keys(con: duckdb.DuckDBPyConnection, config: Config | None = None) -> pd.DataFrame:
+    """``table, keys, extra_rows``: natural keys held by more than one row, per fact table.
+
+    The large fact tables keep their key without a database constraint (migration 004); every
+    Cadence writer replaces rows on the key, so this is empty unless something wrote around them
+    (a manual INSERT, say). Each copy would count in the metrics, so Data health shows it."""
+    from warehouse.upsert import TABLE_KEYS, UNINDEXED_TABLES
+
+    rows = []
+    for table in sorted(UNINDEXED_TABLES):
+        keys = ", ".join(f'"{k}"' for k in TABLE_KEYS[table])
+        found = con.execute(f'SELECT count(*), coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM "{table}" '
+                            f"GROUP BY {keys} HAVING count(*) > 1)").fetchall()[0]
+        rows.append((table, int(found[0]), int(found[1])))
+    return pd.DataFrame(rows, columns=["table", "keys", "extra_rows"])

@@ -7,7 +7,7 @@ import streamlit as st
 from cadence import ui
 from metrics.catalog import data_extent, sync_states
 from metrics.costs import untagged_share
-from metrics.health import data_health
+from metrics.health import data_health, duplicate_keys
 
 SYNC_COMMAND = {"github": "cadence sync github", "pagerduty": "cadence sync pagerduty",
                 "aws": "cadence sync aws-costs", "aws-costs": "cadence sync aws-costs",
@@ -71,6 +71,12 @@ ui.health_findings(health)
 
 st.subheader("What the warehouse holds")
 extent = ui.load(data_extent)
+repeated = ui.load(duplicate_keys)
+for row in repeated[repeated["keys"] > 0].itertuples():
+    st.error(f"**{row.table}**: {row.keys:,} key(s) held by more than one row ({row.extra_rows:,} extra rows), so "
+             "the metrics count those rows twice. Cadence's syncs and ingest never write a key twice; something "
+             "wrote around them. Remove the extra rows as in docs/operations.md (\"Repeated keys\").",
+             icon=":material/content_copy:")
 for row in extent[extent["row_count"] == 0].itertuples():
     ui.empty_state(row.source_table)
 ui.table(extent, "warehouse-extent", key="dh-extent", column_config={

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,13 @@ from cadence.errors import WarehouseError
 log = logging.getLogger(__name__)
 
 LOCK_WAIT_SECONDS = 15.0
+
+# One write transaction at a time in this process. Between processes DuckDB's file lock does it;
+# inside one process (webhook threads, parallel sync workers) connections to the same file share
+# one DuckDB instance and would run concurrent transactions, which the upserts of tables without
+# a declared key (warehouse.upsert.UNINDEXED_TABLES) must not. Re-entrant for the read-only open
+# of an old file, which upgrades it through a write connection.
+_WRITE_LOCK = threading.RLock()
 
 
 def _migrations() -> list[tuple[int, str, str]]:
@@ -136,18 +144,21 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> int:
 @contextmanager
 def write_connection(path: str | os.PathLike, *,
                      lock_wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A short read-write connection: one transaction, committed on success, then closed."""
-    con = connect(path, read_only=False, lock_wait_seconds=lock_wait_seconds)
-    try:
-        con.execute("BEGIN TRANSACTION")
+    """A short read-write connection: one transaction, committed on success, then closed.
+
+    Holds this process's write lock throughout, so write transactions never overlap."""
+    with _WRITE_LOCK:
+        con = connect(path, read_only=False, lock_wait_seconds=lock_wait_seconds)
         try:
-            yield con
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
-    finally:
-        con.close()
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        finally:
+            con.close()
 
 
 @contextmanager

@@ -2,14 +2,17 @@
 the same rules for JSON records (the webhook receiver).
 
 How: DuckDB reads the input into a staging table in a private in-memory database (each row with
-its line number; timestamps and numbers typed by the reader when every value parses), then one pass of SQL builds the typed columns and a few set
-queries find every bad value, with its line. Only when nothing is wrong does a single short
-transaction write the rows to the warehouse, so a bad file changes nothing, and the file's lock
-is held only for the write. Rows are upserted on the table's natural key in a way that suits
-DuckDB's index: rows already present and unchanged are left alone, changed ones are updated,
-new ones inserted. Ingesting the same file twice therefore leaves the same rows. A large batch
-into an empty table is bulk-inserted and its primary key added afterwards (``_bulk_insert_empty``),
-which costs much less than inserting through the key; figures in docs/performance.md.
+its line number; timestamps and numbers typed by the reader when every value parses), then one
+pass of SQL builds the typed columns and a few set queries find every bad value, with its line.
+Only when nothing is wrong does a single short transaction write the rows to the warehouse, so a
+bad file changes nothing, and the file's lock is held only for the write. Rows are upserted on
+the table's natural key: rows already present and unchanged are left alone, changed ones are
+updated, new ones inserted. Ingesting the same file twice therefore leaves the same rows.
+
+A large CSV into an empty table (the first load of a history) skips the staging: the same checks
+run inside the one statement that reads the file into the table, and anything to report rolls it
+back and sends the file through the staged path (``_one_pass_load``; figures in
+docs/performance.md).
 
 Columns, types and aliases are declared once in ``SPECS`` (docs/ingest.md documents them).
 """
@@ -29,11 +32,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
 from cadence.config import Config, load_config
-from cadence.errors import IngestError, WarehouseError
-from warehouse.db import read_connection, write_connection
+from cadence.errors import IngestError
+from warehouse.db import write_connection
 from warehouse.upsert import TABLE_KEYS
 
 log = logging.getLogger(__name__)
@@ -517,7 +519,10 @@ def _typed_select(kind: str, mapping: dict[str, int], fmt: str,
                                      f"json_type(trim({r})::JSON) = 'OBJECT')",
                                '"{v}" is not a JSON object (write tags as {"team": "payments"})'))
         if col.required and col.type not in ("list",):
-            checks.append((name, f"nullif(trim({r}), '') IS NULL", "is empty; a value is required"))
+            # A key or status is NULL exactly when the text is empty (they are nullif(trim(...)));
+            # testing the typed value spares trimming every value a second time.
+            empty = f"{name} IS NULL" if col.type in ("key", "status") else f"nullif(trim({r}), '') IS NULL"
+            checks.append((name, empty, "is empty; a value is required"))
     return exprs, checks
 
 
@@ -701,6 +706,8 @@ def _synonym_map() -> str:
 
 def _cost_allocation(mem, mapping: dict[str, int], config: Config) -> None:
     """Add _alloc_tag and _team to ``typed``: explicit team → team tag → account → service rules."""
+    import pandas as pd
+
     from cadence.allocation import allocation_rules
 
     team_tag = str(config.source("aws").get("team_tag") or "team")
@@ -734,11 +741,8 @@ def _cost_allocation(mem, mapping: dict[str, int], config: Config) -> None:
 # -- the pipeline ------------------------------------------------------------------------------------
 
 def _validate(mem, kind: str, header: list[str], fmt: str, name: str, config: Config, source: str,
-              records: bool, result: IngestResult, pretyped: set[str] = frozenset(),
-              defer_ids=None) -> tuple[list[str], bool]:
+              records: bool, result: IngestResult, pretyped: set[str] = frozenset()) -> tuple[list[str], bool]:
     """Type and check ``raw``; raise IngestError listing every kind of fault, else define ``staged``.
-
-    ``defer_ids(rows_read)`` true: leave the duplicate-id check to the caller (see _load).
 
     ``typed`` and ``staged`` are views: the values are computed in the one checking pass and again
     when the caller reads ``staged``, which costs less than materializing them.
@@ -764,7 +768,7 @@ def _validate(mem, kind: str, header: list[str], fmt: str, name: str, config: Co
     found = _run_checks(mem, errors + warns, records, params={"teams": sorted(config.teams) + list(RESERVED_TEAMS)})
     problems = [q for _, ps in found[:len(errors)] for q in ps]
     total = sum(n for n, _ in found[:len(errors)])
-    if kind != "costs" and not (defer_ids and defer_ids(result.rows_read)):
+    if kind != "costs":
         p, n = _duplicate_check(mem, ["id"], name, records, "each id once per input")
         problems += p
         total += n
@@ -800,11 +804,10 @@ def _validate(mem, kind: str, header: list[str], fmt: str, name: str, config: Co
 def _upsert(con: duckdb.DuckDBPyConnection, table: str, cols: list[str]) -> tuple[int, int]:
     """Upsert ``staged`` into ``table`` on its key: update changed rows, insert new ones.
 
-    DuckDB's INSERT OR REPLACE rewrites every matching row through the primary-key index, which
-    is slow for large batches; updating only rows that differ (and inserting keys not present)
-    leaves an identical re-ingest with nothing to write. List columns are updated in a second
-    statement restricted to rows whose list changed, because DuckDB updates a list column by
-    deleting and re-inserting the row, which is costly per row.
+    Updating only rows that differ (and inserting keys not present) leaves an identical re-ingest
+    with nothing to write; the ids in ``staged`` are unique (checked), so no key is written
+    twice. List columns are updated in a second statement restricted to rows whose list changed,
+    because DuckDB updates a list column by deleting and re-inserting the row, which is costly.
     """
     key = list(TABLE_KEYS[table])
     rest = [c for c in cols if c not in key]
@@ -827,68 +830,8 @@ def _upsert(con: duckdb.DuckDBPyConnection, table: str, cols: list[str]) -> tupl
     return int(inserted), int(updated)
 
 
-BULK_MIN_ROWS = 100_000   # below this, inserting through the primary-key index costs little
-
-
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
-
-
-def _table_shape(con: duckdb.DuckDBPyConnection, table: str, temporary: bool = False) -> tuple[list, set]:
-    """A table's columns (name, type, default, nullable) and constraints (type, columns, check)."""
-    catalog = "'temp'" if temporary else "current_database()"
-    columns = con.execute(
-        "SELECT column_name, data_type, column_default, is_nullable FROM duckdb_columns() "
-        f"WHERE database_name = {catalog} AND table_name = ? ORDER BY column_index", [table]).fetchall()
-    constraints = con.execute(
-        "SELECT constraint_type, constraint_column_names, expression FROM duckdb_constraints() "
-        f"WHERE database_name = {catalog} AND table_name = ?", [table]).fetchall()
-    return columns, {(kind, tuple(names), expr) for kind, names, expr in constraints}
-
-
-def _bulk_plan(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
-    """The column definitions to rebuild an empty ``table`` without its key, or None when the
-    bulk path does not apply (rows present, other indexes, other constraints, or a rebuild that
-    would differ from the original)."""
-    if con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {_quote(table)} LIMIT 1)").fetchall()[0][0]:
-        return None
-    extra = con.execute("SELECT (SELECT count(*) FROM duckdb_indexes() WHERE table_name = $t) "
-                        "+ (SELECT count(*) FROM duckdb_tables() WHERE table_name = $t AND comment IS NOT NULL)",
-                        {"t": table}).fetchall()[0][0]
-    columns, constraints = _table_shape(con, table)
-    key = tuple(TABLE_KEYS[table])
-    if extra or constraints - {("NOT NULL", (c[0],), None) for c in columns} != {("PRIMARY KEY", key, None)}:
-        return None
-    ddl = ", ".join(f"{_quote(name)} {dtype}" + (f" DEFAULT {default}" if default is not None else "")
-                    + ("" if nullable else " NOT NULL")
-                    for name, dtype, default, nullable in columns)
-    probe = "_cadence_bulk_probe"
-    con.execute(f"CREATE TEMP TABLE {probe} ({ddl})")
-    con.execute(f"ALTER TABLE temp.{probe} ADD PRIMARY KEY ({', '.join(_quote(k) for k in key)})")
-    same = _table_shape(con, probe, temporary=True) == (columns, constraints)
-    con.execute(f"DROP TABLE temp.{probe}")
-    if not same:
-        log.debug("ingest: %s cannot be rebuilt exactly; inserting through its index", table)
-        return None
-    return ddl
-
-
-def _bulk_insert_empty(con: duckdb.DuckDBPyConnection, table: str, cols: list[str], ddl: str) -> int:
-    """Fill the empty ``table`` from ``staged`` and add its primary key afterwards.
-
-    Inserting millions of rows through DuckDB's primary-key index (an ART, updated row by row)
-    costs about as much as writing the rows themselves; building the index once over the loaded
-    rows costs a fraction of that. DuckDB cannot drop a key, so inside the caller's transaction
-    the empty table is dropped, created again from ``ddl`` (see ``_bulk_plan``) without the key,
-    filled, and the key added back, which checks that the keys are unique and not null: a
-    violation fails the transaction, and the rollback restores the table as it was.
-    """
-    col_list = ", ".join(_quote(c) for c in cols)
-    con.execute(f"DROP TABLE {_quote(table)}")
-    con.execute(f"CREATE TABLE {_quote(table)} ({ddl})")
-    inserted = con.execute(f"INSERT INTO {_quote(table)} ({col_list}) SELECT {col_list} FROM staged").fetchall()[0][0]
-    con.execute(f"ALTER TABLE {_quote(table)} ADD PRIMARY KEY ({', '.join(_quote(k) for k in TABLE_KEYS[table])})")
-    return int(inserted)
 
 
 def _write_links(con: duckdb.DuckDBPyConnection) -> int:
@@ -908,72 +851,129 @@ def _load(db_path, kind: str, mem: duckdb.DuckDBPyConnection, header: list[str],
     result = IngestResult(kind=kind, source_name=name)
     read_done = time.perf_counter()
     table = TABLES[kind]
-    deferred = []
-
-    def defer_ids(rows: int) -> bool:
-        # A large batch into an empty table: adding the primary key after the bulk insert checks
-        # the ids anyway, so the separate pass is skipped; a duplicate then fails the transaction
-        # and is reported from here with its lines, as before (nothing is written either way).
-        try:
-            if rows >= BULK_MIN_ROWS and _looks_empty(db_path, table):
-                deferred.append(True)
-        except WarehouseError:   # not a warehouse (yet): the write says so, after the checks
-            pass
-        return bool(deferred)
-
-    cols, has_links = _validate(mem, kind, header, fmt, name, config, source, records, result, pretyped,
-                                defer_ids=defer_ids)
+    cols, has_links = _validate(mem, kind, header, fmt, name, config, source, records, result, pretyped)
     columns = ", ".join(c for c in cols if c != "source")
     staged = mem.sql(f"SELECT {columns}, $source AS source FROM staged", params={"source": source}).to_arrow_table()
     links = mem.sql("SELECT * FROM links").to_arrow_table() if has_links else None
     check_done = time.perf_counter()
-    try:
-        with write_connection(db_path) as con:
-            con.register("staged", staged)
+    with write_connection(db_path) as con:
+        con.register("staged", staged)
+        if links is not None:
+            con.register("links", links)
+        try:
+            result.inserted, result.updated = _upsert(con, table, cols)
             if links is not None:
-                con.register("links", links)
-            try:
-                ddl = _bulk_plan(con, table) if result.rows_read >= BULK_MIN_ROWS else None
-                if ddl is None and deferred:   # rows arrived meanwhile: the upsert needs unique ids
-                    _refuse_duplicate_ids(mem, kind, header, name, records)
-                if ddl is not None:
-                    result.inserted, result.updated = _bulk_insert_empty(con, table, cols, ddl), 0
-                else:
-                    result.inserted, result.updated = _upsert(con, table, cols)
-                if links is not None:
-                    result.links_written = _write_links(con)
-            finally:
-                con.unregister("staged")
-                if links is not None:
-                    con.unregister("links")
-    except duckdb.Error:
-        if deferred:
-            _refuse_duplicate_ids(mem, kind, header, name, records)
-        raise
+                result.links_written = _write_links(con)
+        finally:
+            con.unregister("staged")
+            if links is not None:
+                con.unregister("links")
     result.seconds = {"read": read_done - started, "check": check_done - read_done,
                       "write": time.perf_counter() - check_done}
-    log.debug("ingest %s: read %.2f s, check %.2f s, write %.2f s", name, *result.seconds.values())
+    log.debug("ingest %s phases: read %.2f s, check %.2f s, write %.2f s", name, *result.seconds.values())
     for w in result.warnings:  # the caller shows them (CLI: "Warning: ..."; webhook: in the reply)
         log.debug("ingest warning: %s", w)
     log.info("ingest %s", result.summary())
     return result
 
 
-def _refuse_duplicate_ids(mem, kind: str, header: list[str], name: str, records: bool) -> None:
-    """Raise the usual IngestError when ids repeat in ``typed`` (the check deferred by _load)."""
-    problems, total = _duplicate_check(mem, ["id"], name, records, "each id once per input")
-    if total:
-        _, given_as, _ = _map_columns(kind, header, name, records)
-        raise _fail(name, [replace(q, column=given_as.get(q.column, q.column)) for q in problems],
-                    records=records, total=total)
+# -- one pass for a large file into an empty table ---------------------------------------------------
+
+ONE_PASS_MIN_BYTES = 32 * 1024 * 1024   # smaller files take the staged path (a fraction of a second)
+ONE_PASS_KINDS = ("deployments", "changes", "incidents")
 
 
-def _looks_empty(db_path, table: str) -> bool:
-    """Whether ``table`` has no rows yet: a hint, checked again inside the write transaction."""
-    if not Path(db_path).exists():
-        return True
-    with read_connection(db_path) as con:
-        return not con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {_quote(table)} LIMIT 1)").fetchall()[0][0]
+class _Declined(Exception):
+    """The one-pass load cannot finish cleanly: roll back and take the staged path, which reports."""
+
+
+def _one_pass_load(db_path, kind: str, path: str, name: str, config: Config, source: str,
+                   header: list[str], started: float) -> IngestResult | None:
+    """Read, check and write a large CSV in one statement into an empty table; None when it does
+    not apply or the input needs reporting (then nothing was written).
+
+    The staged path reads the file into memory, checks it, then copies it into the warehouse:
+    three passes over the rows. Into an empty table (the first load of a large history) the rows
+    can go straight from DuckDB's CSV reader into the table, as the reader parses them; the
+    row-level checks of the staged path are the same SQL here, evaluated in the same statement,
+    and raise at the first bad row. The checks that need the whole file (repeated ids, rows the
+    reader refused) run over the new rows before the commit. Anything wrong rolls the transaction
+    back and returns None: the caller then runs the staged path, which finds every problem with
+    its line and reports them. Warnings need lines too: the reader keeps file order, so the new
+    rows' row ids are the file's data lines, in order.
+    """
+    table = TABLES[kind]
+    mapping, _, unknown = _map_columns(kind, header, name, records=False)
+    if kind not in ONE_PASS_KINDS or "change_ids" in mapping:
+        return None
+    types = {c.name: c.type for c in SPECS[kind]}
+    typed_idx = {idx: READER_TYPES[types[col]] for col, idx in mapping.items() if types[col] in READER_TYPES}
+    pretyped = {col for col, idx in mapping.items() if idx in typed_idx}
+    exprs, checks = _typed_select(kind, mapping, "csv", pretyped)
+    errors, warns = _kind_checks(kind, mapping, config)
+    bad = " OR ".join(f"coalesce({cond}, false)" for _, cond, _ in checks + errors) or "false"
+    select, cols = _final_select(kind, mapping, config, source)
+    col_list = ", ".join(_quote(c) for c in cols)
+    delim = "\t" if ".tsv" in path.lower() else ","
+    reader_columns = {f"c{i}": typed_idx.get(i, "VARCHAR") for i in range(len(header))}
+    existed = Path(db_path).exists()
+    result = IngestResult(kind=kind, source_name=name, ignored_columns=unknown)
+    if unknown:
+        result.warnings.append(f"{name}: ignored unknown column(s) {', '.join(unknown)} "
+                               f"(known columns: docs/ingest.md)")
+    times = {}
+    try:
+        with write_connection(db_path) as con:
+            con.execute("SET TimeZone = 'UTC'")   # as _memory(): naive is UTC, offsets convert
+            if con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {_quote(table)} LIMIT 1)").fetchall()[0][0]:
+                return None
+            t0 = time.perf_counter()
+            try:
+                result.inserted = int(con.execute(
+                    f"INSERT INTO {_quote(table)} ({col_list}) "
+                    f"SELECT {select}, $source AS source FROM ("
+                    f"  SELECT {', '.join(e for e in exprs if e != '_line')} FROM read_csv($path, header = true, "
+                    f"  delim = $delim, quote = '\"', escape = '\"', auto_detect = false, columns = $columns, "
+                    f"  strict_mode = true, store_rejects = true)) AS typed "
+                    f"WHERE CASE WHEN {bad} THEN error('cadence: a row needs the checked path') ELSE true END",
+                    {"source": source, "path": path, "delim": delim, "columns": reader_columns}).fetchall()[0][0])
+            except duckdb.Error as exc:
+                log.debug("ingest %s: one pass stepped aside: %s", name, str(exc).splitlines()[0])
+                raise _Declined from None
+            t1 = time.perf_counter()
+            if con.execute("SELECT count(*) FROM reject_errors").fetchall()[0][0]:
+                raise _Declined
+            if con.execute(f"SELECT count(id) - count(DISTINCT id) FROM {_quote(table)}").fetchall()[0][0]:
+                raise _Declined
+            result.rows_read = result.inserted
+            if warns:
+                parts = []
+                for _, cond, _ in warns:
+                    parts += [f"count(*) FILTER (WHERE {cond})", f"min(rowid, {PER_CHECK}) FILTER (WHERE {cond})"]
+                found = con.execute(f"SELECT min(rowid), {', '.join(parts)} FROM {_quote(table)}").fetchall()[0]
+                base = found[0]
+                for i, (_, _, reason) in enumerate(warns):
+                    count, rowids = found[1 + 2 * i], found[2 + 2 * i] or []
+                    if count:
+                        lines = [r - base + 2 for r in rowids]   # +2: the header, and lines from 1
+                        unit = "line" + ("s" if len(lines) > 1 else "")
+                        more = "" if count <= len(lines) else f" and {count - len(lines)} more"
+                        result.warnings.append(f"{name}: {count} row(s) {reason} "
+                                               f"({unit} {', '.join(map(str, lines))}{more})")
+            times = {"load": t1 - t0, "check": time.perf_counter() - t1}
+    except _Declined:
+        if not existed:   # the attempt made the file; a bad input leaves no new database behind
+            for p in (Path(db_path), Path(f"{db_path}.wal")):
+                p.unlink(missing_ok=True)
+        return None
+    times["commit"] = time.perf_counter() - started - sum(times.values())
+    result.seconds = times
+    log.debug("ingest %s phases: one pass: read+write %.2f s, check %.2f s, commit and rest %.2f s",
+              name, times["load"], times["check"], times["commit"])
+    for w in result.warnings:
+        log.debug("ingest warning: %s", w)
+    log.info("ingest %s", result.summary())
+    return result
 
 
 def _memory() -> duckdb.DuckDBPyConnection:
@@ -1008,6 +1008,10 @@ def ingest_file(db_path: str | os.PathLike, kind: str, path: str | os.PathLike, 
             if Path(path).stat().st_size == 0:
                 raise IngestError(f"{name}: the file is empty; expected a header line naming the columns "
                                   f"(see docs/ingest.md). Nothing was written.")
+            if Path(path).stat().st_size >= ONE_PASS_MIN_BYTES:
+                done = _one_pass_load(db_path, kind, path, name, config, source, _read_header(path, name), started)
+                if done is not None:
+                    return done
             header, pretyped = _stage_csv(mem, path, name, kind)
             return _load(db_path, kind, mem, header, "csv", name, config, source, records=False, started=started,
                          pretyped=pretyped)
@@ -1034,6 +1038,8 @@ def ingest_records(db_path: str | os.PathLike, kind: str, records: list[dict], s
             raise _fail(source_name, [Problem(None, None, f"must be a JSON object, got {type(rec).__name__}", row=i)],
                         records=True)
         lines.append(json.dumps(rec, default=str, allow_nan=True))
+    import pandas as pd
+
     config = config if config is not None else (load_config() if kind == "costs" else Config())
     started = time.perf_counter()
     mem = _memory()

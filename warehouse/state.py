@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
+
+if TYPE_CHECKING:   # pandas is imported where used: `cadence ingest` starts faster without it
+    import pandas as pd
 
 
 def _now() -> datetime:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
+
+if TYPE_CHECKING:   # pandas is imported where used: `cadence ingest` starts faster without it
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +28,12 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "branch_commits": ("repo", "sha"),
 }
 
+# Tables whose key is not declared as a PRIMARY KEY (migration 004: DuckDB's key index cost more
+# than the rows on large loads). Their key is kept by the writers: upsert_rows deletes the rows
+# with the incoming keys and inserts the new ones, in the caller's one write transaction, and
+# write transactions are serialized (warehouse.db.write_connection).
+UNINDEXED_TABLES = frozenset({"deployments", "changes", "incidents", "costs"})
+
 
 def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     """Column names of a warehouse table, in schema order."""
@@ -38,12 +47,16 @@ def upsert_rows(con: duckdb.DuckDBPyConnection, table: str,
                 rows: pd.DataFrame | Iterable[Mapping]) -> int:
     """Insert or replace ``rows`` into ``table`` on its natural key; returns the rows written.
 
+    Tables with a primary key take DuckDB's INSERT OR REPLACE; ``UNINDEXED_TABLES`` the same
+    effect by deleting the rows with the incoming keys, then inserting.
     Columns not given keep their defaults on insert (and are reset to them on replace: a writer
     always sends the whole row it owns). Within one batch the last row for a key wins.
     The caller owns the transaction (see ``write_connection``).
     """
     if table not in TABLE_KEYS:
         raise ValueError(f"unknown warehouse table {table!r}")
+    import pandas as pd
+
     df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
     if df.empty:
         return 0
@@ -61,7 +74,12 @@ def upsert_rows(con: duckdb.DuckDBPyConnection, table: str,
     view = f"_upsert_{table}"
     con.register(view, df[cols])
     try:
-        con.execute(f'INSERT OR REPLACE INTO "{table}" ({col_list}) SELECT {col_list} FROM "{view}"')
+        if table in UNINDEXED_TABLES:
+            on = " AND ".join(f't."{k}" = v."{k}"' for k in key)
+            con.execute(f'DELETE FROM "{table}" AS t USING "{view}" AS v WHERE {on}')
+            con.execute(f'INSERT INTO "{table}" ({col_list}) SELECT {col_list} FROM "{view}"')
+        else:
+            con.execute(f'INSERT OR REPLACE INTO "{table}" ({col_list}) SELECT {col_list} FROM "{view}"')
     finally:
         con.unregister(view)
     return len(df)
