@@ -266,3 +266,16 @@ def test_data_health_shows_a_skipped_part_apart_from_failures(empty):
     assert "does not implement GetSavingsPlansUtilization" in infos
     assert not any("commitments" in w.value for w in at.warning)    # not shown as failing
 
+
+
+def test_data_health_flags_a_key_written_twice_around_cadence(empty):
+    with write_connection(empty) as con:
+        upsert_rows(con, "changes", [{"id": "c1", "repo": "shop/api"}])
+    assert not [e for e in open_app("data_health").error if "changes" in e.value]   # one row per key: quiet
+    with write_connection(empty) as con:   # a manual INSERT, not an upsert
+        con.execute("INSERT INTO changes (id, repo) VALUES ('c1', 'shop/api')")
+    at = open_app("data_health")
+    assert not at.exception
+    errors = "\n".join(e.value for e in at.error)
+    assert "**changes**: 1 key(s) held by more than one row (1 extra rows)" in errors
+    assert "docs/operations.md" in errors

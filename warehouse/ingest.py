@@ -169,7 +169,7 @@ class IngestResult:
     links_written: int = 0
     warnings: list[str] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)   # per phase: read, check, write
+    seconds: dict[str, float] = field(default_factory=dict)   # per phase: read, check, write (one pass: load, …)
 
     @property
     def rows_written(self) -> int:
