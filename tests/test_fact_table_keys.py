@@ -9,7 +9,6 @@ from datetime import date
 
 import duckdb
 import pandas as pd
-import pytest
 
 from metrics.health import duplicate_keys
 from warehouse import connect, write_connection

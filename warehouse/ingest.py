@@ -271,6 +271,12 @@ def _reader_error(name: str, exc: duckdb.Error) -> IngestError:
 READER_TYPES = {"ts": "TIMESTAMPTZ", "int": "BIGINT", "float": "DOUBLE"}
 
 
+def _reader_types(kind: str, mapping: dict[str, int]) -> dict[int, str]:
+    """{column index: DuckDB type} for the columns the CSV reader can parse itself."""
+    types = {c.name: c.type for c in SPECS[kind]}
+    return {idx: READER_TYPES[types[col]] for col, idx in mapping.items() if types[col] in READER_TYPES}
+
+
 def _stage_csv(mem: duckdb.DuckDBPyConnection, path: str, name: str, kind: str) -> tuple[list[str], set[str]]:
     """Load a CSV into ``raw`` (_line, c0..cN); returns the header and the columns already typed.
 
@@ -280,8 +286,7 @@ def _stage_csv(mem: duckdb.DuckDBPyConnection, path: str, name: str, kind: str) 
     """
     header = _read_header(path, name)
     mapping, _, _ = _map_columns(kind, header, name, records=False)
-    types = {c.name: c.type for c in SPECS[kind]}
-    typed_idx = {idx: READER_TYPES[types[col]] for col, idx in mapping.items() if types[col] in READER_TYPES}
+    typed_idx = _reader_types(kind, mapping)
     delim = "\t" if ".tsv" in path.lower() else ","
     # No sniffing: a comma-separated file with a header, "-quoted; CRLF and a BOM are fine.
     read = ("CREATE TEMP TABLE raw0 AS SELECT * FROM read_csv(?, header = true, delim = ?, quote = '\"', "
@@ -740,6 +745,21 @@ def _cost_allocation(mem, mapping: dict[str, int], config: Config) -> None:
 
 # -- the pipeline ------------------------------------------------------------------------------------
 
+def _note_unknown(result: IngestResult, name: str, unknown: list[str]) -> None:
+    if unknown:
+        result.ignored_columns = unknown
+        result.warnings.append(f"{name}: ignored unknown column(s) {', '.join(unknown)} "
+                               f"(known columns: docs/ingest.md)")
+
+
+def _note_warning(result: IngestResult, name: str, count: int, reason: str, where: list[int],
+                  records: bool) -> None:
+    """``count`` rows kept with a warning; ``where``: the first few lines (or record numbers)."""
+    unit = ("record" if records else "line") + ("s" if len(where) > 1 else "")
+    more = "" if count <= len(where) else f" and {count - len(where)} more"
+    result.warnings.append(f"{name}: {count} row(s) {reason} ({unit} {', '.join(map(str, where))}{more})")
+
+
 def _validate(mem, kind: str, header: list[str], fmt: str, name: str, config: Config, source: str,
               records: bool, result: IngestResult, pretyped: set[str] = frozenset()) -> tuple[list[str], bool]:
     """Type and check ``raw``; raise IngestError listing every kind of fault, else define ``staged``.
@@ -752,10 +772,7 @@ def _validate(mem, kind: str, header: list[str], fmt: str, name: str, config: Co
     def as_given(found: list[Problem]) -> list[Problem]:  # name columns as the input wrote them
         return [replace(q, column=given_as.get(q.column, q.column)) for q in found]
 
-    if unknown:
-        result.ignored_columns = unknown
-        result.warnings.append(f"{name}: ignored unknown column(s) {', '.join(unknown)} "
-                               f"(known columns: docs/ingest.md)")
+    _note_unknown(result, name, unknown)
     if fmt == "json":
         p, n = _json_type_checks(mem, mapping, kind, name, records)
         if n:
@@ -776,10 +793,7 @@ def _validate(mem, kind: str, header: list[str], fmt: str, name: str, config: Co
         raise _fail(name, as_given(problems), records=records, total=total)
     for (col, _, reason), (count, hits) in zip(warns, found[len(errors):], strict=True):
         if count:
-            where = ", ".join(str(q.row + 1 if records else q.line) for q in hits)
-            unit = ("record" if records else "line") + ("s" if len(hits) > 1 else "")
-            more = "" if count <= len(hits) else f" and {count - len(hits)} more"
-            result.warnings.append(f"{name}: {count} row(s) {reason} ({unit} {where}{more})")
+            _note_warning(result, name, count, reason, [q.row + 1 if records else q.line for q in hits], records)
     source_table = "typed"
     if kind == "costs":
         _cost_allocation(mem, mapping, config)
@@ -906,8 +920,7 @@ def _one_pass_load(db_path, kind: str, path: str, name: str, config: Config, sou
     mapping, _, unknown = _map_columns(kind, header, name, records=False)
     if kind not in ONE_PASS_KINDS or "change_ids" in mapping:
         return None
-    types = {c.name: c.type for c in SPECS[kind]}
-    typed_idx = {idx: READER_TYPES[types[col]] for col, idx in mapping.items() if types[col] in READER_TYPES}
+    typed_idx = _reader_types(kind, mapping)
     pretyped = {col for col, idx in mapping.items() if idx in typed_idx}
     exprs, checks = _typed_select(kind, mapping, "csv", pretyped)
     errors, warns = _kind_checks(kind, mapping, config)
@@ -917,10 +930,8 @@ def _one_pass_load(db_path, kind: str, path: str, name: str, config: Config, sou
     delim = "\t" if ".tsv" in path.lower() else ","
     reader_columns = {f"c{i}": typed_idx.get(i, "VARCHAR") for i in range(len(header))}
     existed = Path(db_path).exists()
-    result = IngestResult(kind=kind, source_name=name, ignored_columns=unknown)
-    if unknown:
-        result.warnings.append(f"{name}: ignored unknown column(s) {', '.join(unknown)} "
-                               f"(known columns: docs/ingest.md)")
+    result = IngestResult(kind=kind, source_name=name)
+    _note_unknown(result, name, unknown)
     times = {}
     try:
         with write_connection(db_path) as con:
@@ -954,12 +965,8 @@ def _one_pass_load(db_path, kind: str, path: str, name: str, config: Config, sou
                 base = found[0]
                 for i, (_, _, reason) in enumerate(warns):
                     count, rowids = found[1 + 2 * i], found[2 + 2 * i] or []
-                    if count:
-                        lines = [r - base + 2 for r in rowids]   # +2: the header, and lines from 1
-                        unit = "line" + ("s" if len(lines) > 1 else "")
-                        more = "" if count <= len(lines) else f" and {count - len(lines)} more"
-                        result.warnings.append(f"{name}: {count} row(s) {reason} "
-                                               f"({unit} {', '.join(map(str, lines))}{more})")
+                    if count:   # row ids from base are the data lines from 2 (after the header)
+                        _note_warning(result, name, count, reason, [r - base + 2 for r in rowids], records=False)
             times = {"load": t1 - t0, "check": time.perf_counter() - t1}
     except _Declined:
         if not existed:   # the attempt made the file; a bad input leaves no new database behind
