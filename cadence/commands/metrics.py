@@ -11,12 +11,15 @@ import io
 import json
 import math
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import click
-import pandas as pd
 
 from cadence.cli import AppContext, pass_app
 from cadence.config import BENCHMARKS, Config
+
+if TYPE_CHECKING:   # pandas is imported where used: every CLI command starts faster without it
+    import pandas as pd
 
 BY_CHOICES = ("org", "team", "repo", "service")
 FORMATS = ("table", "csv", "json")
@@ -25,6 +28,8 @@ DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 def _plain(value):
     """A JSON/CSV-ready value: dates as YYYY-MM-DD, times as YYYY-MM-DDTHH:MM:SSZ, NaN as None."""
+    import pandas as pd
+
     if value is None or value is pd.NaT or value is pd.NA:
         return None
     if isinstance(value, pd.Timestamp):
@@ -61,6 +66,8 @@ def render(df: pd.DataFrame, fmt: str) -> str:
         return out.getvalue().rstrip("\n")
     if not rows:
         return "(no rows)"
+    import pandas as pd
+
     shown = pd.DataFrame([{c: ("-" if v is None else f"{v:.2f}" if isinstance(v, float) else v)
                            for c, v in row.items()} for row in rows], columns=list(df.columns))
     return shown.to_string(index=False)
