@@ -924,7 +924,9 @@ def _one_pass_load(db_path, kind: str, path: str, name: str, config: Config, sou
     pretyped = {col for col, idx in mapping.items() if idx in typed_idx}
     exprs, checks = _typed_select(kind, mapping, "csv", pretyped)
     errors, warns = _kind_checks(kind, mapping, config)
-    bad = " OR ".join(f"coalesce({cond}, false)" for _, cond, _ in checks + errors) or "false"
+    # Every error condition of the staged path, per row. The warnings' conditions are evaluated on
+    # the stored rows below: for these kinds they name only columns stored under the same name.
+    bad = " OR ".join(f"coalesce({cond}, false)" for _, cond, _ in checks + errors if cond) or "false"
     select, cols = _final_select(kind, mapping, config, source)
     col_list = ", ".join(_quote(c) for c in cols)
     delim = "\t" if ".tsv" in path.lower() else ","
