@@ -5,6 +5,9 @@ nothing and leave the reporting to the staged path (the same messages, no new da
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import textwrap
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +17,7 @@ import pytest
 
 import warehouse.ingest as ingest
 from cadence.config import parse_config
+from warehouse import read_connection
 from warehouse.ingest import ingest_file
 
 FILES = {
@@ -218,3 +222,53 @@ def test_offsets_become_utc_on_both_paths(tmp_path, db_path, monkeypatch, thresh
     # 12:30+02:00 = 10:30Z; 05:00:00.5-05:30 = 10:30:00.5Z
     assert got == [("c1", "2026-03-01 10:30:00.000000"), ("c2", "2026-03-01 10:30:00.000000"),
                    ("c3", "2026-03-01 10:30:00.000000"), ("c4", "2026-03-01 10:30:00.500000")]
+
+
+KILL_BEFORE_COMMIT = """
+import contextlib, sys, time
+import warehouse.ingest as ingest
+
+real = ingest.write_connection
+
+@contextlib.contextmanager
+def held(path, **kw):  # every row inserted, the transaction not yet committed: report, then wait
+    with real(path, **kw) as con:
+        yield con
+        print("uncommitted", con.execute("SELECT count(*) FROM changes").fetchall()[0][0], flush=True)
+        time.sleep(60)
+
+ingest.write_connection = held
+ingest.ONE_PASS_MIN_BYTES = 0
+from cadence.cli import main
+sys.exit(main())
+"""
+
+
+def test_a_load_killed_before_its_commit_leaves_nothing_and_runs_again(tmp_path):
+    """SIGKILL `cadence ingest` with every row of a one-pass load inserted (DuckDB writes large
+    inserts to the file before the commit) but not committed: the table is empty afterwards, and
+    the same command then loads every row once."""
+    rows = 200_000
+    path = tmp_path / "changes.csv"
+    with duckdb.connect() as c:
+        c.execute(f"COPY (SELECT 'x:' || i AS id, 'org/r' || (i % 7) AS repo, i AS number, "
+                  f"'2026-01-01T00:00:00Z' AS merged_at FROM range({rows}) r(i)) TO '{path}' (HEADER)")
+    db = tmp_path / "w.duckdb"
+    args = ["--db", str(db), "ingest", "changes", str(path)]
+    proc = subprocess.Popen([sys.executable, "-c", KILL_BEFORE_COMMIT, *args], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().split() == ["uncommitted", str(rows)]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    with read_connection(db) as c:
+        assert c.execute("SELECT count(*) FROM changes").fetchall()[0][0] == 0
+
+    result = ingest_file(db, "changes", path, config=parse_config({}))   # one pass again: the table is empty
+    assert (result.rows_read, result.inserted) == (rows, rows)
+    with read_connection(db) as c:
+        assert c.execute("SELECT count(*), count(DISTINCT id), max(number) FROM changes").fetchall()[0] == \
+            (rows, rows, rows - 1)
