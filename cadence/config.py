@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cadence.errors import ConfigError
+from cadence.errors import ConfigError, DatabaseLockedError
 
 DEFAULT_CONFIG_FILE = "cadence.toml"
 DEFAULT_DB = Path("data") / "cadence.duckdb"
@@ -236,6 +236,8 @@ def effective_config(config: Config, db_path: str | os.PathLike) -> Config:
     try:
         with read_connection(db_path) as con:
             raw = get_meta(con, "demo_config")
+    except DatabaseLockedError:  # said now: the next open would only wait for the lock again
+        raise
     except Exception:  # an unreadable database is reported by whoever opens it next
         return config
     if not raw:
@@ -255,5 +257,7 @@ def is_demo_database(db_path: str | os.PathLike) -> bool:
     try:
         with read_connection(db_path) as con:
             return get_meta(con, "is_demo") == "true"
+    except DatabaseLockedError:
+        raise
     except Exception:
         return False

@@ -112,7 +112,11 @@ def _cached_is_demo(db: str, write_token: str) -> bool:
 
 def is_demo() -> bool:
     db = db_path()
-    return _cached_is_demo(str(db), last_write_token(db))
+    try:
+        return _cached_is_demo(str(db), last_write_token(db))
+    except CadenceError as exc:  # locked since the page started: say so, as load() does
+        st.error(str(exc))
+        st.stop()
 
 
 # -- loading ---------------------------------------------------------------------------------------
