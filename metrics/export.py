@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from cadence.config import SECRET_ENV, Config
+from cadence.timerange import FIRST_DAY, LAST_DAY
 from cadence.errors import ExportError
 
 log = logging.getLogger(__name__)
@@ -149,8 +150,11 @@ def parse_iso_week(text: str) -> tuple[date, date]:
     if not m:
         raise ExportError(f'Week "{text}" is not an ISO week; write it as YYYY-Www, e.g. 2026-W47.')
     year, week = int(m.group(1)), int(m.group(2))
-    last = iso_weeks_in_year(year) if 1 <= year <= 9998 else 52
-    if not 1 <= week <= last or not 1 <= year <= 9998:
+    if not FIRST_DAY.year <= year <= LAST_DAY.year:
+        raise ExportError(f'Week "{text}" is outside the dates Cadence computes with: weeks of '
+                          f"{FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}; pick one of those or use --last-week.")
+    last = iso_weeks_in_year(year)
+    if not 1 <= week <= last:
         raise ExportError(f'Week "{text}" does not exist: ISO year {year} has weeks W01 to W{last:02d}; '
                           f"pick one of those or use --last-week.")
     monday = date.fromisocalendar(year, week, 1)

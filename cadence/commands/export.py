@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from cadence.cli import AppContext, pass_app
+from cadence.cli import DAY, AppContext, pass_app
 from cadence.config import KNOWN_SOURCES
 from cadence.errors import CadenceError, ExportError
 
@@ -98,7 +98,7 @@ def run_configured_syncs(ctx: click.Context, app: AppContext) -> list[str]:
               help="Write just this table (with --out -, the default is metrics).")
 @click.option("--sync", "sync_first", is_flag=True,
               help="Run every configured collector first; export only if all succeed.")
-@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), hidden=True,
+@click.option("--today", type=DAY, hidden=True,
               help="Pretend today is this UTC date (tests).")
 @pass_app
 @click.pass_context
