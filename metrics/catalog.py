@@ -16,8 +16,11 @@ def _sql(name: str) -> str:
 
 
 def data_extent(con: duckdb.DuckDBPyConnection, config: Config) -> pd.DataFrame:
-    """``source_table, first_date, last_date, row_count`` for the tables the dashboard reads."""
-    return con.execute(_sql("data_extent")).df()
+    """``source_table, first_date, last_date, row_count`` for the tables the dashboard reads (first
+    and last among the times in the accepted range; cadence.timerange)."""
+    from metrics._sql import valid_params
+
+    return con.execute(_sql("data_extent"), valid_params()).df()
 
 
 def scope_options(con: duckdb.DuckDBPyConnection, config: Config) -> pd.DataFrame:

@@ -62,6 +62,27 @@ def data_health(con: duckdb.DuckDBPyConnection, config: Config, start: date, end
     return df.loc[:, list(HEALTH_COLUMNS)].reset_index(drop=True)
 
 
+def out_of_range_rows(con: duckdb.DuckDBPyConnection, config: Config | None = None) -> pd.DataFrame:
+    """``table, rows, columns``: per table, the rows holding a time outside the accepted range
+    (cadence.timerange), and which time columns hold them; only tables with any.
+
+    Ingest, the webhook and the syncs refuse such times, so this is empty unless something wrote
+    around them (SQL in the duckdb shell); the metrics leave those rows out of every figure (so a
+    row dated year 9999 cannot move "data through" either), and Data health shows this count."""
+    from metrics._sql import load_sql, valid_params
+
+    found = con.execute(load_sql("out_of_range"), valid_params()).fetchall()
+    rows: dict[str, dict] = {}
+    for _, table, column, n in found:
+        entry = rows.setdefault(table, {"table": table, "rows": 0, "columns": []})
+        if column == "*" or table not in ("deployments", "changes", "incidents"):
+            entry["rows"] = max(entry["rows"], int(n))
+        if column != "*":
+            entry["columns"].append(column)
+    return pd.DataFrame([{**e, "columns": ", ".join(e["columns"])} for e in rows.values()],
+                        columns=["table", "rows", "columns"])
+
+
 def duplicate_keys(con: duckdb.DuckDBPyConnection, config: Config | None = None) -> pd.DataFrame:
     """``table, keys, extra_rows``: natural keys held by more than one row, per fact table.
 
