@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from cadence.config import Config
+from cadence.config import NO_TEAM, Config
 from cadence.timerange import accepted_range
 
 # The derived facts, in dependency order; each file holds comma-separated CTE definitions.
@@ -56,6 +56,7 @@ def range_params(config: Config, start: date, end: date, *, by: str = "org", sco
         "scope": scope,
         "period": period,
         "with_merged": with_merged,
+        "no_team": NO_TEAM,
         **valid_params(),
     }
 

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cadence.config import SECRET_ENV, Config
+from cadence.config import NO_TEAM, SECRET_ENV, Config
 from cadence.timerange import FIRST_DAY, LAST_DAY
 from cadence.errors import ExportError
 
@@ -503,6 +503,29 @@ class ExportResult:
 
     def file_names(self) -> dict[str, str]:
         return export_file_names(self.label)
+
+
+def no_team_note(result: ExportResult, config: Config) -> str | None:
+    """What of a by-team export's week belongs to no team ("(no team)" rows), in one line, or None.
+
+    Tells "it happened outside your teams" apart from "nothing happened" (header-only files)."""
+    table = result.tables.get("metrics")
+    if table is None or table.empty:
+        return None
+    rows = table[table["scope"] == NO_TEAM]
+    if rows.empty:
+        return None
+    counts = [(int(rows[col].sum()), noun) for col, noun in (("deployments", "deployment"),
+                                                             ("changes_deployed", "change"),
+                                                             ("incidents", "incident"))]
+    parts = [f"{n} {noun}{'s' if n != 1 else ''}" + (" deployed" if noun == "change" else "") for n, noun in counts]
+    what = ", ".join(parts[:-1]) + " and " + parts[-1]
+    if not config.teams:
+        return (f"No teams are configured, so all activity of {result.label} ({what}) is reported as "
+                f'"{NO_TEAM}"; define [teams.NAME] with repos and services in cadence.toml '
+                f"(docs/configuration.md).")
+    return (f"{what} in {result.label} belong to repos and services no team owns, reported as "
+            f'"{NO_TEAM}"; add them to a [teams.NAME] in cadence.toml.')
 
 
 def build_export(con, config: Config, week: str, by: str = "team",

@@ -43,9 +43,9 @@ WHAT_TO_DO = {
     14: "Left out of recovery time and MTTR; check the incident source's times.",
     15: "Left out of every metric; make the deployment source report a finish time.",
     16: "Rollbacks and squash-merge links cannot be detected without a sha.",
-    17: "Missing from every team view; add their repo or service to a [teams.NAME] in cadence.toml.",
-    18: "Missing from every team view; add their repo to a [teams.NAME] in cadence.toml.",
-    19: "Missing from every team view; add their service or repo to a [teams.NAME] in cadence.toml.",
+    17: 'Shown as "(no team)" in every team view; add their repo or service to a [teams.NAME] in cadence.toml.',
+    18: 'Shown as "(no team)" in every team view; add their repo to a [teams.NAME] in cadence.toml.',
+    19: 'Shown as "(no team)" in every team view; add their service or repo to a [teams.NAME] in cadence.toml.',
 }
 
 
