@@ -24,7 +24,8 @@ from typing import Any, Callable
 import pandas as pd
 import streamlit as st
 
-from cadence.config import NO_TEAM, Config, effective_config, is_demo_database, load_config, resolve_config_path, resolve_db_path
+from cadence.config import Config, effective_config, is_demo_database, load_config, resolve_config_path, resolve_db_path
+from cadence.config import NO_TEAM
 from cadence.errors import CadenceError
 from warehouse.db import connect, last_write_token, read_connection
 

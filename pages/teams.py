@@ -38,7 +38,8 @@ def pick_row() -> None:
 
 st.caption(f"Bands: DORA {f.benchmark} clusters. Sort by any column; select a row to filter every page to "
            f"that team. *{NO_TEAM}*: deployments, changes and incidents of repos and services no team owns; "
-           "*unallocated*: cost no allocation rule gives a team." + (f" **Now filtered to {f.team}.**" if f.team else ""))
+           "*unallocated*: cost no allocation rule gives a team."
+           + (f" **Now filtered to {f.team}.**" if f.team else ""))
 ui.table(board, f"teams-{f.start}-{f.end}", key="teams-board", on_select=pick_row, selection_mode="single-row",
          column_config={
              "deploys_per_week": st.column_config.NumberColumn("deploys / week", format="%.2f"),

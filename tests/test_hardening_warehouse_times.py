@@ -32,7 +32,8 @@ INSERT INTO deployments (id, repo, service, environment, sha, status, started_at
   TIMESTAMP '2026-11-10 12:00', 'sql'),
  ('bad:d4', 'brightcart/cart-service', 'cart', 'production', 'b4', 'success', NULL, TIMESTAMP '9998-06-01', 'sql'),
  ('bad:d5', 'brightcart/cart-service', 'cart', 'production', 'b5', 'success', NULL, TIMESTAMP '275760-01-01', 'sql');
-INSERT INTO changes (id, repo, number, title, first_commit_at, opened_at, first_review_at, merged_at, merge_sha, source) VALUES
+INSERT INTO changes (id, repo, number, title, first_commit_at, opened_at, first_review_at, merged_at, merge_sha,
+                     source) VALUES
  ('bad:c1', 'brightcart/cart-service', 9001, 'far future', NULL, NULL, NULL, TIMESTAMP '10000-01-01', 'b1', 'sql'),
  ('bad:c2', 'brightcart/cart-service', 9002, 'year one', TIMESTAMP '0001-01-01', NULL, NULL,
   TIMESTAMP '2026-11-10 10:00', 'b3', 'sql'),

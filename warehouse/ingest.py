@@ -453,7 +453,8 @@ def _time_range_check(name: str, kind: str) -> tuple[str, str, str]:
     stored time is an event that has happened, and one the dashboard can show."""
     lo, hi = ("$ts_min", "$ts_max") if kind == "ts" else ("$day_min", "$day_max")
     earliest, latest = accepted_range()
-    shown = describe_accepted_range() if kind == "ts" else f"{earliest:%Y-%m-%d} to {latest:%Y-%m-%d} (one day after today)"
+    shown = (describe_accepted_range() if kind == "ts"
+             else f"{earliest:%Y-%m-%d} to {latest:%Y-%m-%d} (one day after today)")
     return (name, f"{name} IS NOT NULL AND ({name} < {lo} OR {name} > {hi})",
             f'"{{v}}" is outside the accepted range {shown}; correct the time at its source')
 
