@@ -69,7 +69,8 @@ def _c(name, kind, unit, meaning, decimals=0) -> Column:
 METRICS_COLUMNS: tuple[Column, ...] = (
     _c("period", "text", "ISO week", "The period, e.g. 2026-W47 (2026-11 for a month; start/end for a whole range)."),
     _c("period_start", "date", "date (UTC)", "First day of the period (the Monday of an ISO week)."),
-    _c("scope", "text", "name", 'Team, repo or service; "all" for the whole organisation.'),
+    _c("scope", "text", "name", 'Team, repo or service; "all" for the whole organisation; "(no team)": '
+                                "activity of repos and services no team owns."),
     _c("deployments", "int", "count", "Successful production deployments."),
     _c("deployment_days", "int", "days", "Distinct UTC dates with at least one deployment."),
     _c("deploys_per_week", "float", "deployments/week", "Deployments divided by the weeks of the period.", 2),
@@ -103,7 +104,8 @@ METRICS_COLUMNS: tuple[Column, ...] = (
 CHANGES_COLUMNS: tuple[Column, ...] = (
     _c("period", "text", "ISO week", "The exported period, e.g. 2026-W47."),
     _c("period_start", "date", "date (UTC)", "First day of the exported period."),
-    _c("scope", "text", "name", 'Team, repo or service the change counts for; "all" by org.'),
+    _c("scope", "text", "name", 'Team, repo or service the change counts for; "all" by org; "(no team)" '
+                                "when no team owns its repo or service."),
     _c("change_id", "text", "id", "Source-qualified change id."),
     _c("repo", "text", "owner/name", "Repository of the change."),
     _c("number", "int", "number", "Pull request number."),
