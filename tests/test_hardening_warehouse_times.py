@@ -31,7 +31,8 @@ INSERT INTO deployments (id, repo, service, environment, sha, status, started_at
  ('bad:d3', 'brightcart/cart-service', 'cart', 'production', 'b3', 'success', TIMESTAMP '0001-01-01',
   TIMESTAMP '2026-11-10 12:00', 'sql'),
  ('bad:d4', 'brightcart/cart-service', 'cart', 'production', 'b4', 'success', NULL, TIMESTAMP '9998-06-01', 'sql'),
- ('bad:d5', 'brightcart/cart-service', 'cart', 'production', 'b5', 'success', NULL, TIMESTAMP '275760-01-01', 'sql');
+ ('bad:d5', 'brightcart/cart-service', 'cart', 'production', 'b5', 'success', NULL, TIMESTAMP '275760-01-01', 'sql'),
+ ('bad:d6', 'brightcart/cart-service', 'cart', 'production', 'b6', 'success', NULL, TIMESTAMP '9999-12-31 23:59', 'sql');
 INSERT INTO changes (id, repo, number, title, first_commit_at, opened_at, first_review_at, merged_at, merge_sha,
                      source) VALUES
  ('bad:c1', 'brightcart/cart-service', 9001, 'far future', NULL, NULL, NULL, TIMESTAMP '10000-01-01', 'b1', 'sql'),
@@ -55,8 +56,8 @@ INSERT INTO commitments (date, provider, kind, utilization, coverage) VALUES
 INSERT INTO sync_state (source, scope, cursor, last_success_at, last_attempt_at, rows_written) VALUES
  ('sql', 'odd', 'x', TIMESTAMP '10000-01-01', TIMESTAMP '0001-01-01', 0);
 """
-# 5 deployments + 4 changes + 2 incidents + 2 costs + 1 utilization + 1 commitments = 15 rows.
-BAD_COUNT = {"deployments": 5, "changes": 4, "incidents": 2, "costs": 2, "utilization": 1, "commitments": 1}
+# 6 deployments + 4 changes + 2 incidents + 2 costs + 1 utilization + 1 commitments = 16 rows.
+BAD_COUNT = {"deployments": 6, "changes": 4, "incidents": 2, "costs": 2, "utilization": 1, "commitments": 1}
 
 
 @pytest.fixture(scope="module")
