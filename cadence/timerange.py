@@ -5,7 +5,8 @@ they lie between ``EARLIEST`` (1970-01-01, the Unix epoch: no source Cadence rea
 delivery or billing data) and one day after now (a day of slack for clocks that run ahead and for
 the provider's estimate of today's cost). Anything else is a typo or a broken clock: ingest and the
 webhook refuse it, and the dashboard leaves a row holding one out of every figure and counts it on
-Data health (rows written around Cadence, with SQL, can still hold one).
+Data health (rows written another way, with SQL or by a sync from its source's data, can still
+hold one).
 
 Date *options* (``--start``, ``--end``, ``--week``, ...) may look ahead, so they are bounded by
 what can be computed instead: 1970-01-01 to ``LAST_DAY`` (9998-12-31), which leaves a year for the

@@ -66,9 +66,10 @@ def out_of_range_rows(con: duckdb.DuckDBPyConnection, config: Config | None = No
     """``table, rows, columns``: per table, the rows holding a time outside the accepted range
     (cadence.timerange), and which time columns hold them; only tables with any.
 
-    Ingest, the webhook and the syncs refuse such times, so this is empty unless something wrote
-    around them (SQL in the duckdb shell); the metrics leave those rows out of every figure (so a
-    row dated year 9999 cannot move "data through" either), and Data health shows this count."""
+    Ingest and the webhook refuse such times, so this is empty unless something wrote around them
+    (SQL in the duckdb shell, or a sync storing a source's odd time as given); the metrics leave
+    those rows out of every figure (so a row dated year 9999 cannot move "data through" either),
+    and Data health shows this count."""
     from metrics._sql import load_sql, valid_params
 
     found = con.execute(load_sql("out_of_range"), valid_params()).fetchall()

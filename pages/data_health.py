@@ -81,8 +81,8 @@ for row in repeated[repeated["keys"] > 0].itertuples():
 for row in ui.load(out_of_range_rows).itertuples():
     st.warning(f"**{row.table}**: {row.rows:,} row{'s' if row.rows != 1 else ''} with times outside "
                f"{describe_accepted_range()} (in {row.columns}); they are left out of every figure and of "
-               "\"data through\". Ingest, the webhook and the syncs refuse such times, so something wrote around "
-               "them: correct or delete them as in docs/operations.md (\"Times out of range\").",
+               "\"data through\". Ingest and the webhook refuse such times, so they came another way (SQL, or a "
+               "source's own odd time): correct or delete them as in docs/operations.md (\"Times out of range\").",
                icon=":material/event_busy:")
 for row in extent[extent["row_count"] == 0].itertuples():
     ui.empty_state(row.source_table)

@@ -1,7 +1,8 @@
 -- Out-of-range times: per table and time column, the rows holding a time outside the accepted
---   range (cadence.timerange: 1970-01-01 to one day after now). Ingest, the webhook and the syncs
---   refuse such times; a row written around Cadence can hold one, and the metrics leave it out
---   (valid_rows.sql; cost_lines.sql and the utilization and commitment queries for days).
+--   range (cadence.timerange: 1970-01-01 to one day after now). Ingest and the webhook refuse such
+--   times; a row written around them (SQL, or a sync storing a source's odd time) can hold one, and
+--   the metrics leave it out (valid_rows.sql; cost_lines.sql and the utilization and commitment
+--   queries for days).
 -- Grain: one row per (table, column) with at least one such row, plus `*` per table: rows with
 --   any. Units: row counts. Inputs: deployments, changes, incidents, costs, utilization,
 --   commitments; $valid_from, $valid_until (times), $valid_first_day, $valid_last_day (days).
