@@ -214,8 +214,13 @@ def test_teams_page_shows_no_team_and_can_filter_to_it(warehouse_db, tmp_path, m
         assert not at.exception, at.exception
         at.switch_page("pages/overview.py").run()
         assert not at.exception, at.exception
-        # Overview filtered to (no team): d2 and d3 over the 4 weeks.
-        assert "(no team)" in " ".join(str(c.value) for c in at.caption)
+        # Overview filtered to (no team): d2 and d3 over the 4 weeks = 0.5 a week; lead p50 27 h;
+        # 1 of 2 failed; recovery 2 h; no cost is allocated to "(no team)" (it is "unallocated").
+        assert "team (no team)" in " ".join(str(c.value) for c in at.caption)
+        tiles = {m.label: m.value for m in at.metric}
+        assert (tiles["Deployment frequency"], tiles["Lead time for changes"], tiles["Change failure rate"],
+                tiles["Failed deployment recovery"], tiles["Cloud cost"]) == ("0.5 / week", "27.0 h", "50.0 %",
+                                                                             "2.0 h", "—")
 
 
 def test_the_name_is_reserved(tmp_path):
@@ -226,3 +231,18 @@ def test_the_name_is_reserved(tmp_path):
     cfg.write_text('[teams."(no team)"]\nrepos = ["shop/web"]\n')
     with pytest.raises(ConfigError, match=r'teams.\(no team\): is the name Cadence reports activity of no team under'):
         load_config(cfg)
+
+
+@pytest.mark.xdist_group("dashboard")
+@pytest.mark.parametrize("page", ["overview", "delivery", "stability", "teams", "costs", "capacity", "data_health"])
+def test_every_page_filtered_to_no_team(warehouse_db, tmp_path, monkeypatch, page):
+    from tests.apptest_support import dashboard_env, open_app
+
+    cfg = tmp_path / "cadence.toml"
+    cfg.write_text(TEAMS_TOML)
+    monkeypatch.setenv("CADENCE_CONFIG", str(cfg))
+    with dashboard_env(warehouse_db, today=date(2026, 3, 8)):
+        at = open_app(page, query={"range": "Last 4 weeks", "team": NO_TEAM})
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.sidebar.selectbox(key="team").value == NO_TEAM
