@@ -140,3 +140,31 @@ def test_dashboard_page_waits_once_and_says_how_long(locked, tmp_path, monkeypat
         [e.value for e in at.error]
     # Before: the config, the demo check and the first load each waited the whole wait (>= 9 s).
     assert elapsed < 2 * wait, f"waited {elapsed:.1f} s for a {wait:.0f} s lock wait"
+
+
+def test_waiting_for_this_process_own_write_counts_against_the_wait(db_path):
+    """A write transaction of another thread of this process holds the process's write lock; a
+    second writer waits for it within the same lock wait, then says what it waited for."""
+    import threading
+
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        with db.write_connection(db_path):
+            holding.set()
+            release.wait(30)
+
+    other = threading.Thread(target=hold)
+    other.start()
+    try:
+        assert holding.wait(30)
+        started = time.monotonic()
+        with pytest.raises(WarehouseError, match="stayed busy with another write of this process for 1 s"):
+            with db.write_connection(db_path, lock_wait_seconds=WAIT):
+                pass
+        assert time.monotonic() - started < 2 * WAIT
+    finally:
+        release.set()
+        other.join(30)
+    with db.write_connection(db_path, lock_wait_seconds=WAIT) as con:   # free again
+        assert con.execute("SELECT 1").fetchall() == [(1,)]
