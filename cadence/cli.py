@@ -52,6 +52,28 @@ class AppContext:
 pass_app = click.make_pass_decorator(AppContext)
 
 
+class Day(click.DateTime):
+    """A ``YYYY-MM-DD`` option (a datetime at midnight, UTC) inside the dates Cadence computes with
+    (``cadence.timerange``): every date option of the CLI uses ``DAY``, so one check covers them."""
+
+    name = "day"
+
+    def __init__(self) -> None:
+        super().__init__(formats=["%Y-%m-%d"])
+
+    def convert(self, value, param, ctx):
+        from cadence.timerange import day_option_problem
+
+        day = super().convert(value, param, ctx)
+        problem = day_option_problem(day)
+        if problem:
+            self.fail(problem, param, ctx)
+        return day
+
+
+DAY = Day()
+
+
 class CommandsGroup(click.Group):
     """A group whose subcommands are the ``command`` objects of cadence.commands modules, loaded on
     first use. ``modules`` picks the module names: the top-level group takes every module except

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cadence.errors import ConfigError
+from cadence.errors import ConfigError, DatabaseLockedError
 
 DEFAULT_CONFIG_FILE = "cadence.toml"
 DEFAULT_DB = Path("data") / "cadence.duckdb"
@@ -28,6 +28,10 @@ TEAM_KEYS = {"repos", "services", "cost_tags", "accounts"}
 BENCHMARKS = ("2021", "2023", "2024")
 COST_ALLOCATION_KEYS = {"accounts", "services", "shared_split", "shared_tags"}
 SHARED_SPLITS = ("none", "even", "proportional")
+# The scope of activity (deployments, changes, incidents) whose repo and service no team owns: every
+# by-team output reports it under this name instead of dropping it. Cost has its own names
+# (cadence.allocation: "unallocated", "shared"). Reserved: no [teams.NAME] may use it.
+NO_TEAM = "(no team)"
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         raise _fail(path, "teams", "must be a table of [teams.NAME] sections")
     teams = {}
     for name, body in teams_raw.items():
+        if name == NO_TEAM:
+            raise _fail(path, f"teams.{name}", "is the name Cadence reports activity of no team under; pick another")
         if not isinstance(body, dict):
             raise _fail(path, f"teams.{name}", "must be a table with repos, services and cost_tags")
         bad = sorted(set(body) - TEAM_KEYS)
@@ -236,6 +242,8 @@ def effective_config(config: Config, db_path: str | os.PathLike) -> Config:
     try:
         with read_connection(db_path) as con:
             raw = get_meta(con, "demo_config")
+    except DatabaseLockedError:  # said now: the next open would only wait for the lock again
+        raise
     except Exception:  # an unreadable database is reported by whoever opens it next
         return config
     if not raw:
@@ -255,5 +263,7 @@ def is_demo_database(db_path: str | os.PathLike) -> bool:
     try:
         with read_connection(db_path) as con:
             return get_meta(con, "is_demo") == "true"
+    except DatabaseLockedError:
+        raise
     except Exception:
         return False

@@ -14,6 +14,10 @@ class WarehouseError(CadenceError):
     """The database file cannot be opened, is not DuckDB, or stays locked."""
 
 
+class DatabaseLockedError(WarehouseError):
+    """The database file stayed locked by another writer for the whole lock wait."""
+
+
 class IngestError(CadenceError):
     """An input file fails validation; nothing was written.
 

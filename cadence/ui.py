@@ -25,6 +25,7 @@ import pandas as pd
 import streamlit as st
 
 from cadence.config import Config, effective_config, is_demo_database, load_config, resolve_config_path, resolve_db_path
+from cadence.config import NO_TEAM
 from cadence.errors import CadenceError
 from warehouse.db import connect, last_write_token, read_connection
 
@@ -112,7 +113,11 @@ def _cached_is_demo(db: str, write_token: str) -> bool:
 
 def is_demo() -> bool:
     db = db_path()
-    return _cached_is_demo(str(db), last_write_token(db))
+    try:
+        return _cached_is_demo(str(db), last_write_token(db))
+    except CadenceError as exc:  # locked since the page started: say so, as load() does
+        st.error(str(exc))
+        st.stop()
 
 
 # -- loading ---------------------------------------------------------------------------------------
@@ -307,7 +312,8 @@ def sidebar_filters() -> Filters:
         st.sidebar.caption(f"{start:%d %b %Y} – {end:%d %b %Y} · data through {as_of:%d %b %Y}")
 
     options = load(scope_options)
-    teams = sorted(set(cfg.teams) | set(options["team"].dropna()))
+    # "(no team)" is offered when some repo or service belongs to no team; it sorts last.
+    teams = sorted(set(cfg.teams) | set(options["team"].dropna()), key=lambda t: (t == NO_TEAM, t))
     team = st.sidebar.selectbox("Team", [ALL, *teams], key=KEY_TEAM, bind="query-params",
                                 help="Teams come from cadence.toml; pick one to filter every page.")
     mine = options if team == ALL else options[options["team"] == team]
@@ -441,7 +447,8 @@ def in_view(df: pd.DataFrame, kind: str, f: Filters, column: str = "scope") -> p
         return df[df[column] == f.service]
     if f.team:
         cfg = config()
-        return df[[f.team in cfg.teams_of(kind, v) for v in df[column]]]
+        owners = [cfg.teams_of(kind, v) for v in df[column]]
+        return df[[f.team in o or (f.team == NO_TEAM and not o) for o in owners]]
     return df
 
 

@@ -32,6 +32,7 @@ import pandas as pd
 from cadence.allocation import Allocator
 from cadence.config import Config
 from cadence.errors import IngestError, SourceError
+from cadence.timerange import accepted_range, describe_accepted_range
 from warehouse import upsert_rows, write_connection
 
 log = logging.getLogger(__name__)
@@ -248,10 +249,10 @@ def _cur_select(types: dict[str, str]) -> tuple[dict[str, str], list[str]]:
     return exprs, missing
 
 
-def _fail_rows(con, where_sql: str, what: str, column_sql: str, label: str) -> None:
+def _fail_rows(con, where_sql: str, what: str, column_sql: str, label: str, params: dict | None = None) -> None:
     """Raise IngestError naming the first offending row when any row matches ``where_sql``."""
     row = con.execute(f"SELECT count(*), min(_row), arg_min({column_sql}, _row)::VARCHAR, "
-                      f"arg_min(filename, _row) FROM typed WHERE {where_sql}").fetchone()
+                      f"arg_min(filename, _row) FROM typed WHERE {where_sql}", params or {}).fetchone()
     if row[0]:
         raise IngestError(f"{Path(row[3]).name}: row {row[1]}: {label} {row[2]!r} {what} "
                           f"({row[0]} such rows). Nothing was written; fix the export and ingest again.")
@@ -319,6 +320,10 @@ def ingest_cost_export(db_path: str | Path, config: Config, source: str | Path, 
                 raise IngestError(f'"{source}" has a header but no rows; nothing was written.')
             start_col = "ChargePeriodStart" if fmt == "focus" else "line_item_usage_start_date"
             _fail_rows(con, "ts IS NULL", "is not a timestamp", "ts_raw", start_col)
+            earliest, latest = accepted_range()
+            _fail_rows(con, "timezone('UTC', ts) < $lo OR timezone('UTC', ts) > $hi",
+                       f"is outside the accepted range {describe_accepted_range()}", "ts_raw", start_col,
+                       {"lo": earliest, "hi": latest})
             for raw, typed, label in (("billed_raw", "billed", "BilledCost"),
                                       ("effective_raw", "effective", "EffectiveCost"),
                                       ("list_raw", "list", "ListCost"),

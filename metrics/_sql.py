@@ -19,10 +19,11 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from cadence.config import Config
+from cadence.config import NO_TEAM, Config
+from cadence.timerange import accepted_range
 
 # The derived facts, in dependency order; each file holds comma-separated CTE definitions.
-FRAGMENTS = ("deployments", "change_links", "incident_attribution", "deployment_outcomes", "scopes")
+FRAGMENTS = ("valid_rows", "deployments", "change_links", "incident_attribution", "deployment_outcomes", "scopes")
 TEAM_MAP_VIEW = "cadence_team_map"
 _PARAM = re.compile(r"\$([a-z_]+)")
 
@@ -55,7 +56,17 @@ def range_params(config: Config, start: date, end: date, *, by: str = "org", sco
         "scope": scope,
         "period": period,
         "with_merged": with_merged,
+        "no_team": NO_TEAM,
+        **valid_params(),
     }
+
+
+def valid_params() -> dict[str, Any]:
+    """The accepted range of stored times (cadence.timerange) as bound parameters: a row holding a
+    time outside it is left out of every figure (valid_rows.sql) and counted on Data health."""
+    valid_from, valid_until = accepted_range()
+    return {"valid_from": valid_from, "valid_until": valid_until,
+            "valid_first_day": valid_from.date(), "valid_last_day": valid_until.date()}
 
 
 def run_with_views(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any],

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from cadence.config import Config
+from cadence.config import NO_TEAM, Config
 
 
 def _sql(name: str) -> str:
@@ -16,20 +16,24 @@ def _sql(name: str) -> str:
 
 
 def data_extent(con: duckdb.DuckDBPyConnection, config: Config) -> pd.DataFrame:
-    """``source_table, first_date, last_date, row_count`` for the tables the dashboard reads."""
-    return con.execute(_sql("data_extent")).df()
+    """``source_table, first_date, last_date, row_count`` for the tables the dashboard reads (first
+    and last among the times in the accepted range; cadence.timerange)."""
+    from metrics._sql import valid_params
+
+    return con.execute(_sql("data_extent"), valid_params()).df()
 
 
 def scope_options(con: duckdb.DuckDBPyConnection, config: Config) -> pd.DataFrame:
     """``kind`` (repo/service), ``value``, ``team``: every repo and service in the data or the
-    config, one row per team that owns it (``team`` is null for one no team owns)."""
+    config, one row per team that owns it (``team`` is ``NO_TEAM``, "(no team)", for one no team
+    owns: the dashboard offers it as a team to filter by)."""
     found = con.execute(_sql("scope_values")).df()
     listed = pd.DataFrame(
         [(k, v) for _, k, v in config.team_rows() if k in ("repo", "service")], columns=["kind", "value"])
     values = pd.concat([found, listed]).drop_duplicates()
     rows = []
     for kind, value in values.itertuples(index=False):
-        owners = config.teams_of(kind, value) or [None]
+        owners = config.teams_of(kind, value) or [NO_TEAM]
         rows += [(kind, value, team) for team in owners]
     out = pd.DataFrame(rows, columns=["kind", "value", "team"])
     return out.sort_values(["kind", "value"], key=lambda s: s.str.lower(), ignore_index=True)

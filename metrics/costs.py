@@ -17,7 +17,7 @@ import pandas as pd
 
 from cadence.allocation import SHARED, UNALLOCATED, allocation_rules, has_rules, shared_split
 from cadence.config import Config
-from metrics._sql import load_sql, run_with_views
+from metrics._sql import load_sql, run_with_views, valid_params
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,8 @@ def _run(con: duckdb.DuckDBPyConnection, config: Config, sql: str, params: dict)
 def _params(config: Config, start: date, end: date, **extra) -> dict:
     if end < start:
         raise ValueError(f"end {end} is before start {start}")
-    return {"start_date": start, "end_date": end + timedelta(days=1), "use_rules": has_rules(config), **extra}
+    return {"start_date": start, "end_date": end + timedelta(days=1), "use_rules": has_rules(config),
+            **{k: v for k, v in valid_params().items() if k.endswith("_day")}, **extra}
 
 
 def _check(value: str, choices: tuple[str, ...], name: str) -> None:

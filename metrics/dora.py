@@ -15,6 +15,7 @@ import pandas as pd
 
 from cadence.config import Config
 from cadence.errors import CadenceError
+from cadence.timerange import day_option_problem
 from metrics import bands
 from metrics._sql import compose, range_params, run_query
 
@@ -70,6 +71,10 @@ def _as_date(value, name: str) -> date:
 
 def _check_range(start, end) -> tuple[date, date]:
     start, end = _as_date(start, "start"), _as_date(end, "end")
+    for name, day in (("start", start), ("end", end)):
+        problem = day_option_problem(day)
+        if problem:
+            raise MetricsError(f"{name} {problem}")
     if end < start:
         raise MetricsError(f"end {end} is before start {start}; give an end on or after the start.")
     return start, end

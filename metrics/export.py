@@ -38,7 +38,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cadence.config import SECRET_ENV, Config
+from cadence.config import NO_TEAM, SECRET_ENV, Config
+from cadence.timerange import FIRST_DAY, LAST_DAY
 from cadence.errors import ExportError
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,8 @@ def _c(name, kind, unit, meaning, decimals=0) -> Column:
 METRICS_COLUMNS: tuple[Column, ...] = (
     _c("period", "text", "ISO week", "The period, e.g. 2026-W47 (2026-11 for a month; start/end for a whole range)."),
     _c("period_start", "date", "date (UTC)", "First day of the period (the Monday of an ISO week)."),
-    _c("scope", "text", "name", 'Team, repo or service; "all" for the whole organisation.'),
+    _c("scope", "text", "name", 'Team, repo or service; "all" for the whole organisation; "(no team)": '
+                                "activity of repos and services no team owns."),
     _c("deployments", "int", "count", "Successful production deployments."),
     _c("deployment_days", "int", "days", "Distinct UTC dates with at least one deployment."),
     _c("deploys_per_week", "float", "deployments/week", "Deployments divided by the weeks of the period.", 2),
@@ -102,7 +104,8 @@ METRICS_COLUMNS: tuple[Column, ...] = (
 CHANGES_COLUMNS: tuple[Column, ...] = (
     _c("period", "text", "ISO week", "The exported period, e.g. 2026-W47."),
     _c("period_start", "date", "date (UTC)", "First day of the exported period."),
-    _c("scope", "text", "name", 'Team, repo or service the change counts for; "all" by org.'),
+    _c("scope", "text", "name", 'Team, repo or service the change counts for; "all" by org; "(no team)" '
+                                "when no team owns its repo or service."),
     _c("change_id", "text", "id", "Source-qualified change id."),
     _c("repo", "text", "owner/name", "Repository of the change."),
     _c("number", "int", "number", "Pull request number."),
@@ -149,8 +152,11 @@ def parse_iso_week(text: str) -> tuple[date, date]:
     if not m:
         raise ExportError(f'Week "{text}" is not an ISO week; write it as YYYY-Www, e.g. 2026-W47.')
     year, week = int(m.group(1)), int(m.group(2))
-    last = iso_weeks_in_year(year) if 1 <= year <= 9998 else 52
-    if not 1 <= week <= last or not 1 <= year <= 9998:
+    if not FIRST_DAY.year <= year <= LAST_DAY.year:
+        raise ExportError(f'Week "{text}" is outside the dates Cadence computes with: weeks of '
+                          f"{FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}; pick one of those or use --last-week.")
+    last = iso_weeks_in_year(year)
+    if not 1 <= week <= last:
         raise ExportError(f'Week "{text}" does not exist: ISO year {year} has weeks W01 to W{last:02d}; '
                           f"pick one of those or use --last-week.")
     monday = date.fromisocalendar(year, week, 1)
@@ -499,6 +505,29 @@ class ExportResult:
 
     def file_names(self) -> dict[str, str]:
         return export_file_names(self.label)
+
+
+def no_team_note(result: ExportResult, config: Config) -> str | None:
+    """What of a by-team export's week belongs to no team ("(no team)" rows), in one line, or None.
+
+    Tells "it happened outside your teams" apart from "nothing happened" (header-only files)."""
+    table = result.tables.get("metrics")
+    if table is None or table.empty:
+        return None
+    rows = table[table["scope"] == NO_TEAM]
+    if rows.empty:
+        return None
+    counts = [(int(rows[col].sum()), noun) for col, noun in (("deployments", "deployment"),
+                                                             ("changes_deployed", "change"),
+                                                             ("incidents", "incident"))]
+    parts = [f"{n} {noun}{'s' if n != 1 else ''}" + (" deployed" if noun == "change" else "") for n, noun in counts]
+    what = ", ".join(parts[:-1]) + " and " + parts[-1]
+    if not config.teams:
+        return (f"No teams are configured, so all activity of {result.label} ({what}) is reported as "
+                f'"{NO_TEAM}"; define [teams.NAME] with repos and services in cadence.toml '
+                f"(docs/configuration.md).")
+    return (f"{what} in {result.label} belong to repos and services no team owns, reported as "
+            f'"{NO_TEAM}"; add them to a [teams.NAME] in cadence.toml.')
 
 
 def build_export(con, config: Config, week: str, by: str = "team",

@@ -43,9 +43,9 @@ WHAT_TO_DO = {
     14: "Left out of recovery time and MTTR; check the incident source's times.",
     15: "Left out of every metric; make the deployment source report a finish time.",
     16: "Rollbacks and squash-merge links cannot be detected without a sha.",
-    17: "Missing from every team view; add their repo or service to a [teams.NAME] in cadence.toml.",
-    18: "Missing from every team view; add their repo to a [teams.NAME] in cadence.toml.",
-    19: "Missing from every team view; add their service or repo to a [teams.NAME] in cadence.toml.",
+    17: 'Shown as "(no team)" in every team view; add their repo or service to a [teams.NAME] in cadence.toml.',
+    18: 'Shown as "(no team)" in every team view; add their repo to a [teams.NAME] in cadence.toml.',
+    19: 'Shown as "(no team)" in every team view; add their service or repo to a [teams.NAME] in cadence.toml.',
 }
 
 
@@ -60,6 +60,28 @@ def data_health(con: duckdb.DuckDBPyConnection, config: Config, start: date, end
     df["what_to_do"] = df["ord"].map(WHAT_TO_DO).astype(object)
     df["check"] = df["check"].astype(object)
     return df.loc[:, list(HEALTH_COLUMNS)].reset_index(drop=True)
+
+
+def out_of_range_rows(con: duckdb.DuckDBPyConnection, config: Config | None = None) -> pd.DataFrame:
+    """``table, rows, columns``: per table, the rows holding a time outside the accepted range
+    (cadence.timerange), and which time columns hold them; only tables with any.
+
+    Ingest and the webhook refuse such times, so this is empty unless something wrote around them
+    (SQL in the duckdb shell, or a sync storing a source's odd time as given); the metrics leave
+    those rows out of every figure (so a row dated year 9999 cannot move "data through" either),
+    and Data health shows this count."""
+    from metrics._sql import load_sql, valid_params
+
+    found = con.execute(load_sql("out_of_range"), valid_params()).fetchall()
+    rows: dict[str, dict] = {}
+    for _, table, column, n in found:
+        entry = rows.setdefault(table, {"table": table, "rows": 0, "columns": []})
+        if column == "*" or table not in ("deployments", "changes", "incidents"):
+            entry["rows"] = max(entry["rows"], int(n))
+        if column != "*":
+            entry["columns"].append(column)
+    return pd.DataFrame([{**e, "columns": ", ".join(e["columns"])} for e in rows.values()],
+                        columns=["table", "rows", "columns"])
 
 
 def duplicate_keys(con: duckdb.DuckDBPyConnection, config: Config | None = None) -> pd.DataFrame:

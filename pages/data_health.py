@@ -7,7 +7,8 @@ import streamlit as st
 from cadence import ui
 from metrics.catalog import data_extent, sync_states
 from metrics.costs import untagged_share
-from metrics.health import data_health, duplicate_keys
+from cadence.timerange import describe_accepted_range
+from metrics.health import data_health, duplicate_keys, out_of_range_rows
 
 SYNC_COMMAND = {"github": "cadence sync github", "pagerduty": "cadence sync pagerduty",
                 "aws": "cadence sync aws-costs", "aws-costs": "cadence sync aws-costs",
@@ -77,6 +78,12 @@ for row in repeated[repeated["keys"] > 0].itertuples():
              "the metrics count those rows twice. Cadence's syncs and ingest never write a key twice; something "
              "wrote around them. Remove the extra rows as in docs/operations.md (\"Repeated keys\").",
              icon=":material/content_copy:")
+for row in ui.load(out_of_range_rows).itertuples():
+    st.warning(f"**{row.table}**: {row.rows:,} row{'s' if row.rows != 1 else ''} with times outside "
+               f"{describe_accepted_range()} (in {row.columns}); they are left out of every figure and of "
+               "\"data through\". Ingest and the webhook refuse such times, so they came another way (SQL, or a "
+               "source's own odd time): correct or delete them as in docs/operations.md (\"Times out of range\").",
+               icon=":material/event_busy:")
 for row in extent[extent["row_count"] == 0].itertuples():
     ui.empty_state(row.source_table)
 ui.table(extent, "warehouse-extent", key="dh-extent", column_config={

@@ -1,10 +1,12 @@
 """Teams: every team side by side — the five keys with their bands, cost and cost per deployment.
+Activity no team owns is its own row, "(no team)"; cost no rule allocates is "unallocated".
 Pick a team (a row, or its button) to filter every page to it."""
 
 import pandas as pd
 import streamlit as st
 
 from cadence import charts, ui
+from cadence.config import NO_TEAM
 from metrics import dora_metrics
 from metrics.costs import cost_by
 
@@ -23,16 +25,21 @@ board = board[["team", "deployments", "deploys_per_week", "band_deployment_frequ
                "band_lead_time", "change_failure_rate", "band_change_failure_rate", "recovery_time_p50_hours",
                "band_recovery_time", "rework_rate", "effective_cost", "cost_per_deployment"]]
 board = board.sort_values("deploys_per_week", ascending=False, na_position="last", ignore_index=True)
+# What the sidebar can filter to: the configured teams and "(no team)"; cost scopes ("unallocated",
+# "shared") are not teams.
+teams = [t for t in board["team"].dropna() if t in ui.config().teams or t == NO_TEAM]
 
 
 def pick_row() -> None:
     rows = st.session_state["teams-board"].selection.rows
-    if rows:
+    if rows and board.loc[rows[0], "team"] in teams:
         ui.focus_team(board.loc[rows[0], "team"])
 
 
 st.caption(f"Bands: DORA {f.benchmark} clusters. Sort by any column; select a row to filter every page to "
-           "that team." + (f" **Now filtered to {f.team}.**" if f.team else ""))
+           f"that team. *{NO_TEAM}*: deployments, changes and incidents of repos and services no team owns; "
+           "*unallocated*: cost no allocation rule gives a team."
+           + (f" **Now filtered to {f.team}.**" if f.team else ""))
 ui.table(board, f"teams-{f.start}-{f.end}", key="teams-board", on_select=pick_row, selection_mode="single-row",
          column_config={
              "deploys_per_week": st.column_config.NumberColumn("deploys / week", format="%.2f"),
@@ -43,7 +50,6 @@ ui.table(board, f"teams-{f.start}-{f.end}", key="teams-board", on_select=pick_ro
              "effective_cost": st.column_config.NumberColumn("cost", format="dollar"),
              "cost_per_deployment": st.column_config.NumberColumn("cost / deployment", format="dollar"),
              **{c: st.column_config.TextColumn("band") for c in board.columns if c.startswith("band_")}})
-teams = [t for t in board["team"].dropna() if t != "unallocated"]
 st.session_state["teams-pick"] = f.team if f.team in teams else None  # mirror the sidebar filter
 st.pills("Filter every page to", teams, key="teams-pick",
          on_change=lambda: ui.focus_team(st.session_state["teams-pick"]))

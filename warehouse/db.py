@@ -19,11 +19,11 @@ from pathlib import Path
 
 import duckdb
 
-from cadence.errors import WarehouseError
+from cadence.errors import DatabaseLockedError, WarehouseError
 
 log = logging.getLogger(__name__)
 
-LOCK_WAIT_SECONDS = 15.0
+LOCK_WAIT_SECONDS = 15.0   # read when opening, so a test (or a caller) may change it
 
 # One write transaction at a time in this process. Between processes DuckDB's file lock does it;
 # inside one process (webhook threads, parallel sync workers) connections to the same file share
@@ -60,32 +60,37 @@ def _describe_open_error(path: Path, exc: Exception) -> str:
 
 
 def connect(path: str | os.PathLike, *, read_only: bool = False,
-            lock_wait_seconds: float = LOCK_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse, waiting up to ``lock_wait_seconds`` for another process's lock.
+            lock_wait_seconds: float | None = None, _deadline: float | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse, waiting up to ``lock_wait_seconds`` (default ``LOCK_WAIT_SECONDS``) for
+    another process's lock.
 
     A read-write open creates the file if needed and brings its schema to the latest version.
     A read-only open of an older file upgrades it first through a short read-write connection.
+    The wait is one deadline for the whole open, upgrade included (``_deadline``, passed down by
+    the nested opens), so the time waited matches the one the error message names.
     """
     path = Path(path)
+    wait = LOCK_WAIT_SECONDS if lock_wait_seconds is None else float(lock_wait_seconds)
+    deadline = time.monotonic() + wait if _deadline is None else _deadline
     if read_only and not path.exists():
         raise WarehouseError(f'No database at "{path}"; run `cadence demo` for demo data, or '
                              f"`cadence sync`/`cadence ingest` to fill a new one.")
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + lock_wait_seconds
     delay = 0.02
     while True:
         try:
             con = duckdb.connect(str(path), read_only=read_only)
             break
         except (duckdb.IOException, duckdb.Error) as exc:
-            if _is_lock_error(exc) and time.monotonic() < deadline:
-                time.sleep(delay * (0.5 + random.random()))
+            left = deadline - time.monotonic()
+            if _is_lock_error(exc) and left > 0:
+                time.sleep(min(delay * (0.5 + random.random()), left))
                 delay = min(delay * 1.6, 0.5)
                 continue
             if _is_lock_error(exc):
-                raise WarehouseError(
-                    f'Database "{path}" stayed locked by another process for {lock_wait_seconds:.0f} s; '
+                raise DatabaseLockedError(
+                    f'Database "{path}" stayed locked by another process for {_seconds(wait)} s; '
                     f"wait for the running sync or ingest to finish and try again.") from exc
             raise WarehouseError(_describe_open_error(path, exc)) from exc
     try:
@@ -93,9 +98,9 @@ def connect(path: str | os.PathLike, *, read_only: bool = False,
         if version < LATEST_VERSION:
             if read_only:
                 con.close()
-                with write_connection(path, lock_wait_seconds=lock_wait_seconds):
+                with write_connection(path, lock_wait_seconds=wait, _deadline=deadline):
                     pass
-                return connect(path, read_only=True, lock_wait_seconds=lock_wait_seconds)
+                return connect(path, read_only=True, lock_wait_seconds=wait, _deadline=deadline)
             ensure_schema(con)
         elif version > LATEST_VERSION:
             con.close()
@@ -105,6 +110,11 @@ def connect(path: str | os.PathLike, *, read_only: bool = False,
         con.close()
         raise
     return con
+
+
+def _seconds(wait: float) -> str:
+    """A lock wait as the message shows it: "15", "2", "0.5"."""
+    return f"{wait:.0f}" if wait >= 1 else f"{wait:.1g}"
 
 
 def database_version(con: duckdb.DuckDBPyConnection) -> int:
@@ -142,13 +152,20 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> int:
 
 
 @contextmanager
-def write_connection(path: str | os.PathLike, *,
-                     lock_wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
+def write_connection(path: str | os.PathLike, *, lock_wait_seconds: float | None = None,
+                     _deadline: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short read-write connection: one transaction, committed on success, then closed.
 
-    Holds this process's write lock throughout, so write transactions never overlap."""
-    with _WRITE_LOCK:
-        con = connect(path, read_only=False, lock_wait_seconds=lock_wait_seconds)
+    Holds this process's write lock throughout, so write transactions never overlap. Waiting for
+    that lock counts against the same lock wait as the file's lock."""
+    wait = LOCK_WAIT_SECONDS if lock_wait_seconds is None else float(lock_wait_seconds)
+    deadline = time.monotonic() + wait if _deadline is None else _deadline
+    if not _WRITE_LOCK.acquire(timeout=max(deadline - time.monotonic(), 0)):
+        raise DatabaseLockedError(
+            f'Database "{path}" stayed busy with another write of this process for {_seconds(wait)} s; '
+            f"try again when it has finished.")
+    try:
+        con = connect(path, read_only=False, lock_wait_seconds=wait, _deadline=deadline)
         try:
             con.execute("BEGIN TRANSACTION")
             try:
@@ -159,11 +176,13 @@ def write_connection(path: str | os.PathLike, *,
             con.execute("COMMIT")
         finally:
             con.close()
+    finally:
+        _WRITE_LOCK.release()
 
 
 @contextmanager
 def read_connection(path: str | os.PathLike, *,
-                    lock_wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
+                    lock_wait_seconds: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short read-only connection, closed on exit so a writer in another process can proceed."""
     con = connect(path, read_only=True, lock_wait_seconds=lock_wait_seconds)
     try:

@@ -35,6 +35,7 @@ import duckdb
 
 from cadence.config import Config, load_config
 from cadence.errors import IngestError
+from cadence.timerange import accepted_range, describe_accepted_range
 from warehouse.db import write_connection
 from warehouse.upsert import TABLE_KEYS
 
@@ -441,6 +442,23 @@ def _map_columns(kind: str, header: list[str], name: str,
 TS_HINT = "is not an ISO-8601 timestamp (e.g. 2026-03-01T14:30:00Z or 2026-03-01 14:30:00+02:00)"
 
 
+def _time_params() -> dict:
+    """The accepted range (cadence.timerange) as the bound parameters of ``_time_range_check``."""
+    earliest, latest = accepted_range()
+    return {"ts_min": earliest, "ts_max": latest, "day_min": earliest.date(), "day_max": latest.date()}
+
+
+def _time_range_check(name: str, kind: str) -> tuple[str, str, str]:
+    """A check refusing a time (``kind`` ts) or a day (date) outside the accepted range: every
+    stored time is an event that has happened, and one the dashboard can show."""
+    lo, hi = ("$ts_min", "$ts_max") if kind == "ts" else ("$day_min", "$day_max")
+    earliest, latest = accepted_range()
+    shown = (describe_accepted_range() if kind == "ts"
+             else f"{earliest:%Y-%m-%d} to {latest:%Y-%m-%d} (one day after today)")
+    return (name, f"{name} IS NOT NULL AND ({name} < {lo} OR {name} > {hi})",
+            f'"{{v}}" is outside the accepted range {shown}; correct the time at its source')
+
+
 def _typed_select(kind: str, mapping: dict[str, int], fmt: str,
                   pretyped: set[str] = frozenset()) -> tuple[list[str], list[tuple[str, str, str]]]:
     """SELECT expressions building ``typed`` from ``raw``, and the checks: (column, bad-condition, reason).
@@ -462,6 +480,7 @@ def _typed_select(kind: str, mapping: dict[str, int], fmt: str,
                 exprs.append(f"make_timestamp(epoch_us({c})) AS {name}")
                 exprs.append(f"isfinite({c}) AS {name}__finite")
                 checks.append((name, f"NOT {name}__finite", f'"{{v}}" {TS_HINT}'))
+                checks.append(_time_range_check(name, "ts"))
             else:
                 exprs.append(f"{c} AS {name}")
             if col.type == "float":
@@ -485,11 +504,13 @@ def _typed_select(kind: str, mapping: dict[str, int], fmt: str,
             # make_timestamp(epoch_us()) is the UTC time (NULL, so refused, for "infinity").
             exprs.append(f"make_timestamp(epoch_us(TRY_CAST(nullif(trim({c}), '') AS TIMESTAMPTZ))) AS {name}")
             checks.append((name, f"nullif(trim({r}), '') IS NOT NULL AND {name} IS NULL", f'"{{v}}" {TS_HINT}'))
+            checks.append(_time_range_check(name, "ts"))
         elif col.type == "date":
             exprs.append(f"coalesce(TRY_CAST(nullif(trim({c}), '') AS DATE), "
                          f"CAST(TRY_CAST(nullif(trim({c}), '') AS TIMESTAMPTZ) AS DATE)) AS {name}")
             checks.append((name, f"nullif(trim({r}), '') IS NOT NULL AND {name} IS NULL",
                            '"{v}" is not a date (YYYY-MM-DD)'))
+            checks.append(_time_range_check(name, "date"))
         elif col.type == "int":
             exprs.append(f"TRY_CAST(nullif(trim({c}), '') AS BIGINT) AS {name}")
             checks.append((name, f"nullif(trim({r}), '') IS NOT NULL AND {name} IS NULL",
@@ -783,7 +804,8 @@ def _validate(mem, kind: str, header: list[str], fmt: str, name: str, config: Co
     result.rows_read = mem.execute("SELECT count(*) FROM raw").fetchall()[0][0]
     errors, warns = _kind_checks(kind, mapping, config)
     errors = checks + [e for e in errors if e[1]]
-    found = _run_checks(mem, errors + warns, records, params={"teams": sorted(config.teams) + list(RESERVED_TEAMS)})
+    found = _run_checks(mem, errors + warns, records,
+                        params={"teams": sorted(config.teams) + list(RESERVED_TEAMS), **_time_params()})
     problems = [q for _, ps in found[:len(errors)] for q in ps]
     total = sum(n for n, _ in found[:len(errors)])
     if kind != "costs":
@@ -950,7 +972,8 @@ def _one_pass_load(db_path, kind: str, path: str, name: str, config: Config, sou
                     f"  delim = $delim, quote = '\"', escape = '\"', auto_detect = false, columns = $columns, "
                     f"  strict_mode = true, store_rejects = true)) AS typed "
                     f"WHERE CASE WHEN {bad} THEN error('cadence: a row needs the checked path') ELSE true END",
-                    {"source": source, "path": path, "delim": delim, "columns": reader_columns}).fetchall()[0][0])
+                    {"source": source, "path": path, "delim": delim, "columns": reader_columns,
+                     **{k: v for k, v in _time_params().items() if f"${k}" in bad}}).fetchall()[0][0])
             except duckdb.Error as exc:
                 log.debug("ingest %s: one pass stepped aside: %s", name, str(exc).splitlines()[0])
                 raise _Declined from None

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from cadence.cli import AppContext, pass_app
+from cadence.cli import DAY, AppContext, pass_app
 from cadence.config import KNOWN_SOURCES
 from cadence.errors import CadenceError, ExportError
 
@@ -98,7 +98,7 @@ def run_configured_syncs(ctx: click.Context, app: AppContext) -> list[str]:
               help="Write just this table (with --out -, the default is metrics).")
 @click.option("--sync", "sync_first", is_flag=True,
               help="Run every configured collector first; export only if all succeed.")
-@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), hidden=True,
+@click.option("--today", type=DAY, hidden=True,
               help="Pretend today is this UTC date (tests).")
 @pass_app
 @click.pass_context
@@ -109,7 +109,7 @@ def command(ctx: click.Context, app: AppContext, week: str | None, last_week: bo
     Files: cadence-metrics-YYYY-Www.csv and cadence-changes-YYYY-Www.csv (columns in
     docs/export.md). Re-running over unchanged data gives byte-identical files.
     """
-    from metrics.export import build_export, export_file_names, last_complete_week, parse_iso_week
+    from metrics.export import build_export, export_file_names, last_complete_week, no_team_note, parse_iso_week
     from metrics.export import write_files_atomically
     from warehouse import read_connection
 
@@ -130,6 +130,9 @@ def command(ctx: click.Context, app: AppContext, week: str | None, last_week: bo
     with read_connection(db_path) as con:
         result = build_export(con, config, label, by=by, tables=tables)
     names = export_file_names(result.label)
+    note = no_team_note(result, config) if by == "team" else None
+    if note:
+        click.echo(f"Note: {note}", err=True)
 
     if to_stdout:
         data = result.payloads[tables[0]]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cadence.cli import AppContext, pass_app
+from cadence.cli import DAY, AppContext, pass_app
 from cadence.config import BENCHMARKS, Config
 
 if TYPE_CHECKING:   # pandas is imported where used: every CLI command starts faster without it
@@ -23,7 +23,7 @@ if TYPE_CHECKING:   # pandas is imported where used: every CLI command starts fa
 
 BY_CHOICES = ("org", "team", "repo", "service")
 FORMATS = ("table", "csv", "json")
-DATE = click.DateTime(formats=["%Y-%m-%d"])
+DATE = DAY   # YYYY-MM-DD within the dates Cadence computes with
 
 
 def _plain(value):

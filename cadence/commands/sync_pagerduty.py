@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from cadence.cli import AppContext, pass_app
+from cadence.cli import DAY, AppContext, pass_app
 
 
 @click.command(name="pagerduty")
-@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+@click.option("--since", type=DAY, default=None,
               help="Read incidents created since this UTC date (YYYY-MM-DD) instead of from the "
                    "saved cursor; the first run defaults to sources.pagerduty.since, else 180 days back.")
 @pass_app

@@ -20,7 +20,7 @@
 --   only by an explicit link or merge sha of a range deployment; rule (3) searches only the
 --   deployments that can be the answer for a change in those bounds; deployments are carried as
 --   integer ranks and their columns looked up once, among the range's deployments.
--- Units: hours (DOUBLE). Inputs: changes, deployment_changes, prod_deployments, range_deployments;
+-- Units: hours (DOUBLE). Inputs: valid_changes, deployment_changes, prod_deployments, range_deployments;
 --   $start_ts, $end_ts, $with_merged, $rework_labels.
 range_repo_starts AS (
     SELECT repo, min(start_key) AS first_start, max(start_key) AS last_start
@@ -52,7 +52,7 @@ range_shas AS (
 ),
 -- Changes that an explicit link or their merge sha ties to a range deployment.
 tied_ids AS (
-    SELECT c.id FROM changes c
+    SELECT c.id FROM valid_changes c
     JOIN range_shas s ON s.repo = c.repo AND s.sha = c.merge_sha
     WHERE c.merged_at IS NOT NULL
     UNION
@@ -83,10 +83,10 @@ linkable_changes AS MATERIALIZED (
            (len(list_filter(coalesce(c.labels, []),
                             lambda x: list_contains(CAST($rework_labels AS VARCHAR[]), lower(x)))) > 0
             OR coalesce(lower(c.title) LIKE 'revert%', false)) AS is_rework_change
-    FROM (SELECT c.*, true AS in_bounds FROM changes c
+    FROM (SELECT c.*, true AS in_bounds FROM valid_changes c
           JOIN window_bounds b ON c.merged_at >= b.lo AND c.merged_at <= b.hi
           UNION ALL
-          SELECT t.*, false FROM (SELECT * FROM changes c SEMI JOIN tied_ids i ON i.id = c.id) t, window_bounds b
+          SELECT t.*, false FROM (SELECT * FROM valid_changes c SEMI JOIN tied_ids i ON i.id = c.id) t, window_bounds b
           WHERE t.merged_at < b.lo OR t.merged_at > b.hi) c
     LEFT JOIN repo_keys k ON k.repo = c.repo
 ),

@@ -6,7 +6,7 @@
 --   rule; incidents resolved before created; successful production deployments with no finished_at;
 --   deployments with no sha; deployments, changes and incidents no team owns.
 -- Grain: one row per check (in a fixed order, `ord`). Units: counts.
--- Inputs: change_facts, deployment_outcomes, incident_attribution, range_deployments, deployments,
+-- Inputs: change_facts, deployment_outcomes, incident_attribution, range_deployments, valid_deployments,
 --   team_map; $start_ts, $end_ts, $prod_envs.
 health_changes AS (SELECT * FROM change_facts WHERE deployed_in_range),
 health_merged AS (SELECT * FROM change_facts WHERE merged_at >= $start_ts AND merged_at < $end_ts),
@@ -14,7 +14,7 @@ health_incidents AS (SELECT * FROM incident_attribution WHERE in_range),
 owned_repos AS (SELECT DISTINCT value FROM team_map WHERE kind = 'repo'),
 owned_services AS (SELECT DISTINCT value FROM team_map WHERE kind = 'service'),
 unfinished AS (
-    SELECT count(*) AS n FROM deployments
+    SELECT count(*) AS n FROM valid_deployments
     WHERE lower(status) = 'success' AND list_contains(CAST($prod_envs AS VARCHAR[]), lower(environment))
       AND finished_at IS NULL AND started_at >= $start_ts AND started_at < $end_ts
 ),

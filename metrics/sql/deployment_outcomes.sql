@@ -6,7 +6,7 @@
 --   (case-insensitive), or when it finished while an incident of the same service was open
 --   (created_at <= finished_at <= resolved_at, or not resolved).
 -- Grain: one row per deployment of the range. Units: booleans and id lists.
--- Inputs: prod_deployments, range_deployments, incident_attribution, change_facts, incidents.
+-- Inputs: prod_deployments, range_deployments, incident_attribution, change_facts, valid_incidents.
 deployment_incidents AS (
     SELECT deployment_id, list(incident_id ORDER BY created_at, incident_id) AS incident_ids
     FROM incident_attribution
@@ -39,7 +39,7 @@ rework_changes AS (
 -- ('infinity' while one is open): a deployment finished inside an open incident iff this is >= it.
 open_incident_cover AS (
     SELECT service, created_at, max(coalesce(resolved_at, 'infinity'::TIMESTAMP)) AS resolved_at
-    FROM incidents
+    FROM valid_incidents
     WHERE service IS NOT NULL AND created_at < $end_ts
     GROUP BY service, created_at
 ),

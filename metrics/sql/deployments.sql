@@ -7,13 +7,13 @@
 --   deployments is the one with the smallest first_rank (an integer is cheaper to carry and compare
 --   than the three columns).
 -- Grain: one row per deployment. Units: timestamps, naive UTC.
--- Inputs: deployments; $prod_envs (lower-case list), $start_ts, $end_ts (range, end exclusive).
+-- Inputs: valid_deployments; $prod_envs (lower-case list), $start_ts, $end_ts (range, end exclusive).
 prod_deployments AS MATERIALIZED (
     SELECT id, repo, service, sha, started_at, finished_at, start_key,
            row_number() OVER (ORDER BY start_key, finished_at, id) AS first_rank
     FROM (SELECT id, repo, service, sha, started_at, finished_at,
                  coalesce(started_at, finished_at) AS start_key
-          FROM deployments
+          FROM valid_deployments
           WHERE lower(status) = 'success'
             AND list_contains(CAST($prod_envs AS VARCHAR[]), lower(environment))
             AND finished_at IS NOT NULL)

@@ -4,11 +4,11 @@
 --   change with a rework label or revert title and "open incident ID" for each incident of the
 --   service open when it finished. Reasons are joined with "; ", NULL when there are none.
 -- Grain: one row per (scope, deployment). Units: finished_at UTC.
--- Inputs: scoped_deployments, deployment_outcomes, incidents.
+-- Inputs: scoped_deployments, deployment_outcomes, valid_incidents.
 open_incident_ids AS (
     SELECT d.deployment_id, list(i.id ORDER BY i.created_at, i.id) AS ids
     FROM deployment_outcomes d
-    JOIN incidents i ON i.service = d.service AND i.created_at <= d.finished_at
+    JOIN valid_incidents i ON i.service = d.service AND i.created_at <= d.finished_at
                     AND (i.resolved_at IS NULL OR i.resolved_at >= d.finished_at)
     WHERE d.during_open_incident
     GROUP BY d.deployment_id

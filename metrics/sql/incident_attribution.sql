@@ -7,14 +7,14 @@
 --   the range (created up to the window after it ends), or names a range deployment explicitly;
 --   `in_range` marks the incidents that belong to the range (by created_at).
 -- Units: timestamps (UTC); recovery_hours in hours, NULL when open or negative.
--- Inputs: incidents, prod_deployments; $start_ts, $end_ts, $window_days.
+-- Inputs: valid_incidents, prod_deployments; $start_ts, $end_ts, $window_days.
 attribution_targets AS (
     SELECT id, repo, service, finished_at FROM prod_deployments
     WHERE finished_at >= $start_ts - to_days(CAST($window_days AS INTEGER))
       AND finished_at < $end_ts + to_days(CAST($window_days AS INTEGER))
 ),
 candidate_incidents AS (
-    SELECT id, service, repo, created_at, resolved_at, caused_by_deployment_id FROM incidents
+    SELECT id, service, repo, created_at, resolved_at, caused_by_deployment_id FROM valid_incidents
     WHERE (created_at >= $start_ts AND created_at < $end_ts + to_days(CAST($window_days AS INTEGER)))
        OR caused_by_deployment_id IN (SELECT id FROM range_deployments)
 ),

@@ -3,10 +3,12 @@
 -- Definition: by org every row is "all"; by repo its repo; by service its service (a change's
 --   service is that of the deployment that shipped it); by team every team that owns its repo or its
 --   service in the configuration (a repo or service may belong to several teams; a row counts once
---   per team). Rows with no scope value (no team owns them) are left out. $scope keeps one value.
+--   per team), and $no_team ("(no team)") when no team owns either: nothing is dropped. A change's
+--   service is its deployment's; an incident with neither a repo nor a service is no team's. Rows
+--   with no scope value (by repo or service, an empty one) are left out. $scope keeps one value.
 -- Grain: one row per (row, scope). Units: as the facts.
 -- Inputs: cadence_team_map (team, kind, value: registered from config.team_rows()),
---   deployment_outcomes, change_facts, incident_attribution; $by, $scope, $start_ts, $end_ts.
+--   deployment_outcomes, change_facts, incident_attribution; $by, $scope, $no_team, $start_ts, $end_ts.
 team_map AS (
     SELECT DISTINCT CAST(team AS VARCHAR) AS team, CAST(kind AS VARCHAR) AS kind,
            CAST(value AS VARCHAR) AS value
@@ -25,7 +27,11 @@ scoped_deployments AS (
         UNION ALL
         SELECT d.*, t.team FROM deployment_outcomes d JOIN service_teams t ON t.value = d.service
         LEFT JOIN repo_teams r ON r.value = d.repo AND r.team = t.team
-        WHERE $by = 'team' AND r.team IS NULL)
+        WHERE $by = 'team' AND r.team IS NULL
+        UNION ALL
+        SELECT d.*, $no_team FROM deployment_outcomes d
+        WHERE $by = 'team' AND NOT EXISTS (SELECT 1 FROM repo_teams r WHERE r.value = d.repo)
+          AND NOT EXISTS (SELECT 1 FROM service_teams s WHERE s.value = d.service))
     WHERE scope IS NOT NULL AND ($scope IS NULL OR scope = $scope)
 ),
 reported_changes AS (
@@ -41,7 +47,11 @@ scoped_changes AS (
         UNION ALL
         SELECT c.*, t.team FROM reported_changes c JOIN service_teams t ON t.value = c.deployment_service
         LEFT JOIN repo_teams r ON r.value = c.repo AND r.team = t.team
-        WHERE $by = 'team' AND r.team IS NULL)
+        WHERE $by = 'team' AND r.team IS NULL
+        UNION ALL
+        SELECT c.*, $no_team FROM reported_changes c
+        WHERE $by = 'team' AND NOT EXISTS (SELECT 1 FROM repo_teams r WHERE r.value = c.repo)
+          AND NOT EXISTS (SELECT 1 FROM service_teams s WHERE s.value = c.deployment_service))
     WHERE scope IS NOT NULL AND ($scope IS NULL OR scope = $scope)
 ),
 range_incidents AS (
@@ -56,6 +66,10 @@ scoped_incidents AS (
         UNION ALL
         SELECT i.*, t.team FROM range_incidents i JOIN service_teams t ON t.value = i.service
         LEFT JOIN repo_teams r ON r.value = i.repo AND r.team = t.team
-        WHERE $by = 'team' AND r.team IS NULL)
+        WHERE $by = 'team' AND r.team IS NULL
+        UNION ALL
+        SELECT i.*, $no_team FROM range_incidents i
+        WHERE $by = 'team' AND NOT EXISTS (SELECT 1 FROM repo_teams r WHERE r.value = i.repo)
+          AND NOT EXISTS (SELECT 1 FROM service_teams s WHERE s.value = i.service))
     WHERE scope IS NOT NULL AND ($scope IS NULL OR scope = $scope)
 )
