@@ -205,6 +205,13 @@ def test_every_page_in_a_real_browser(server, browser):
     page.get_by_text(f"{int(row['deployments']):,} deployments").first.wait_for(timeout=30_000)
     page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)
 
+    # The grid's own toolbar offers no "Download as CSV" (it would write formula cells raw); the
+    # "Download CSV" button under each table (neutralised, as `cadence export`) is the download.
+    page.locator('[data-testid="stDataFrame"]').first.hover()
+    page.locator('[data-testid="stElementToolbar"] button[aria-label="Search"]').first.wait_for(timeout=15_000)
+    assert page.locator('[data-testid="stElementToolbar"] button[aria-label="Download as CSV"]').count() == 0
+    assert page.get_by_role("button", name="Download CSV").count() >= 1
+
     # Reload: the view survives, because it lives in the URL.
     page.reload()
     _settle(page, "Overview")
