@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cadence.errors import ConfigError
+from cadence.scrub import SECRET_ENV, register_secret_env  # noqa: F401 (SECRET_ENV: the list of secrets)
 
 DEFAULT_CONFIG_FILE = "cadence.toml"
 DEFAULT_DB = Path("data") / "cadence.duckdb"
@@ -22,7 +23,9 @@ DEMO_DB = Path("data") / "demo.duckdb"
 DEFAULT_PRODUCTION = ("production", "prod", "live")
 DEFAULT_REWORK_LABELS = ("hotfix", "revert", "rollback")
 KNOWN_SOURCES = ("github", "pagerduty", "aws", "webhook", "export")
-SECRET_ENV = ("GITHUB_TOKEN", "PAGERDUTY_TOKEN", "CADENCE_WEBHOOK_TOKEN")
+# Sources whose token variable `token_env` can rename (their default: GITHUB_TOKEN, PAGERDUTY_TOKEN).
+TOKEN_ENV_SOURCES = ("github", "pagerduty")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 TOP_LEVEL_KEYS = {"database", "production_environments", "attribution_window_days",
                   "rework_labels", "teams", "sources", "cost_allocation", "benchmark"}
 TEAM_KEYS = {"repos", "services", "cost_tags", "accounts"}
@@ -159,6 +162,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
             if any(word in key.lower() for word in ("token", "secret", "password")) and key != "token_env":
                 raise _fail(path, f"sources.{name}.{key}",
                             "secrets do not belong in the config file; set them in the environment")
+        if "token_env" in body:
+            _token_env(path, name, body["token_env"])
     kwargs["sources"] = sources
 
     alloc = data.get("cost_allocation", {})
@@ -187,6 +192,20 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
                             f'unknown team "{team}"; known teams: {known}')
     kwargs["cost_allocation"] = alloc
     return Config(**kwargs)
+
+
+def _token_env(path: Path | None, source: str, value: Any) -> None:
+    """``[sources.X] token_env``: the name of the variable holding X's token (never the token).
+    Its value is a secret from now on: scrubbed from every message like GITHUB_TOKEN's."""
+    key = f"sources.{source}.token_env"
+    if source not in TOKEN_ENV_SOURCES:
+        raise _fail(path, key, "only [sources.github] and [sources.pagerduty] read their token from a "
+                               "variable you name; the webhook's is CADENCE_WEBHOOK_TOKEN, AWS credentials "
+                               "come from boto3's chain (AWS_PROFILE, a role, AWS_* variables)")
+    if not isinstance(value, str) or not ENV_NAME.match(value):
+        raise _fail(path, key, "must be the name of an environment variable (letters, digits, _), "
+                               f"not the token itself; got {'a value' if isinstance(value, str) else _show(value)}")
+    register_secret_env(value)
 
 
 def resolve_config_path(explicit: str | os.PathLike | None = None) -> Path | None:
@@ -346,7 +365,9 @@ def db_is_configured(explicit: str | os.PathLike | None = None, config: Config |
 
 
 def secret(name: str) -> str | None:
-    """A token from the environment; never from the config file, never logged."""
+    """A token from the environment; never from the config file, never logged. Reading a variable
+    here makes its value one that ``cadence.scrub`` removes from every message."""
+    register_secret_env(name)
     value = os.environ.get(name, "").strip()
     return value or None
 
