@@ -97,7 +97,8 @@ _SCHEME = re.compile(r"(?i)\b(bearer|token|basic)([ \t]+|=)([A-Za-z0-9._~+/=:-]{
 # Parameters that carry a secret: in a query string, a form body, a config dump.
 _PARAM = re.compile(
     r"""(?i)(\b(?:access_token|refresh_token|id_token|private_token|auth_token|token|api_key|apikey|"""
-    r"""client_secret|password|passwd|pwd|secret)|[?&;](?:key|sig|signature|code))"""
+    r"""client_secret|password|passwd|pwd|secret|x-amz-signature|x-amz-security-token)"""
+    r"""|[?&;](?:key|sig|signature|code))"""
     r"""(["']?[ \t]*[=:][ \t]*["']?)((?![$<{%\[])[^&\s"'<>#,;)\]}]+)""")
 # The password of credentials in a URL: scheme://user:password@host
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,31}://[^/\s:@'\"]{0,256}:)([^/\s@'\"]{1,256})(@)")

@@ -252,6 +252,9 @@ def test_patterns_without_a_configured_value():
         "smtp://cadence:hunter2pass@mail.example:587": "hunter2pass",
         "redirect to https://ops:Pa55w0rd!@prometheus.example/api": "Pa55w0rd!",
         "client_secret=Zm9vYmFyYmF6cXV4MTIz": "Zm9vYmFyYmF6cXV4MTIz",
+        "s3://b/k?X-Amz-Security-Token=IQoJb3JpZ2luX2Vj0123&X-Amz-Signature=9f86d081884c7d65": "9f86d081884c7d65",
+        "Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260301, Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7":
+            "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7",
         "password: correct-horse-9-battery": "correct-horse-9-battery",
         "bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl": "eyJhbGciOiJSUzI1NiJ9",
         "token ghs_16C7e42F292c6912E7710c838347Ae178B4a rejected": "ghs_16C7e42F292c6912E7710c838347Ae178B4a",
