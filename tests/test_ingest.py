@@ -18,6 +18,8 @@ from tests.lock_support import lock_contention_seen, lock_held
 from warehouse import write_connection
 from warehouse.ingest import SPECS, ingest_file, ingest_records
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
 
 def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
     path = tmp_path / name
