@@ -25,7 +25,9 @@ DEFAULT_REWORK_LABELS = ("hotfix", "revert", "rollback")
 KNOWN_SOURCES = ("github", "pagerduty", "aws", "webhook", "export")
 # Sources whose token variable `token_env` can rename (their default: GITHUB_TOKEN, PAGERDUTY_TOKEN).
 TOKEN_ENV_SOURCES = ("github", "pagerduty")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A variable's name, in capitals as by convention: a token pasted into token_env by mistake (mixed
+# case, or with + - /) is refused without being repeated.
+ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 TOP_LEVEL_KEYS = {"database", "production_environments", "attribution_window_days",
                   "rework_labels", "teams", "sources", "cost_allocation", "benchmark"}
 TEAM_KEYS = {"repos", "services", "cost_tags", "accounts"}
@@ -203,8 +205,9 @@ def _token_env(path: Path | None, source: str, value: Any) -> None:
                                "variable you name; the webhook's is CADENCE_WEBHOOK_TOKEN, AWS credentials "
                                "come from boto3's chain (AWS_PROFILE, a role, AWS_* variables)")
     if not isinstance(value, str) or not ENV_NAME.match(value):
-        raise _fail(path, key, "must be the name of an environment variable (letters, digits, _), "
-                               f"not the token itself; got {'a value' if isinstance(value, str) else _show(value)}")
+        raise _fail(path, key, "must be the name of an environment variable in capitals, such as "
+                               "CADENCE_GITHUB_TOKEN (its name, never the token itself; the value given is "
+                               "not repeated here)")
     register_secret_env(value)
 
 

@@ -339,3 +339,27 @@ def test_log_records_keep_their_arguments_for_formatters_that_read_them():
     assert lines[0] == "127.0.0.1:5000 GET /hook?token=[redacted] HTTP/1.1 200 OK"
     assert lines[1] == "127.0.0.1:5000 GET /healthz HTTP/1.1 200 OK"
     assert len(lines) == 2
+
+
+@pytest.mark.parametrize("source", ["github", "pagerduty"])
+@pytest.mark.parametrize("pasted", ["y_NbAkKc66ryYTWUXYEu", GH_CANARY, PD_CANARY])
+def test_a_token_pasted_as_token_env_is_refused_without_echoing_it(tmp_path, capsys, source, pasted):
+    """token_env holds a variable's name; a token put there by mistake is refused and not repeated."""
+    from cadence.cli import main
+
+    cfg = tmp_path / "cadence.toml"
+    cfg.write_text(f'[sources.{source}]\ntoken_env = "{pasted}"\n', encoding="utf-8")
+    assert main(["--config", str(cfg), "--db", str(tmp_path / "w.duckdb"), "sync", source]) == 1
+    err = capsys.readouterr().err
+    assert f"sources.{source}.token_env: must be the name of an environment variable" in err
+    assert not leaked(err, pasted)
+
+
+def test_token_env_elsewhere_is_refused(tmp_path, capsys, monkeypatch):
+    from cadence.cli import main
+
+    monkeypatch.setenv("CADENCE_WEBHOOK_TOKEN", "wh-C4nary-0123456789abcdef0123")
+    cfg = tmp_path / "cadence.toml"
+    cfg.write_text('[sources.webhook]\ntoken_env = "MY_HOOK_TOKEN"\n', encoding="utf-8")
+    assert main(["--config", str(cfg), "--db", str(tmp_path / "w.duckdb"), "webhook"]) == 1
+    assert "sources.webhook.token_env: only [sources.github] and [sources.pagerduty]" in capsys.readouterr().err
