@@ -145,7 +145,8 @@ def test_200_concurrent_posts_each_land_once(url, db_path):
     def post(n):
         s = getattr(session_local, "s", None) or requests.Session()
         session_local.s = s
-        return s.post(f"{url}/deployments", json=deployment(n), headers=AUTH, timeout=60).status_code
+        # 200 posts queue for one writer: seconds each on a busy machine; the timeout is a deadline
+        return s.post(f"{url}/deployments", json=deployment(n), headers=AUTH, timeout=300).status_code
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(pool.map(post, range(200)))
