@@ -10,6 +10,9 @@ from cadence import ui
 
 st.set_page_config(page_title="Cadence", page_icon=":material/monitoring:", layout="wide",
                    initial_sidebar_state="expanded")
+# No grid toolbar download: it writes formula cells raw (.streamlit/config.toml and `cadence dashboard`
+# set this before the first page; here it also holds for `streamlit run` started from elsewhere).
+st.set_option("client.disableDataExport", True)
 
 PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),

@@ -2,7 +2,8 @@
 
 Each command lives in its own module under ``cadence/commands/`` and exposes ``command`` (a click
 command or group); this file finds them, so adding a command touches no shared file. Library code
-raises ``CadenceError``s; here they become one clear line on stderr and exit status 1.
+raises ``CadenceError``s; here they become one clear line on stderr and exit status 1. Whatever is
+printed or logged is scrubbed of secrets first (``cadence.scrub``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import importlib
 import logging
 import pkgutil
 import sys
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +20,7 @@ import click
 
 from cadence.config import Config, db_is_configured, effective_config, load_config, resolve_db_path
 from cadence.errors import CadenceError
+from cadence.scrub import install_log_scrubber, scrub
 
 
 @dataclass
@@ -115,6 +118,7 @@ class CommandsGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, db_arg, config_arg, verbose, quiet) -> None:
     """Cadence: DORA delivery metrics beside cloud cost and utilization."""
+    install_log_scrubber()
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for noisy in ("urllib3", "botocore", "boto3", "github", "httpx"):
@@ -124,6 +128,7 @@ def cli(ctx: click.Context, db_arg, config_arg, verbose, quiet) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry: run the CLI, turning CadenceError into one line and exit 1."""
+    install_log_scrubber()
     try:
         cli.main(args=argv, prog_name="cadence", standalone_mode=False)
     except click.exceptions.Abort:
@@ -135,7 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except CadenceError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(scrub(f"Error: {exc}"), err=True)
+        return 1
+    except Exception:  # a bug: its traceback, scrubbed (it may quote a request), and exit 1 as Python's
+        sys.stderr.write(scrub(traceback.format_exc()))
         return 1
     return 0
 

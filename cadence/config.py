@@ -8,12 +8,14 @@ Secrets never live here: tokens come from the environment (see ``secret``).
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cadence.errors import ConfigError, DatabaseLockedError
+from cadence.scrub import SECRET_ENV, register_secret_env  # noqa: F401 (SECRET_ENV: the list of secrets)
 
 DEFAULT_CONFIG_FILE = "cadence.toml"
 DEFAULT_DB = Path("data") / "cadence.duckdb"
@@ -21,7 +23,11 @@ DEMO_DB = Path("data") / "demo.duckdb"
 DEFAULT_PRODUCTION = ("production", "prod", "live")
 DEFAULT_REWORK_LABELS = ("hotfix", "revert", "rollback")
 KNOWN_SOURCES = ("github", "pagerduty", "aws", "webhook", "export")
-SECRET_ENV = ("GITHUB_TOKEN", "PAGERDUTY_TOKEN", "CADENCE_WEBHOOK_TOKEN")
+# Sources whose token variable `token_env` can rename (their default: GITHUB_TOKEN, PAGERDUTY_TOKEN).
+TOKEN_ENV_SOURCES = ("github", "pagerduty")
+# A variable's name, in capitals as by convention: a token pasted into token_env by mistake (mixed
+# case, or with + - /) is refused without being repeated.
+ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 TOP_LEVEL_KEYS = {"database", "production_environments", "attribution_window_days",
                   "rework_labels", "teams", "sources", "cost_allocation", "benchmark"}
 TEAM_KEYS = {"repos", "services", "cost_tags", "accounts"}
@@ -32,6 +38,10 @@ SHARED_SPLITS = ("none", "even", "proportional")
 # by-team output reports it under this name instead of dropping it. Cost has its own names
 # (cadence.allocation: "unallocated", "shared"). Reserved: no [teams.NAME] may use it.
 NO_TEAM = "(no team)"
+# No setting nests deeper than a few levels; tomllib itself recurses once per level and would end in
+# a RecursionError near 500, so a file nested deeper than this is refused before it is parsed.
+MAX_NESTING = 100
+SHOWN_VALUE_CHARS = 80
 
 
 @dataclass(frozen=True)
@@ -86,9 +96,19 @@ def _fail(path: Path | None, key: str, problem: str) -> ConfigError:
     return ConfigError(f"{where}: {key}: {problem}")
 
 
+def _show(value: Any) -> str:
+    """A wrong value as an error message quotes it: its repr, cut short (a value can be huge or
+    nested hundreds deep)."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        text = f"a {type(value).__name__} nested too deeply to show"
+    return text if len(text) <= SHOWN_VALUE_CHARS else text[:SHOWN_VALUE_CHARS - 3] + "..."
+
+
 def _str_list(path, key, value) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise _fail(path, key, f"must be a list of non-empty strings, got {value!r}")
+        raise _fail(path, key, f"must be a list of non-empty strings, got {_show(value)}")
     return tuple(v.strip() for v in value)
 
 
@@ -113,14 +133,14 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     if "attribution_window_days" in data:
         v = data["attribution_window_days"]
         if isinstance(v, bool) or not isinstance(v, int) or not 0 < v <= 365:
-            raise _fail(path, "attribution_window_days", f"must be a whole number of days from 1 to 365, got {v!r}")
+            raise _fail(path, "attribution_window_days", f"must be a whole number of days from 1 to 365, got {_show(v)}")
         kwargs["attribution_window_days"] = v
     if "rework_labels" in data:
         kwargs["rework_labels"] = tuple(x.lower() for x in _str_list(path, "rework_labels", data["rework_labels"]))
     if "benchmark" in data:
         b = str(data["benchmark"])
         if b not in BENCHMARKS:
-            raise _fail(path, "benchmark", f"must be one of {', '.join(BENCHMARKS)}, got {data['benchmark']!r}")
+            raise _fail(path, "benchmark", f"must be one of {', '.join(BENCHMARKS)}, got {_show(data['benchmark'])}")
         kwargs["benchmark"] = b
 
     teams_raw = data.get("teams", {})
@@ -150,6 +170,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
             if any(word in key.lower() for word in ("token", "secret", "password")) and key != "token_env":
                 raise _fail(path, f"sources.{name}.{key}",
                             "secrets do not belong in the config file; set them in the environment")
+        if "token_env" in body:
+            _token_env(path, name, body["token_env"])
     kwargs["sources"] = sources
 
     alloc = data.get("cost_allocation", {})
@@ -161,7 +183,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
                     f"unknown key; expected {', '.join(sorted(COST_ALLOCATION_KEYS))}")
     if alloc.get("shared_split", "none") not in SHARED_SPLITS:
         raise _fail(path, "cost_allocation.shared_split",
-                    f"must be one of {', '.join(SHARED_SPLITS)}, got {alloc['shared_split']!r}")
+                    f"must be one of {', '.join(SHARED_SPLITS)}, got {_show(alloc['shared_split'])}")
     if "shared_tags" in alloc:
         _str_list(path, "cost_allocation.shared_tags", alloc["shared_tags"])
     for section in ("accounts", "services"):
@@ -169,12 +191,30 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         if not isinstance(mapping, dict):
             raise _fail(path, f"cost_allocation.{section}", "must map a value to a team name")
         for value, team in mapping.items():
+            if not isinstance(team, str):
+                raise _fail(path, f"cost_allocation.{section}.{value}",
+                            f'must be a team name (or "shared"), got {_show(team)}')
             if team not in teams and team != "shared":  # "shared": split by shared_split
                 known = ", ".join(sorted(teams)) or "none configured"
                 raise _fail(path, f"cost_allocation.{section}.{value}",
                             f'unknown team "{team}"; known teams: {known}')
     kwargs["cost_allocation"] = alloc
     return Config(**kwargs)
+
+
+def _token_env(path: Path | None, source: str, value: Any) -> None:
+    """``[sources.X] token_env``: the name of the variable holding X's token (never the token).
+    Its value is a secret from now on: scrubbed from every message like GITHUB_TOKEN's."""
+    key = f"sources.{source}.token_env"
+    if source not in TOKEN_ENV_SOURCES:
+        raise _fail(path, key, "only [sources.github] and [sources.pagerduty] read their token from a "
+                               "variable you name; the webhook's is CADENCE_WEBHOOK_TOKEN, AWS credentials "
+                               "come from boto3's chain (AWS_PROFILE, a role, AWS_* variables)")
+    if not isinstance(value, str) or not ENV_NAME.match(value):
+        raise _fail(path, key, "must be the name of an environment variable in capitals, such as "
+                               "CADENCE_GITHUB_TOKEN (its name, never the token itself; the value given is "
+                               "not repeated here)")
+    register_secret_env(value)
 
 
 def resolve_config_path(explicit: str | os.PathLike | None = None) -> Path | None:
@@ -196,12 +236,124 @@ def load_config(explicit: str | os.PathLike | None = None) -> Config:
     if not path.exists():
         raise ConfigError(f"{path}: file not found; copy cadence.example.toml to start one.")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    return parse_config(data, path)
+    return parse_config(parse_toml(raw, path), path)
+
+
+def parse_toml(raw: bytes, path: Path | None = None) -> dict[str, Any]:
+    """The TOML document in ``raw``; a file that is not UTF-8, is nested too deeply or is not TOML
+    fails with one ConfigError naming the file, the key (or line) and what to do."""
+    where = str(path) if path else "configuration"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        spot = _statement_at(raw.decode("utf-8", errors="replace"), line)
+        at = f"at line {line}" if spot != f"line {line}" else "here"
+        raise ConfigError(f"{where}: {spot}: not valid UTF-8 {at} (byte 0x{raw[exc.start]:02x}); "
+                          "save the file as UTF-8") from None
+    deep = _too_deep(text)
+    if deep is not None:
+        spot, line = deep
+        raise ConfigError(f"{where}: {spot}: arrays or inline tables nested too deeply (more than "
+                          f"{MAX_NESTING} levels, at line {line}); no setting nests more than a few")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from exc
+    except RecursionError:   # _too_deep missed a nesting tomllib could not follow
+        raise ConfigError(f"{where}: not valid TOML: nested too deeply") from None
+
+
+_HEADER = re.compile(r"\s*\[\[?\s*(.+?)\s*\]\]?\s*(?:#.*)?$")
+_KEY = re.compile(r"""\s*((?:[A-Za-z0-9_-]+|"[^"\n]*"|'[^'\n]*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"\n]*"|'[^'\n]*'))*)\s*=""")
+
+
+def _walk(text: str):
+    """Yield ``(line, table, key, depth)`` at each ``[``/``{`` that opens a value: the line it is on,
+    the table header and key of the statement it belongs to, and the nesting depth it reaches.
+    Strings and comments are skipped; enough of TOML to locate a fault, not to parse the file."""
+    depth, line, i, n = 0, 1, 0, len(text)
+    table, key = "", ""
+    at_line_start = True
+    while i < n:
+        c = text[i]
+        if c == "\n":
+            line += 1
+            i += 1
+            at_line_start = True
+            continue
+        if c in " \t\r":
+            i += 1
+            continue
+        if depth == 0 and at_line_start:
+            end = text.find("\n", i)
+            end = n if end < 0 else end
+            row = text[i:end]
+            header = _HEADER.match(row) if c == "[" else None
+            if header:
+                table, key = header.group(1), ""
+                i = end
+                continue
+            found = _KEY.match(row)
+            if found:
+                key = found.group(1)
+                i += found.end()
+                at_line_start = False
+                continue
+        at_line_start = False
+        if c == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+        elif c in "\"'":
+            quote = text[i:i + 3] if text[i:i + 3] in ('"""', "'''") else c
+            j = i + len(quote)
+            while j < n and not text.startswith(quote, j):
+                if c == '"' and text[j] == "\\":
+                    j += 1
+                elif text[j] == "\n":
+                    line += 1
+                j += 1
+            i = j + len(quote)
+        elif c in "[{":
+            depth += 1
+            yield line, table, key, depth
+            i += 1
+        elif c in "]}":
+            depth = max(depth - 1, 0)
+            i += 1
+        else:
+            i += 1
+
+
+def _qualified(table: str, key: str) -> str:
+    return f"{table}.{key}" if table and key else key or table
+
+
+def _too_deep(text: str) -> tuple[str, int] | None:
+    """(key or line, line) of the first value nested deeper than MAX_NESTING, else None."""
+    if text.count("[") + text.count("{") <= MAX_NESTING:
+        return None
+    for line, table, key, depth in _walk(text):
+        if depth > MAX_NESTING:
+            return _qualified(table, key) or f"line {line}", line
+    return None
+
+
+def _statement_at(text: str, line: int) -> str:
+    """The key set on ``line`` (qualified by its table), else "line N"."""
+    table = ""
+    for number, row in enumerate(text.split("\n")[:line], start=1):
+        header = _HEADER.match(row) if row.lstrip().startswith("[") else None
+        if header and "\ufffd" not in header.group(1):
+            table = header.group(1)
+        elif number == line:
+            found = _KEY.match(row)
+            if found and "\ufffd" not in found.group(1):
+                return _qualified(table, found.group(1))
+    return f"line {line}"
 
 
 def resolve_db_path(explicit: str | os.PathLike | None = None, config: Config | None = None) -> Path:
@@ -222,7 +374,9 @@ def db_is_configured(explicit: str | os.PathLike | None = None, config: Config |
 
 
 def secret(name: str) -> str | None:
-    """A token from the environment; never from the config file, never logged."""
+    """A token from the environment; never from the config file, never logged. Reading a variable
+    here makes its value one that ``cadence.scrub`` removes from every message."""
+    register_secret_env(name)
     value = os.environ.get(name, "").strip()
     return value or None
 

@@ -27,9 +27,11 @@ import streamlit as st
 from cadence.config import Config, effective_config, is_demo_database, load_config, resolve_config_path, resolve_db_path
 from cadence.config import NO_TEAM
 from cadence.errors import CadenceError
+from cadence.scrub import install_log_scrubber, scrub
 from warehouse.db import connect, last_write_token, read_connection
 
 log = logging.getLogger(__name__)
+install_log_scrubber()   # every log line the dashboard writes, Streamlit's included
 
 # -- session-state keys (the bound ones double as URL query-parameter names) -----------------------
 KEY_RANGE = "range"          # date-range preset
@@ -171,7 +173,7 @@ def load(fn: Callable[..., Any], **kwargs: Any) -> Any:
         return _cached_call(fn.__module__, fn.__name__, str(db), last_write_token(db), _config_token(),
                             tuple(sorted(kwargs.items())))
     except CadenceError as exc:
-        st.error(str(exc))
+        st.error(scrub(str(exc)))
         st.stop()
 
 
@@ -342,7 +344,7 @@ def start() -> bool:
         db = db_path()
         config()
     except CadenceError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(scrub(str(exc)), icon=":material/error:")
         return False
     if not db.exists():
         st.error(f'No database at "{db}". Run `cadence demo` for demo data, or `cadence sync github` / '

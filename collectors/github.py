@@ -55,7 +55,7 @@ from typing import Any
 
 from cadence.config import Config
 from cadence.errors import CadenceError, ConfigError, SourceAuthError, SourceError, SourceRateLimitError
-from collectors.github_client import GitHubClient, GitHubHTTPError, make_auth
+from collectors.github_client import TOKEN_ENV, GitHubClient, GitHubHTTPError, make_auth
 from warehouse import read_cursor, record_sync_error, upsert_rows, write_connection, write_cursor
 from warehouse.state import read_details
 
@@ -73,7 +73,7 @@ SIGNALS = ("auto", "environments", "workflow", "releases")
 CONFIG_KEYS = {"base_url", "repos", "org", "include", "exclude", "deployments", "workflow",
                "environments", "incident_label", "service_label_prefix", "severity_label_prefix",
                "max_rate_limit_wait", "parallelism", "since", "repo", "app_installation_id",
-               "min_request_interval"}
+               "min_request_interval", "token_env"}
 REPO_KEYS = {"deployments", "workflow", "environments", "environment", "service"}
 REPO_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
@@ -206,6 +206,7 @@ class GitHubSettings:
     since: datetime | None = None
     app_installation_id: int | None = None
     min_request_interval: float = 0.25
+    token_env: str = TOKEN_ENV            # the variable holding the token (never the token itself)
     defaults: RepoSettings = field(default_factory=RepoSettings)
     per_repo: dict[str, RepoSettings] = field(default_factory=dict)
 
@@ -297,6 +298,8 @@ class GitHubSettings:
             kw["max_rate_limit_wait"] = number("max_rate_limit_wait", raw["max_rate_limit_wait"], 0, 86400)
         if "min_request_interval" in raw:
             kw["min_request_interval"] = number("min_request_interval", raw["min_request_interval"], 0, 10)
+        if "token_env" in raw:   # checked (and registered as a secret) by cadence.config
+            kw["token_env"] = str(raw["token_env"])
         if "parallelism" in raw:
             kw["parallelism"] = number("parallelism", raw["parallelism"], 1, 16, int)
         if "app_installation_id" in raw:
@@ -1260,10 +1263,10 @@ def resolve_repos(settings: GitHubSettings, client: GitHubClient, db_path, only:
 def make_client(settings: GitHubSettings, *, owner_hint: str | None = None, env=None, **kw) -> GitHubClient:
     """The one client for ``settings.base_url``: token or App installation auth, bounded waits."""
     auth = make_auth(settings.base_url, installation_id=settings.app_installation_id,
-                     owner=settings.org or owner_hint, env=env)
+                     owner=settings.org or owner_hint, env=env, token_env=settings.token_env)
     kw.setdefault("min_request_interval", settings.min_request_interval)
     return GitHubClient.create(settings.base_url, auth, max_rate_limit_wait=settings.max_rate_limit_wait,
-                               parallelism=settings.parallelism, **kw)
+                               parallelism=settings.parallelism, token_env=settings.token_env, **kw)
 
 
 def sync(db_path: str | Path, config: Config, *, repos: Iterable[str] | None = None,

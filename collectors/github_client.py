@@ -38,6 +38,7 @@ from github.GithubException import GithubException, RateLimitExceededExceedsMaxW
 
 from cadence.config import secret
 from cadence.errors import ConfigError, SourceAuthError, SourceError, SourceRateLimitError
+from cadence.scrub import scrub
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,12 @@ USER_AGENT = "cadence-dora-metrics"
 
 AUTH_HELP = (f"set {TOKEN_ENV} to a token that can read the repositories (README, \"GitHub\"), "
              f"or {APP_ID_ENV} with {APP_KEY_PATH_ENV} for a GitHub App")
+
+
+def auth_help(token_env: str = TOKEN_ENV) -> str:
+    """What to do about missing or refused credentials, naming the variable the token is read from
+    (``[sources.github] token_env``, default GITHUB_TOKEN)."""
+    return AUTH_HELP.replace(TOKEN_ENV, token_env, 1)
 
 
 class CadenceRetry(GithubRetry):
@@ -93,10 +100,11 @@ def _read_key(env) -> str | None:
 
 
 def make_auth(base_url: str, *, installation_id: int | None = None, owner: str | None = None,
-              env=None) -> Auth.Auth:
-    """Token auth from GITHUB_TOKEN, else GitHub App installation auth; never logs a secret."""
+              env=None, token_env: str = TOKEN_ENV) -> Auth.Auth:
+    """Token auth from ``token_env`` (GITHUB_TOKEN unless [sources.github] token_env names another
+    variable), else GitHub App installation auth; never logs a secret."""
     env = os.environ if env is None else env
-    token = secret(TOKEN_ENV) if env is os.environ else (env.get(TOKEN_ENV) or "").strip()
+    token = secret(token_env) if env is os.environ else (env.get(token_env) or "").strip()
     if token:
         return Auth.Token(token)
     app_id = (env.get(APP_ID_ENV) or "").strip()
@@ -110,7 +118,7 @@ def make_auth(base_url: str, *, installation_id: int | None = None, owner: str |
         if not inst:
             inst = _find_installation(app_auth, base_url, owner)
         return app_auth.get_installation_auth(int(inst))
-    raise SourceAuthError(f"{TOKEN_ENV} is not set; {AUTH_HELP}.")
+    raise SourceAuthError(f"{token_env} is not set; {auth_help(token_env)}.")
 
 
 def _find_installation(app_auth: Auth.AppAuth, base_url: str, owner: str | None) -> int:
@@ -135,8 +143,9 @@ def _find_installation(app_auth: Auth.AppAuth, base_url: str, owner: str | None)
 class GitHubClient:
     """Counts every request it sends; turns HTTP and GraphQL failures into Cadence errors."""
 
-    def __init__(self, gh: github.Github, *, base_url: str):
+    def __init__(self, gh: github.Github, *, base_url: str, token_env: str = TOKEN_ENV):
         self.gh = gh
+        self.token_env = token_env
         self.requester = gh.requester
         self.base_url = base_url.rstrip("/")
         self.graphql_url = self.requester.graphql_url
@@ -150,7 +159,8 @@ class GitHubClient:
     @classmethod
     def create(cls, base_url: str, auth: Auth.Auth, *, max_rate_limit_wait: float = 300,
                parallelism: int = 4, timeout: int = 30, retries: int = 6, backoff_factor: float = 0.5,
-               secondary_rate_wait: float = 60, min_request_interval: float | None = 0.25) -> GitHubClient:
+               secondary_rate_wait: float = 60, min_request_interval: float | None = 0.25,
+               token_env: str = TOKEN_ENV) -> GitHubClient:
         retry = CadenceRetry(total=retries, backoff_factor=backoff_factor,
                              secondary_rate_wait=secondary_rate_wait,
                              max_rate_limit_wait=max_rate_limit_wait)
@@ -160,7 +170,7 @@ class GitHubClient:
                            pool_size=max(parallelism, 1), user_agent=USER_AGENT,
                            seconds_between_requests=min_request_interval or None,
                            seconds_between_writes=None)
-        return cls(gh, base_url=base_url)
+        return cls(gh, base_url=base_url, token_env=token_env)
 
     def close(self) -> None:
         self.gh.close()
@@ -212,7 +222,7 @@ class GitHubClient:
         lower = message.lower()
         if status == 401:
             raise SourceAuthError(f"GitHub rejected the credentials ({status} {message or 'Unauthorized'}) "
-                                  f"for {what}; {AUTH_HELP}.")
+                                  f"for {what}; {auth_help(self.token_env)}.")
         if status in (403, 429) and ("rate limit" in lower or status == 429):
             raise SourceRateLimitError(f"GitHub rate limit hit for {what} ({status}: {message}); "
                                        "re-run later or raise max_rate_limit_wait.")
@@ -254,7 +264,7 @@ class GitHubHTTPError(SourceError):
 
     def __init__(self, status: int, message: str, what: str):
         self.status = status
-        self.message = message
+        self.message = scrub(message)   # quoted in flags as well as in the error
         super().__init__(f"GitHub answered {status} ({message or 'no message'}) for {what}.")
 
 

@@ -2,7 +2,9 @@
 
 API: PagerDuty REST API v2, ``GET /incidents`` (classic offset pagination) and
 ``GET /incidents/{id}``, authenticated by a REST API key from ``PAGERDUTY_TOKEN``
-(``Authorization: Token token=...``); the key is never stored, logged or put in an error message.
+(``Authorization: Token token=...``; ``[sources.pagerduty] token_env`` names another variable); the
+key is never stored, logged or put in an error message (``cadence.scrub`` removes it from any
+upstream answer that quotes it).
 
 Two limits of that endpoint shape the walk:
 
@@ -63,10 +65,16 @@ DEFAULT_LOOKBACK = timedelta(days=180)  # first run without `since`: this far ba
 MAX_RETRY_AFTER_SECONDS = 60.0        # wait at most this long for one 429; longer → stop, say so
 MAX_RATE_LIMIT_RETRIES = 5
 OPEN_STATUSES = ("triggered", "acknowledged")
-CONFIG_KEYS = {"base_url", "service_ids", "services", "since"}
+CONFIG_KEYS = {"base_url", "service_ids", "services", "since", "token_env"}
 
 AUTH_HELP = (f"{TOKEN_ENV} is missing or invalid; create a read-only REST API key in PagerDuty "
              f"(Integrations → API Access Keys) and export it as {TOKEN_ENV}.")
+
+
+def auth_help(token_env: str = TOKEN_ENV) -> str:
+    """What to do about a missing or refused key, naming the variable it is read from
+    (``[sources.pagerduty] token_env``, default PAGERDUTY_TOKEN)."""
+    return AUTH_HELP.replace(TOKEN_ENV, token_env)
 
 
 # -- configuration ------------------------------------------------------------------------------
@@ -79,6 +87,7 @@ class PagerDutySettings:
     service_ids: tuple[str, ...] = ()
     services: dict[str, str] = field(default_factory=dict)
     since: date | None = None
+    token_env: str = TOKEN_ENV            # the variable holding the key (never the key itself)
 
     @property
     def scope(self) -> str:
@@ -118,9 +127,11 @@ def read_settings(config: Config) -> PagerDutySettings:
                 raise fail("since", f"must be a date YYYY-MM-DD, got {since!r}") from None
         elif not isinstance(since, date):
             raise fail("since", f"must be a date YYYY-MM-DD, got {since!r}")
+    token_env = str(raw.get("token_env", TOKEN_ENV))   # checked (and registered as a secret) by cadence.config
     return PagerDutySettings(base_url=base_url.rstrip("/"),
                              service_ids=tuple(i.strip() for i in ids),
-                             services={k: v.strip() for k, v in services.items()}, since=since)
+                             services={k: v.strip() for k, v in services.items()}, since=since,
+                             token_env=token_env)
 
 
 # -- HTTP -----------------------------------------------------------------------------------------
@@ -131,10 +142,11 @@ class PagerDutyClient:
     def __init__(self, base_url: str = DEFAULT_BASE_URL, token: str | None = None, *,
                  session: requests.Session | None = None, timeout: float = 30.0,
                  max_retry_after: float = MAX_RETRY_AFTER_SECONDS,
-                 sleep=time.sleep) -> None:
-        token = token if token is not None else secret(TOKEN_ENV)
+                 sleep=time.sleep, token_env: str = TOKEN_ENV) -> None:
+        token = token if token is not None else secret(token_env)
+        self.token_env = token_env
         if not token:
-            raise SourceAuthError(AUTH_HELP)
+            raise SourceAuthError(auth_help(token_env))
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.max_retry_after = max_retry_after
@@ -182,9 +194,9 @@ class PagerDutyClient:
                 self.sleep(wait)
                 continue
             if status == 401:
-                raise SourceAuthError(AUTH_HELP)
+                raise SourceAuthError(auth_help(self.token_env))
             if status == 403:
-                raise SourceAuthError(f"PagerDuty refused {path} (HTTP 403): the key in {TOKEN_ENV} "
+                raise SourceAuthError(f"PagerDuty refused {path} (HTTP 403): the key in {self.token_env} "
                                       f"lacks access; use a REST API key that can read incidents.")
             if status == 404:
                 return None
@@ -366,7 +378,7 @@ def sync(db_path: str | os.PathLike, config: Config, client: PagerDutyClient | N
     range (tests); the client is a parameter so tests can point it at a local server.
     """
     settings = read_settings(config)
-    client = client or PagerDutyClient(settings.base_url)
+    client = client or PagerDutyClient(settings.base_url, token_env=settings.token_env)
     now = (now or _utcnow()).replace(microsecond=0)
     scope = settings.scope
     with write_connection(db_path) as con:

@@ -9,6 +9,7 @@ import duckdb
 import pandas as pd
 
 from cadence.config import NO_TEAM, Config
+from cadence.scrub import scrub
 
 
 def _sql(name: str) -> str:
@@ -40,7 +41,12 @@ def scope_options(con: duckdb.DuckDBPyConnection, config: Config) -> pd.DataFram
 
 
 def sync_states(con: duckdb.DuckDBPyConnection, config: Config) -> pd.DataFrame:
-    """Every source/scope's cursor, last success, rows and last error (``warehouse.read_sync_states``)."""
+    """Every source/scope's cursor, last success, rows and last error (``warehouse.read_sync_states``).
+    Errors are scrubbed of secrets again on the way out: a warehouse written by an older Cadence may
+    hold one."""
     from warehouse.state import read_sync_states
 
-    return read_sync_states(con)
+    states = read_sync_states(con)
+    for column in ("last_error", "skipped"):
+        states[column] = [scrub(v) if isinstance(v, str) else v for v in states[column]]
+    return states

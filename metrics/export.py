@@ -38,7 +38,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cadence.config import NO_TEAM, SECRET_ENV, Config
+from cadence.config import NO_TEAM, Config
+from cadence.scrub import REDACTED, secret_values  # noqa: F401 (re-exported)
 from cadence.timerange import FIRST_DAY, LAST_DAY
 from cadence.errors import ExportError
 
@@ -46,9 +47,6 @@ log = logging.getLogger(__name__)
 
 BY_CHOICES = ("org", "team", "repo", "service")
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
-REDACTED = "[redacted]"
-# Environment variables whose values must never reach an export, beyond the tokens Cadence reads.
-EXTRA_SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
 @dataclass(frozen=True)
@@ -289,16 +287,6 @@ def export_changes_table(con, config: Config, start: date, end: date, by: str = 
 
 
 # -- CSV ------------------------------------------------------------------------------------------
-
-def secret_values() -> list[str]:
-    """Values of the token environment variables that are set (to scrub from any output)."""
-    values = []
-    for name in (*SECRET_ENV, *EXTRA_SECRET_ENV):
-        v = os.environ.get(name, "").strip()
-        if len(v) >= 8:  # a short value would redact ordinary words
-            values.append(v)
-    return values
-
 
 def neutralise(text: str) -> str:
     """Prefix ``'`` to a text cell a spreadsheet would read as a formula (OWASP CSV injection)."""

@@ -39,9 +39,10 @@ def install_navigation_shim() -> None:
 _components: list[Any] = []
 
 
-def new_app_test(timeout: float = 60) -> AppTest:
+def new_app_test(timeout: float = 180) -> AppTest:
     """An AppTest of app.py. Each new AppTest scans every installed package for custom components
-    (0.2-0.7 s here); a real server does that once at start, so the scan is shared between tests."""
+    (0.2-0.7 s here); a real server does that once at start, so the scan is shared between tests.
+    ``timeout`` is each script run's deadline on a busy machine (a run takes seconds), not a target."""
     install_navigation_shim()
     at = AppTest.from_file(str(APP), default_timeout=timeout)
     if _components:
@@ -70,7 +71,7 @@ def dashboard_env(db: Path | str, today: date = DEMO_TODAY):
                 os.environ[k] = v
 
 
-def open_app(page: str | None = None, query: dict | None = None, timeout: float = 60) -> AppTest:
+def open_app(page: str | None = None, query: dict | None = None, timeout: float = 180) -> AppTest:
     """Run app.py (the Overview), then switch to ``page`` when given; the caller sets the env."""
     at = new_app_test(timeout)
     if query:

@@ -33,6 +33,7 @@ class FakePagerDuty:
     requests: list[tuple[str, dict]] = field(default_factory=list)
     holds: dict[str, list] = field(default_factory=dict)   # path -> [requests to let through, release]
     held: int = 0                            # requests held by ``hold`` so far
+    echo_headers: bool = False               # answer 400 quoting the request's headers (token too)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- test helpers ---------------------------------------------------------------------------
@@ -70,8 +71,9 @@ class FakePagerDuty:
         return [q for path, q in self.requests if path == "/incidents"]
 
     # -- serving --------------------------------------------------------------------------------
-    def handle(self, path: str, query: dict[str, list[str]], auth: str | None):
-        """(status, headers, body) for one request."""
+    def handle(self, path: str, query: dict[str, list[str]], auth: str | None,
+               headers: dict[str, str] | None = None):
+        """(status, headers, body) for one request (``headers``: all of them, for ``echo_headers``)."""
         release = None
         with self.lock:
             self.requests.append((path, query))
@@ -89,6 +91,10 @@ class FakePagerDuty:
             if self.rate_limits:
                 return 429, {"Retry-After": self.rate_limits.pop(0)}, {
                     "error": {"message": "Rate Limit Exceeded", "code": 2020}}
+        if self.echo_headers:   # as a proxy or debug build might: the Authorization header comes back
+            sent = "\r\n".join(f"{k}: {v}" for k, v in (headers or {}).items())
+            return 400, {}, {"error": {"message": "Invalid Input Provided", "code": 2001,
+                                       "errors": [f"could not parse request:\r\n{sent}"]}}
         if auth != f"Token token={self.token}":
             return 401, {}, {"error": {"message": "Unauthorized", "code": 2006}}
         if path.startswith("/incidents/"):
@@ -128,7 +134,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 (http.server's naming)
         url = urlparse(self.path)
         status, headers, body = self.server.fake.handle(url.path, parse_qs(url.query),
-                                                        self.headers.get("Authorization"))
+                                                        self.headers.get("Authorization"), dict(self.headers))
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")

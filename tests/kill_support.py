@@ -14,10 +14,11 @@ RUN_CLI = "import sys; from cadence.cli import main; sys.exit(main())"
 
 
 def kill_while_held(code: str, args: list[str], held: Callable[[], int], release: threading.Event,
-                    env: dict | None = None, timeout: float = 30) -> None:
+                    env: dict | None = None, timeout: float = 180) -> None:
     """Run ``python -c code args…`` (the CLI, maybe with a date pinned first), wait until the fake
     server holds one of its requests (``held()`` turns 1), SIGKILL it, then set ``release`` so the
-    server's thread can finish. Fails if the process never got there or died some other way."""
+    server's thread can finish. Fails if the process never got there or died some other way.
+    ``timeout`` is a deadline for a starved machine (start-up, imports), not an expected time."""
     proc = subprocess.Popen([sys.executable, "-c", code, *args], env=env if env is not None else dict(os.environ),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -26,7 +27,7 @@ def kill_while_held(code: str, args: list[str], held: Callable[[], int], release
             time.sleep(0.02)
         assert held() == 1, "the sync never reached the held request"
         proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
+        proc.wait(timeout=60)
     finally:
         release.set()
         if proc.poll() is None:

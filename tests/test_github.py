@@ -253,13 +253,20 @@ def test_secondary_limit_and_429_are_retried_after_retry_after(fake, db_path):
     assert time.monotonic() - started >= 2          # both Retry-After waits were honoured
 
 
-def test_retry_after_longer_than_the_cap_fails_clearly(fake, db_path):
+def test_retry_after_longer_than_the_cap_fails_clearly(fake, db_path, monkeypatch):
+    """A 3600 s Retry-After beyond a 5 s cap stops at once: no retry, and no sleep was asked for
+    (checked by recording the client's sleeps, not by timing the run)."""
+    from collectors.github_client import CadenceRetry
+
+    slept: list[float] = []
+    monkeypatch.setattr(CadenceRetry, "sleep", lambda self, response=None: slept.append(1.0))
+    monkeypatch.setattr(time, "sleep", slept.append)
     small_repo(fake)
     fake.add_fault("/api/graphql", too_many_requests(retry_after=3600))
-    started = time.monotonic()
     with pytest.raises(SourceRateLimitError, match="max_rate_limit_wait"):
         run(db_path, make_config(fake, max_rate_limit_wait=5))
-    assert time.monotonic() - started < 5
+    assert [q["status"] for q in fake.requests] == [429]
+    assert not [s for s in slept if s >= 5], slept
     assert "max_rate_limit_wait" in sync_error(db_path, "shop/api")
 
 

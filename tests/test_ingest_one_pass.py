@@ -225,7 +225,7 @@ def test_offsets_become_utc_on_both_paths(tmp_path, db_path, monkeypatch, thresh
 
 
 KILL_BEFORE_COMMIT = """
-import contextlib, sys, time
+import contextlib, sys
 import warehouse.ingest as ingest
 
 real = ingest.write_connection
@@ -235,7 +235,7 @@ def held(path, **kw):  # every row inserted, the transaction not yet committed: 
     with real(path, **kw) as con:
         yield con
         print("uncommitted", con.execute("SELECT count(*) FROM changes").fetchall()[0][0], flush=True)
-        time.sleep(60)
+        sys.stdin.readline()   # until killed (the test never writes here)
 
 ingest.write_connection = held
 ingest.ONE_PASS_MIN_BYTES = 0
@@ -255,11 +255,12 @@ def test_a_load_killed_before_its_commit_leaves_nothing_and_runs_again(tmp_path)
                   f"'2026-01-01T00:00:00Z' AS merged_at FROM range({rows}) r(i)) TO '{path}' (HEADER)")
     db = tmp_path / "w.duckdb"
     args = ["--db", str(db), "ingest", "changes", str(path)]
-    proc = subprocess.Popen([sys.executable, "-c", KILL_BEFORE_COMMIT, *args], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", KILL_BEFORE_COMMIT, *args], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().split() == ["uncommitted", str(rows)]
         proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
+        proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()

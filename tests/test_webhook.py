@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +13,7 @@ import requests
 
 from cadence.cli import main
 from collectors.webhook import bind_socket, create_app, make_server
+from tests.lock_support import lock_contention_seen, lock_held
 from warehouse import read_connection
 
 TOKEN = "test-webhook-token-0123456789"
@@ -33,14 +32,14 @@ def serve_app(app):
     sock = bind_socket("127.0.0.1", 0)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 120   # a deadline for a busy machine, not an expected time
     while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.01)
 
     def stop():
         server.should_exit = True
-        thread.join(10)
+        thread.join(60)
         sock.close()
     return f"http://127.0.0.1:{sock.getsockname()[1]}", stop
 
@@ -58,7 +57,7 @@ def count(db_path, table="deployments"):
 
 
 def test_healthz(url):
-    r = requests.get(f"{url}/healthz", timeout=5)
+    r = requests.get(f"{url}/healthz", timeout=60)
     assert r.status_code == 200 and r.json() == {"status": "ok"}
 
 
@@ -69,7 +68,7 @@ def test_healthz(url):
     ({"Authorization": "Bearer "}, "must be `Bearer <token>`"),
 ])
 def test_requests_without_the_right_token_are_refused(url, db_path, headers, reason):
-    r = requests.post(f"{url}/deployments", json=deployment(1), headers=headers, timeout=5)
+    r = requests.post(f"{url}/deployments", json=deployment(1), headers=headers, timeout=60)
     assert r.status_code == 401
     assert reason in r.json()["error"]
     assert r.headers["WWW-Authenticate"].startswith("Bearer")
@@ -77,10 +76,10 @@ def test_requests_without_the_right_token_are_refused(url, db_path, headers, rea
 
 
 def test_right_token_writes_one_object_and_a_list(url, db_path):
-    r = requests.post(f"{url}/deployments", json=deployment(1), headers=AUTH, timeout=10)
+    r = requests.post(f"{url}/deployments", json=deployment(1), headers=AUTH, timeout=60)
     assert r.status_code == 200, r.text
     r = requests.post(f"{url}/deployments", json=[deployment(2), deployment(3)], headers=AUTH,
-                      timeout=10)
+                      timeout=60)
     assert r.status_code == 200, r.text
     assert r.json()["records"] == 2
     with read_connection(db_path) as con:
@@ -91,10 +90,10 @@ def test_right_token_writes_one_object_and_a_list(url, db_path):
 
 def test_malformed_json_is_422_with_position(url, db_path):
     r = requests.post(f"{url}/deployments", data=b'{"id": "ci:1",\n "repo": }', headers=AUTH,
-                      timeout=5)
+                      timeout=60)
     assert r.status_code == 422
     assert "not valid JSON" in r.json()["error"] and "line 2" in r.json()["error"]
-    r = requests.post(f"{url}/incidents", data=b'"just a string"', headers=AUTH, timeout=5)
+    r = requests.post(f"{url}/incidents", data=b'"just a string"', headers=AUTH, timeout=60)
     assert r.status_code == 422 and "object or a list" in r.json()["error"]
     assert count(db_path) == 0
 
@@ -102,25 +101,25 @@ def test_malformed_json_is_422_with_position(url, db_path):
 def test_wrong_types_are_422_naming_the_field_and_write_nothing(url, db_path):
     # The first record is fine; the second has an unparseable time: all-or-nothing.
     body = [deployment(1), deployment(2, finished_at="yesterday-ish")]
-    r = requests.post(f"{url}/deployments", json=body, headers=AUTH, timeout=10)
+    r = requests.post(f"{url}/deployments", json=body, headers=AUTH, timeout=60)
     assert r.status_code == 422
     assert "record 2" in r.json()["error"] and "finished_at" in r.json()["error"]
     assert [(p["record"], p["column"]) for p in r.json()["problems"]] == [(2, "finished_at")]
     r = requests.post(f"{url}/incidents", json={"id": "x:1", "service": "api"}, headers=AUTH,
-                      timeout=10)  # no created_at
+                      timeout=60)  # no created_at
     assert r.status_code == 422 and "created_at" in r.json()["error"]
     assert count(db_path) == 0 and count(db_path, "incidents") == 0
 
 
 def test_oversized_body_is_413(url, db_path):
     big = [deployment(n) for n in range(400)]  # ~100 KB > 64 KiB
-    r = requests.post(f"{url}/deployments", data=json.dumps(big), headers=AUTH, timeout=10)
+    r = requests.post(f"{url}/deployments", data=json.dumps(big), headers=AUTH, timeout=60)
     assert r.status_code == 413 and "larger than 65536 bytes" in r.json()["error"]
 
     def chunks():  # chunked transfer: no Content-Length to reject up front
         for n in range(400):
             yield (json.dumps(deployment(n)) + " ").encode()
-    r = requests.post(f"{url}/deployments", data=chunks(), headers=AUTH, timeout=10)
+    r = requests.post(f"{url}/deployments", data=chunks(), headers=AUTH, timeout=60)
     assert r.status_code == 413
     assert count(db_path) == 0
 
@@ -128,11 +127,11 @@ def test_oversized_body_is_413(url, db_path):
 def test_duplicate_posts_are_idempotent(url, db_path):
     for _ in range(2):
         r = requests.post(f"{url}/deployments", json=[deployment(1), deployment(2)], headers=AUTH,
-                          timeout=10)
+                          timeout=60)
         assert r.status_code == 200, r.text
     # a re-post with a changed status replaces the row, it does not add one
     r = requests.post(f"{url}/deployments", json=deployment(2, status="failure"), headers=AUTH,
-                      timeout=10)
+                      timeout=60)
     assert r.status_code == 200
     with read_connection(db_path) as con:
         assert con.execute("SELECT id, status FROM deployments ORDER BY id").fetchall() == [
@@ -146,7 +145,8 @@ def test_200_concurrent_posts_each_land_once(url, db_path):
     def post(n):
         s = getattr(session_local, "s", None) or requests.Session()
         session_local.s = s
-        return s.post(f"{url}/deployments", json=deployment(n), headers=AUTH, timeout=60).status_code
+        # 200 posts queue for one writer: seconds each on a busy machine; the timeout is a deadline
+        return s.post(f"{url}/deployments", json=deployment(n), headers=AUTH, timeout=300).status_code
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(pool.map(post, range(200)))
@@ -155,18 +155,20 @@ def test_200_concurrent_posts_each_land_once(url, db_path):
         assert con.execute("SELECT count(*), count(DISTINCT id) FROM deployments").fetchone() == (200, 200)
 
 
-def test_waits_for_another_process_holding_the_database(url, db_path):
-    # Another process (a sync, say) holds the file read-write for ~1.5 s; the post waits, then lands.
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
-         "time.sleep(1.5); c.close()", str(db_path)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
-        r = requests.post(f"{url}/deployments", json=deployment(7), headers=AUTH, timeout=30)
-    finally:
-        holder.wait(10)
-    assert r.status_code == 200, r.text
+def test_waits_for_another_process_holding_the_database(url, db_path, monkeypatch):
+    # Another process (a sync, say) holds the file read-write; the post finds it locked, waits,
+    # and lands once the holder lets go.
+    seen = lock_contention_seen(monkeypatch)
+    answer: dict = {}
+    with lock_held(db_path) as holder:
+        post = threading.Thread(target=lambda: answer.update(r=requests.post(
+            f"{url}/deployments", json=deployment(7), headers=AUTH, timeout=120)))
+        post.start()
+        assert seen.wait(120), "the webhook never found the database locked"
+        assert not answer, "the post was answered while the database was locked"
+        holder.release()
+        post.join(120)
+    assert answer["r"].status_code == 200, answer["r"].text
     assert count(db_path) == 1
 
 

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from cadence.scrub import scrub
+
 if TYPE_CHECKING:   # pandas is imported where used: `cadence ingest` starts faster without it
     import pandas as pd
 
@@ -56,7 +58,8 @@ def write_cursor(con: duckdb.DuckDBPyConnection, source: str, scope: str, cursor
 
 def record_sync_error(con: duckdb.DuckDBPyConnection, source: str, scope: str, message: str, *,
                       now: datetime | None = None) -> None:
-    """Record a failed run; the cursor stays where the last success left it."""
+    """Record a failed run; the cursor stays where the last success left it. The message is
+    scrubbed of secrets first (it may quote an upstream answer that echoed the request)."""
     now = now or _now()
     con.execute(
         """
@@ -64,7 +67,7 @@ def record_sync_error(con: duckdb.DuckDBPyConnection, source: str, scope: str, m
         ON CONFLICT (source, scope) DO UPDATE SET
             last_error = excluded.last_error, skipped = NULL, last_attempt_at = excluded.last_attempt_at
         """,
-        [source, scope, message[:2000], now])
+        [source, scope, scrub(message)[:2000], now])
 
 
 def record_sync_skipped(con: duckdb.DuckDBPyConnection, source: str, scope: str, reason: str, *,
@@ -78,7 +81,7 @@ def record_sync_skipped(con: duckdb.DuckDBPyConnection, source: str, scope: str,
         ON CONFLICT (source, scope) DO UPDATE SET
             skipped = excluded.skipped, last_error = NULL, last_attempt_at = excluded.last_attempt_at
         """,
-        [source, scope, reason[:2000], now])
+        [source, scope, scrub(reason)[:2000], now])
 
 
 def read_sync_states(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -30,19 +31,58 @@ def choose_database(app: AppContext) -> Path:
     return DEMO_DB
 
 
+def streamlit_args(port: int, host: str) -> list[str]:
+    """The Streamlit command line: headless, no usage stats, and no grid toolbar download (it
+    writes formula cells raw; every table has Cadence's neutralised "Download CSV" instead)."""
+    return [sys.executable, "-m", "streamlit", "run", str(APP),
+            "--server.port", str(port), "--server.address", host,
+            "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--client.disableDataExport", "true"]
+
+
+# Signals that stop `cadence dashboard` are passed on to Streamlit, which then shuts down cleanly;
+# without this a SIGTERM (systemd, docker stop, kill) ended only this process and left the server
+# serving the port, re-parented to PID 1. SIGHUP (a closed terminal) becomes a SIGTERM: Streamlit
+# does not handle SIGHUP and would die without closing its sessions.
+FORWARDED = {signal.SIGTERM: signal.SIGTERM, signal.SIGINT: signal.SIGINT,
+             signal.SIGHUP: signal.SIGTERM, signal.SIGQUIT: signal.SIGQUIT}
+
+
+def run_forwarding_signals(args: list[str], env: dict[str, str]) -> int:
+    """Run ``args`` as a child, pass FORWARDED signals on to it, wait for it to end; its exit
+    status (128 + N when a signal N ended it, as a shell reports)."""
+    child: subprocess.Popen | None = None
+    pending: list[int] = []
+
+    def forward(signum, _frame) -> None:
+        if child is None:
+            pending.append(FORWARDED[signum])   # arrived before the child started
+        elif child.poll() is None:
+            child.send_signal(FORWARDED[signum])
+
+    previous = {s: signal.signal(s, forward) for s in FORWARDED}
+    try:
+        child = subprocess.Popen(args, env=env)
+        for signum in pending:
+            child.send_signal(signum)
+        code = child.wait()   # a handled signal interrupts nothing: wait() resumes (PEP 475)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return 128 - code if code < 0 else code
+
+
 @click.command(name="dashboard")
 @click.option("--port", default=8501, show_default=True, help="Port to serve on.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind; 127.0.0.1 keeps it on this machine.")
 @pass_app
 def command(app: AppContext, port: int, host: str) -> None:
-    """Serve the dashboard (builds the demo database when no real one is configured)."""
+    """Serve the dashboard (builds the demo database when no real one is configured). SIGTERM,
+    SIGINT or SIGHUP stop the server and then this command."""
     db = choose_database(app)
     env = dict(os.environ, CADENCE_DB=str(db.resolve()))
     if app.config.path:
         env["CADENCE_CONFIG"] = str(app.config.path.resolve())
     click.echo(f"Cadence on http://localhost:{port} reading {db}", err=True)
-    args = [sys.executable, "-m", "streamlit", "run", str(APP),
-            "--server.port", str(port), "--server.address", host,
-            "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    raise SystemExit(subprocess.call(args, env=env))
+    raise SystemExit(run_forwarding_signals(streamlit_args(port, host), env))

@@ -19,6 +19,7 @@ import click
 from cadence.cli import DAY, AppContext, pass_app
 from cadence.config import KNOWN_SOURCES
 from cadence.errors import CadenceError, ExportError
+from cadence.scrub import scrub
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +28,6 @@ DEFAULT_OUT = "exports"
 # (nothing to pull) and "export" configures this command, so neither is synced.
 SYNC_COMMANDS = {"github": "github", "pagerduty": "pagerduty", "aws": "aws-costs"}
 NOT_SYNCED = ("webhook", "export")
-
-
-def _redact(message: str) -> str:
-    from metrics.export import REDACTED, secret_values
-
-    for value in secret_values():
-        message = message.replace(value, REDACTED)
-    return message
 
 
 def _exit_reason(exc: BaseException) -> str | None:
@@ -79,7 +72,7 @@ def run_configured_syncs(ctx: click.Context, app: AppContext) -> list[str]:
             log.debug("sync %s failed", cmd_name, exc_info=True)
             reason = f"{type(exc).__name__}: {exc}"
         if reason is not None:
-            raise ExportError(_redact(f"--sync: `cadence sync {cmd_name}` failed: {reason.strip()} "
+            raise ExportError(scrub(f"--sync: `cadence sync {cmd_name}` failed: {reason.strip()} "
                                       f"Nothing exported; fix the source and re-run."))
         done.append(cmd_name)
     return done

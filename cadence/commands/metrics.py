@@ -6,8 +6,6 @@ Also holds the output helpers that ``cadence drilldown`` shares.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from datetime import date, datetime
@@ -52,18 +50,16 @@ def records(df: pd.DataFrame) -> list[dict]:
 
 
 def render(df: pd.DataFrame, fmt: str) -> str:
-    """The frame as text: an aligned table, CSV with a header, or a JSON list of objects."""
+    """The frame as text: an aligned table, CSV with a header (as `cadence export` writes it), or a
+    JSON list of objects."""
+    if fmt == "csv":
+        # The one CSV writer (the export's): fixed number formats, formula-like text neutralised.
+        from metrics.export import to_csv_bytes
+
+        return to_csv_bytes(df).decode("utf-8").removesuffix("\n")
     rows = records(df)
     if fmt == "json":
         return json.dumps(rows, indent=2)
-    if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(df.columns)
-        for row in rows:
-            writer.writerow(["" if v is None else ("true" if v is True else "false" if v is False else v)
-                             for v in row.values()])
-        return out.getvalue().rstrip("\n")
     if not rows:
         return "(no rows)"
     import pandas as pd

@@ -4,6 +4,7 @@ from tests.fake_github.model import Repo, ts
 from tests.fake_github.server import (
     FakeGitHub,
     Fault,
+    echo_headers,
     graphql_partial,
     primary_exhausted,
     secondary_limit,
@@ -11,5 +12,5 @@ from tests.fake_github.server import (
     too_many_requests,
 )
 
-__all__ = ["FakeGitHub", "Fault", "Repo", "graphql_partial", "primary_exhausted", "secondary_limit",
+__all__ = ["FakeGitHub", "Fault", "Repo", "echo_headers", "graphql_partial", "primary_exhausted", "secondary_limit",
            "server_error", "too_many_requests", "ts"]

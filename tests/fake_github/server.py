@@ -41,6 +41,7 @@ class Fault:
     exhaust: bool = False                # primary rate limit: remaining 0, reset in an hour
     passthrough: bool = False            # no fault: the real response (to let requests pass first)
     hang: threading.Event | None = None  # hold the request until this is set (at most 60 s), then fail
+    echo_headers: bool = False           # the message quotes the request's headers, token included
 
 
 def server_error(status: int = 502) -> Fault:
@@ -63,6 +64,12 @@ def primary_exhausted() -> Fault:
     return Fault(403, {"message": "API rate limit exceeded for user ID 1.",
                        "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"},
                  exhaust=True)
+
+
+def echo_headers(status: int = 400) -> Fault:
+    """An error whose message echoes the request headers, as some proxies and debug builds do: the
+    Authorization header (the token) comes back in the body."""
+    return Fault(status, {"message": "Problems parsing request"}, echo_headers=True)
 
 
 def passthrough() -> Fault:
@@ -255,6 +262,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve_fault(self, fault: Fault, repo: str | None) -> None:
         headers = dict(fault.headers)
+        if fault.echo_headers:
+            sent = "\r\n".join(f"{k}: {v}" for k, v in self.headers.items())
+            body = {"message": f"{fault.body['message']}; request was:\r\n{sent}"}
+            return self._send(fault.status, body, headers, repo=repo)
         if fault.exhaust:
             with self.fake.lock:
                 self.fake.remaining = 0
