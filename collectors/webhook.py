@@ -130,6 +130,8 @@ def _parse(body: bytes, kind: str) -> list[dict] | str:
         data = json.loads(text, object_pairs_hook=keep_repeated_keys)
     except json.JSONDecodeError as exc:
         return f"body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+    except RecursionError:   # measured above; kept so that no body can turn into a 500
+        return f"body is {NESTING_REASON}"
     records = [data] if isinstance(data, dict) else data
     if not isinstance(records, list):
         return f"body must be a JSON object or a list of objects, got {type(data).__name__}"

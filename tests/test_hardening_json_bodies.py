@@ -7,6 +7,7 @@ case that used to take minutes fails in seconds instead of hanging the suite.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -260,14 +261,41 @@ def test_jsonl_repeated_tag_key_is_an_error(tmp_path):
     assert stored(db, "SELECT count(*) FROM costs") == [(0,)]
 
 
-def test_csv_nul_in_a_value_names_line_and_column(tmp_path):
+@pytest.mark.parametrize("value, shown", [(b"shop\x00api", "shop\\u0000api"),
+                                          (b'"shop,\x00api"', "shop,\\u0000api")], ids=["plain", "quoted"])
+def test_csv_nul_in_a_value_names_line_and_column(tmp_path, value, shown):
     data = (b"id,repo,environment,status,finished_at\n"
             b"ci:1,shop/api,production,success,2026-03-01T00:00:00Z\n"
-            b"ci:2,shop\x00api,production,success,2026-03-01T00:00:00Z\n")
+            b"ci:2," + value + b",production,success,2026-03-01T00:00:00Z\n")
     proc, _, db = ingest(tmp_path, "deployments", "nul.csv", data)
     assert proc.returncode == 1, proc.stderr
-    assert 'nul.csv:3: repo: "shop\\u0000api" contains a NUL character' in proc.stderr
+    assert f'nul.csv:3: repo: "{shown}" contains a NUL character' in proc.stderr
     assert stored(db, "SELECT count(*) FROM deployments") == [(0,)]
+
+
+@pytest.mark.parametrize("name", ["nul.csv", "nul.csv.gz"])
+def test_csv_nul_is_refused_on_the_one_pass_path_too(tmp_path, monkeypatch, name):
+    # A large file into an empty table takes the one pass (here: any size). An uncompressed file
+    # with a NUL byte skips it; a compressed one runs the per-value check there and steps aside.
+    # Either way the staged path reports the NUL with its line and column, and nothing is written.
+    from cadence.config import parse_config
+    from cadence.errors import IngestError
+    from warehouse import ingest as ingest_module
+
+    offered = []
+    real = ingest_module._one_pass_load
+    monkeypatch.setattr(ingest_module, "ONE_PASS_MIN_BYTES", 0)
+    monkeypatch.setattr(ingest_module, "_one_pass_load", lambda *a, **k: offered.append(a[2]) or real(*a, **k))
+    data = (b"id,repo,title\n" + b"".join(b"c%d,shop/api,Change %d\n" % (n, n) for n in range(1, 50))
+            + b"c50,shop/api,Ch\x00ange 50\n")
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    db = tmp_path / "new.duckdb"
+    with pytest.raises(IngestError) as info:
+        ingest_module.ingest_file(db, "changes", path, config=parse_config({}), name=name)
+    assert f'{name}:51: title: "Ch\\u0000ange 50" contains a NUL character' in str(info.value)
+    assert offered == ([str(path)] if name.endswith(".gz") else [])
+    assert not db.exists()
 
 
 # -- item 10: --max-body-bytes is validated like the config key -------------------------------------
