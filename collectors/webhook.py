@@ -6,7 +6,8 @@ A Starlette app served by uvicorn (``cadence webhook``):
   a list of objects with the columns of ``cadence ingest`` (docs/ingest.md). Validation and the
   write are ``warehouse.ingest.ingest_records``, the same code as ``cadence ingest``: a bad body is
   a 422 naming what and where, and nothing is written; rows are upserted on ``id``, so a
-  pipeline that retries a post changes nothing.
+  pipeline that retries a post changes nothing. The limits of a JSON record (keys, nesting, a key
+  given twice, NUL characters, lone surrogates) are the same rules too (docs/ingest.md).
 * ``GET /healthz``: 200 when the process serves (no token needed, tells nothing about data).
 
 Every POST needs ``Authorization: Bearer <token>``, compared in constant time with
@@ -66,14 +67,18 @@ def require_token(env: str = TOKEN_ENV) -> str:
     return token
 
 
+def check_max_body_bytes(value, what: str = "max_body_bytes") -> int:
+    """``value`` when it is a whole number of bytes ≥ 1024, else a ConfigError naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1024:
+        raise ConfigError(f"{what}: must be a whole number of bytes ≥ 1024, got {value!r}")
+    return value
+
+
 def max_body_bytes_from(config: Config) -> int:
     """``[sources.webhook] max_body_bytes`` validated, else 1 MiB."""
     value = config.source("webhook").get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1024:
-        where = f"{config.path}: " if config.path else ""
-        raise ConfigError(f"{where}sources.webhook.max_body_bytes: must be a whole number of bytes "
-                          f"≥ 1024, got {value!r}")
-    return value
+    where = f"{config.path}: " if config.path else ""
+    return check_max_body_bytes(value, f"{where}sources.webhook.max_body_bytes")
 
 
 def _error(status: int, message: str, **headers: str) -> JSONResponse:
@@ -106,15 +111,27 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def _parse(body: bytes, kind: str) -> list[dict] | str:
-    """The records of a body, or a message saying what is wrong and where."""
+    """The records of a body, or a message saying what is wrong and where.
+
+    The record rules themselves (keys, nesting, text) are ``warehouse.ingest``'s; here the body is
+    only measured before Python's recursive parser sees it, and a key given twice is kept twice
+    (``keep_repeated_keys``) so that those rules see it."""
+    from warehouse.ingest import MAX_NESTING, NESTING_REASON, json_nesting_exceeds, keep_repeated_keys
+
     if not body.strip():
         return f"empty body; POST one {kind[:-1]} object or a list of them as JSON"
     try:
-        data = json.loads(body)
+        text = body.decode(json.detect_encoding(body), "surrogatepass")   # as json.loads(bytes)
     except UnicodeDecodeError:
         return "body is not UTF-8 text"
+    if json_nesting_exceeds(text, MAX_NESTING + (1 if text.lstrip().startswith("[") else 0)):  # + the list
+        return f"body is {NESTING_REASON}"
+    try:
+        data = json.loads(text, object_pairs_hook=keep_repeated_keys)
     except json.JSONDecodeError as exc:
         return f"body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+    except RecursionError:   # measured above; kept so that no body can turn into a 500
+        return f"body is {NESTING_REASON}"
     records = [data] if isinstance(data, dict) else data
     if not isinstance(records, list):
         return f"body must be a JSON object or a list of objects, got {type(data).__name__}"
@@ -135,6 +152,7 @@ def create_app(db_path: str | os.PathLike, token: str, *,
     """The ASGI app writing to ``db_path``; ``token`` is what every POST must present."""
     if not token:
         raise ConfigError(f"{TOKEN_ENV} is not set: the webhook refuses to start without a token.")
+    check_max_body_bytes(max_body_bytes)
     db_path = Path(db_path)
     expected = token.encode()
 

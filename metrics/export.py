@@ -476,9 +476,14 @@ def write_files_atomically(out_dir: str | os.PathLike, files: Mapping[str, bytes
                 os.unlink(tmp)
             except FileNotFoundError:
                 pass
-        written = f" ({', '.join(p.name for p in done)} already replaced)" if done else ""
-        raise ExportError(f'Cannot write the export to "{out}": {exc.strerror or exc}{written}; '
-                          f"the previous files are unchanged. Check free space and permissions.") from exc
+        if done:   # some renames went through: say which files are new and which are not
+            kept = [t.name for _, t in temps if t not in done]
+            state = (f"{', '.join(p.name for p in done)} {'was' if len(done) == 1 else 'were'} replaced; "
+                     f"{', '.join(kept)} {'was not (it keeps its' if len(kept) == 1 else 'were not (they keep their'} "
+                     f"previous content). Check free space and permissions, then run the export again")
+        else:
+            state = "the previous files are unchanged. Check free space and permissions"
+        raise ExportError(f'Cannot write the export to "{out}": {exc.strerror or exc}; {state}.') from exc
     _fsync_dir(out)
     return done
 

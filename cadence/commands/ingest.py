@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -35,6 +37,13 @@ def _ingest_cost_export(app: AppContext, source: str) -> bool:
     return True
 
 
+def _is_pipe(file: str) -> bool:
+    try:
+        return stat.S_ISFIFO(os.stat(file).st_mode)
+    except OSError:
+        return False
+
+
 @click.command(name="ingest")
 @click.argument("kind", type=click.Choice(KINDS))
 @click.argument("file", metavar="FILE")
@@ -51,16 +60,24 @@ def command(app: AppContext, kind: str, file: str, fmt: str | None) -> None:
     local or s3://) are read too.
     """
     config = app.config
-    if file == "-":
-        if not fmt:
+    if file == "-" or _is_pipe(file):
+        # Standard input, or a named pipe such as `<(zcat deploys.csv.gz)`: read once into a
+        # temporary file, which the ingest can read as often as it needs.
+        if file == "-" and not fmt:
             raise click.UsageError("reading standard input (-) needs --format csv or --format jsonl.")
+        fmt = fmt or detect_format(file)
         with tempfile.TemporaryDirectory(prefix="cadence-ingest-") as tmp:
             path = Path(tmp) / f"stdin.{fmt}"
             with path.open("wb") as out:
-                shutil.copyfileobj(sys.stdin.buffer, out)
+                if file == "-":
+                    shutil.copyfileobj(sys.stdin.buffer, out)
+                else:
+                    with open(file, "rb") as pipe:
+                        shutil.copyfileobj(pipe, out)
             if kind == "costs" and fmt == "csv" and _ingest_cost_export(app, str(path)):
                 return
-            result = ingest_file(app.db_path, kind, path, config=config, fmt=fmt, name="<stdin>")
+            result = ingest_file(app.db_path, kind, path, config=config, fmt=fmt,
+                                 name="<stdin>" if file == "-" else file)
     else:
         if kind == "costs" and _ingest_cost_export(app, file):
             return
