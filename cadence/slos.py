@@ -10,6 +10,7 @@ metrics, so it lives in the bottom layer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,14 @@ class SLO:
 
     @property
     def target(self) -> float:
-        """The objective as a fraction (99.9 → 0.999)."""
-        return self.objective / 100.0
+        """The objective as a fraction (99.9 → 0.999), the double nearest the decimal."""
+        return float(Decimal(repr(self.objective)) / 100)
+
+    @property
+    def budget_fraction(self) -> float:
+        """1 - objective as a fraction (99.9 → 0.001), computed in decimal: in binary floating point
+        1 - 0.95 is 0.05000000000000004, which would keep an exactly spent budget above zero."""
+        return float((100 - Decimal(repr(self.objective))) / 100)
 
     @property
     def has_selectors(self) -> bool:

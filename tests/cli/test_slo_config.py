@@ -71,3 +71,14 @@ def test_cadence_now_pins_the_clock(monkeypatch):
     monkeypatch.setenv("CADENCE_NOW", "yesterday")
     with pytest.raises(ConfigError, match='CADENCE_NOW="yesterday" is not an ISO-8601 time'):
         utcnow()
+
+
+def test_docs_configuration_names_every_slo_and_prometheus_key():
+    from cadence.slos import SLO_KEYS
+    from collectors.prometheus.settings import CONFIG_KEYS
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert "## `[[slos]]`" in text and "### `[sources.prometheus]`" in text
+    assert [k for k in (*SLO_KEYS, *CONFIG_KEYS) if f"`{k}`" not in text] == []
+    for variable in ("PROMETHEUS_TOKEN", "PROMETHEUS_USERNAME", "PROMETHEUS_PASSWORD", "CADENCE_NOW"):
+        assert f"`{variable}`" in text
