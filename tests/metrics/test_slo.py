@@ -232,3 +232,13 @@ def test_incident_based_availability(filled):
     listed = incident_availability_incidents(filled, CONFIG, date(2026, 3, 2), date(2026, 3, 2), service="api")
     assert list(listed["incident_id"]) == ["i3", "i1", "i4", "i2"]
     assert list(listed["open_hours_in_period"]) == pytest.approx([0.5, 70 / 60, 1.0, 0.5])
+
+
+def test_docs_define_every_figure():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "metrics.md").read_text(encoding="utf-8")
+    section = text[text.index("## 9. SLOs and error budgets"):text.index("## Compared with")]
+    assert [k for k in SLO_STATUS_COLUMNS[6:] if f"`{k}`" not in section] == []
+    assert all(f"`{s}`" in section for s in ("exhausted", "fast-burn", "slow-burn", "ok", "no-data"))
+    assert section.count("*Worked example.*") >= 9
