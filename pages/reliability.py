@@ -13,7 +13,7 @@ from metrics.slo import (
     slo_status,
 )
 
-STATUS_ICON = {"exhausted": "🔴", "fast-burn": "🟠", "slow-burn": "🟡", "ok": "🟢", "no-data": "⚪"}
+FIRST = ["slo", "status", "budget_remaining", "attainment", "objective"]   # what a lead reads first
 
 f = ui.header("Reliability", "SLOs and error budgets, and what deployments cost in reliability")
 status = ui.load(slo_status, at=f.end, team=f.team)
@@ -29,10 +29,10 @@ else:
     cols = st.columns(4)
     cols[0].metric("SLOs within budget", f"{met} / {len(status)}")
     for col, name in zip(cols[1:], ("exhausted", "fast-burn", "slow-burn"), strict=True):
-        col.metric(f"{STATUS_ICON[name]} {name}", int((status["status"] == name).sum()))
-    shown = status.assign(status=[f"{STATUS_ICON.get(s, '')} {s}" for s in status["status"]])
+        col.metric(name, int((status["status"] == name).sum()))
+    shown = status[FIRST + [c for c in status.columns if c not in FIRST]]
     ui.table(shown, f"slo-status-{f.end}", key="rel-status", column_config={
-        "objective": st.column_config.NumberColumn(format="%.3f"),
+        "objective": st.column_config.NumberColumn(format="%.4f"),
         "attainment": st.column_config.NumberColumn(format="%.5f"),
         "budget_remaining": st.column_config.NumberColumn("budget left", format="percent"),
         "budget_burned_by_change_failures": st.column_config.NumberColumn("burned by change failures",
