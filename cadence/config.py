@@ -16,20 +16,21 @@ from typing import Any
 
 from cadence.errors import ConfigError, DatabaseLockedError
 from cadence.scrub import SECRET_ENV, register_secret_env  # noqa: F401 (SECRET_ENV: the list of secrets)
+from cadence.slos import SLO, parse_slos
 
 DEFAULT_CONFIG_FILE = "cadence.toml"
 DEFAULT_DB = Path("data") / "cadence.duckdb"
 DEMO_DB = Path("data") / "demo.duckdb"
 DEFAULT_PRODUCTION = ("production", "prod", "live")
 DEFAULT_REWORK_LABELS = ("hotfix", "revert", "rollback")
-KNOWN_SOURCES = ("github", "pagerduty", "aws", "webhook", "export")
+KNOWN_SOURCES = ("github", "pagerduty", "aws", "webhook", "export", "prometheus")
 # Sources whose token variable `token_env` can rename (their default: GITHUB_TOKEN, PAGERDUTY_TOKEN).
 TOKEN_ENV_SOURCES = ("github", "pagerduty")
 # A variable's name, in capitals as by convention: a token pasted into token_env by mistake (mixed
 # case, or with + - /) is refused without being repeated.
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 TOP_LEVEL_KEYS = {"database", "production_environments", "attribution_window_days",
-                  "rework_labels", "teams", "sources", "cost_allocation", "benchmark"}
+                  "rework_labels", "teams", "sources", "cost_allocation", "benchmark", "slos"}
 TEAM_KEYS = {"repos", "services", "cost_tags", "accounts"}
 BENCHMARKS = ("2021", "2023", "2024")
 COST_ALLOCATION_KEYS = {"accounts", "services", "shared_split", "shared_tags"}
@@ -64,6 +65,7 @@ class Config:
     teams: dict[str, Team] = field(default_factory=dict)
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
     cost_allocation: dict[str, Any] = field(default_factory=dict)
+    slos: tuple[SLO, ...] = ()
 
     # -- team mapping (used by metrics through the team_map tables) ---------------------------
     def team_rows(self) -> list[tuple[str, str, str]]:
@@ -199,6 +201,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
                 raise _fail(path, f"cost_allocation.{section}.{value}",
                             f'unknown team "{team}"; known teams: {known}')
     kwargs["cost_allocation"] = alloc
+    kwargs["slos"] = parse_slos(data.get("slos"), path)   # [[slos]]: cadence/slos.py
     return Config(**kwargs)
 
 

@@ -2,12 +2,13 @@
 
 A Starlette app served by uvicorn (``cadence webhook``):
 
-* ``POST /deployments``, ``POST /incidents``, ``POST /changes``: a JSON body holding one object or
-  a list of objects with the columns of ``cadence ingest`` (docs/ingest.md). Validation and the
+* ``POST /deployments``, ``POST /incidents``, ``POST /changes``, ``POST /sli``: a JSON body holding
+  one object or a list of objects with the columns of ``cadence ingest`` (docs/ingest.md). Validation and the
   write are ``warehouse.ingest.ingest_records``, the same code as ``cadence ingest``: a bad body is
-  a 422 naming what and where, and nothing is written; rows are upserted on ``id``, so a
-  pipeline that retries a post changes nothing. The limits of a JSON record (keys, nesting, a key
-  given twice, NUL characters, lone surrogates) are the same rules too (docs/ingest.md).
+  a 422 naming what and where, and nothing is written; rows are upserted on their key (``id``;
+  ``slo, hour`` for SLI hours), so a pipeline that retries a post changes nothing. The limits of a
+  JSON record (keys, nesting, a key given twice, NUL characters, lone surrogates) are the same
+  rules too (docs/ingest.md).
 * ``GET /healthz``: 200 when the process serves (no token needed, tells nothing about data).
 
 Every POST needs ``Authorization: Bearer <token>``, compared in constant time with
@@ -38,6 +39,7 @@ from starlette.routing import Route
 
 from cadence.config import Config, secret
 from cadence.errors import CadenceError, ConfigError, IngestError, WarehouseError
+from warehouse.ingest import NOUNS
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ DEFAULT_PORT = 8502
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 MIN_TOKEN_LENGTH = 16
-KINDS = ("deployments", "incidents", "changes")
+KINDS = ("deployments", "incidents", "changes", "sli")
 SOURCE_NAME = "webhook"
 
 class _BodyTooLarge(Exception):
@@ -119,7 +121,7 @@ def _parse(body: bytes, kind: str) -> list[dict] | str:
     from warehouse.ingest import MAX_NESTING, NESTING_REASON, json_nesting_exceeds, keep_repeated_keys
 
     if not body.strip():
-        return f"empty body; POST one {kind[:-1]} object or a list of them as JSON"
+        return f"empty body; POST one {NOUNS.get(kind, kind[:-1])} object or a list of them as JSON"
     try:
         text = body.decode(json.detect_encoding(body), "surrogatepass")   # as json.loads(bytes)
     except UnicodeDecodeError:

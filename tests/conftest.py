@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from cadence.config import Config, parse_config
+from tests.support.prometheus import prometheus  # noqa: F401  (session fixture: a real Prometheus)
 from warehouse import connect
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -17,7 +18,8 @@ SHARED_DATA = REPO_ROOT / "tests" / "data"  # copies of ../shared/data (see its 
 def _isolated_env(monkeypatch, tmp_path):
     """No test sees the developer's tokens, config or database."""
     for var in ("CADENCE_DB", "CADENCE_CONFIG", "GITHUB_TOKEN", "PAGERDUTY_TOKEN",
-                "CADENCE_WEBHOOK_TOKEN", "AWS_PROFILE"):
+                "CADENCE_WEBHOOK_TOKEN", "AWS_PROFILE", "CADENCE_NOW", "PROMETHEUS_TOKEN",
+                "PROMETHEUS_USERNAME", "PROMETHEUS_PASSWORD"):
         monkeypatch.delenv(var, raising=False)
 
 

@@ -36,7 +36,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 # url path of each page (st.navigation derives it from the file name) -> its title. Delivery comes
 # first on purpose: the first request to a fresh server is then a deep link (see ui._ensure_app_ran).
-PAGES = {"delivery": "Delivery", "": "Overview", "stability": "Stability", "teams": "Teams", "costs": "Costs",
+PAGES = {"delivery": "Delivery", "": "Overview", "stability": "Stability", "reliability": "Reliability",
+         "teams": "Teams", "costs": "Costs",
          "capacity": "Capacity", "data_health": "Data health"}
 # Demo data ends on Sunday 2026-11-15 (the Sunday before DEMO_TODAY); "Last 12 weeks" starts on the
 # Monday 11 weeks before that week's Monday 2026-11-09, i.e. 2026-08-24.

@@ -16,7 +16,7 @@ from cadence.config import parse_config
 from cadence.errors import IngestError, WarehouseError
 from tests.lock_support import lock_contention_seen, lock_held
 from warehouse import write_connection
-from warehouse.ingest import SPECS, ingest_file, ingest_records
+from warehouse.ingest import SPECS, TABLES, ingest_file, ingest_records
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -386,7 +386,7 @@ def test_every_spec_column_is_a_warehouse_column(db_path):
     with duckdb.connect(str(db_path), read_only=True) as c:
         for kind, cols in SPECS.items():
             have = {r[0] for r in c.execute("SELECT column_name FROM information_schema.columns "
-                                            "WHERE table_name = ?", [kind]).fetchall()}
+                                            "WHERE table_name = ?", [TABLES[kind]]).fetchall()}
             extra = {col.name for col in cols} - have - {"change_ids", "team"}
             assert not extra, (kind, extra)
 
@@ -416,7 +416,9 @@ def test_docs_examples_ingest(db_path, tmp_path):
     import re
 
     text = (REPO_ROOT / "docs" / "ingest.md").read_text(encoding="utf-8")
-    config = parse_config({"teams": {"payments": {"cost_tags": ["payments"]}, "platform": {"repos": []}}})
+    config = parse_config({"teams": {"payments": {"cost_tags": ["payments"]}, "platform": {"repos": []}},
+                           "slos": [{"name": "checkout-availability", "service": "checkout", "objective": 99.9,
+                                     "window_days": 28}]})
     seen = []
     for section in re.split(r"^## ", text, flags=re.M):
         kind = section.split("\n", 1)[0].strip()
@@ -427,7 +429,7 @@ def test_docs_examples_ingest(db_path, tmp_path):
             result = ingest_file(db_path, kind, path, config=config)
             assert result.rows_read == 2 and not result.ignored_columns, (kind, fmt, result)
             seen.append((kind, fmt))
-    assert len(seen) == 8
+    assert len(seen) == 10
     assert rows(db_path, "SELECT team FROM costs ORDER BY team") == [("payments",), ("platform",)]
 
 

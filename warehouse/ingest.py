@@ -46,7 +46,8 @@ from warehouse.upsert import TABLE_KEYS
 
 log = logging.getLogger(__name__)
 
-KINDS = ("deployments", "changes", "incidents", "costs")
+KINDS = ("deployments", "changes", "incidents", "costs", "sli")
+NOUNS = {"sli": "SLI hour"}   # one record of a kind, where not the kind minus its "s"
 MAX_SHOWN = 20            # problems listed in an error message; the rest are counted
 PER_CHECK = 5             # offending lines collected per check
 # JSON records (webhook bodies, JSON Lines): a record names a few dozen columns at most, so these
@@ -139,9 +140,16 @@ SPECS: dict[str, tuple[Col, ...]] = {
         Col("consumed_unit", "text", False, ("unit", "usage_unit")),
         Col("estimated", "bool", doc="true while the provider may still revise the figure"),
     ),
+    "sli": (
+        Col("slo", "key", True, doc="the SLO's name, declared under `[[slos]]` in cadence.toml"),
+        Col("hour", "ts", True, doc="start of the UTC hour counted, a whole hour (e.g. `2026-03-01T14:00:00Z`)"),
+        Col("good", "float", True, doc="good events in the hour, 0 or more, at most `total`"),
+        Col("total", "float", True, doc="all events in the hour, 0 or more"),
+    ),
 }
 
-TABLES = {"deployments": "deployments", "changes": "changes", "incidents": "incidents", "costs": "costs"}
+TABLES = {"deployments": "deployments", "changes": "changes", "incidents": "incidents", "costs": "costs",
+          "sli": "sli_hours"}
 LIST_COLUMNS = {"labels"}   # warehouse list columns (updated apart: see _upsert)
 
 
@@ -775,7 +783,26 @@ def _kind_checks(kind: str, mapping: dict[str, int], config: Config) -> tuple[li
         if "currency" in mapping:
             errors.append(("currency", "currency IS NOT NULL AND NOT regexp_full_match(currency, '[A-Za-z]{3}')",
                            '"{v}" is not a currency code (e.g. USD, EUR)'))
+    elif kind == "sli":
+        errors += _sli_checks(config)
     return errors, warnings
+
+
+def _sli_checks(config: Config) -> list[tuple[str, str, str]]:
+    """An SLI row names a declared SLO (a typo would otherwise vanish from every figure), counts a
+    whole UTC hour, and has 0 <= good <= total."""
+    where = f" in {config.path}" if config.path else ""
+    declared = ", ".join(s.name for s in config.slos)
+    known = (f"SLOs declared{where}: {declared} (declare it under [[slos]] or fix the row)" if declared
+             else f"no SLO is declared{where}; declare it under [[slos]] first (docs/sources.md)")
+    return [
+        ("slo", "slo IS NOT NULL AND NOT list_contains(CAST($slos AS VARCHAR[]), slo)", f'unknown SLO "{{v}}"; {known}'),
+        ("hour", "hour IS NOT NULL AND hour <> date_trunc('hour', hour)",
+         '"{v}" is not the start of a whole UTC hour (minutes and seconds 0, e.g. 2026-03-01T14:00:00Z)'),
+        ("good", "good < 0", '"{v}" is negative; a count of events is 0 or more'),
+        ("total", "total < 0", '"{v}" is negative; a count of events is 0 or more'),
+        ("good", "good > total", '"{v}" is more than total ({other}); good events are part of total'),
+    ]
 
 
 def _sql_list(values: Iterable[str]) -> str:
@@ -807,7 +834,7 @@ def _run_checks(mem, checks: list[tuple[str, str, str]], records: bool, table: s
         count, lines = row[2 * i], row[2 * i + 1] or []
         problems = []
         if count:
-            other = {"resolved_at": "created_at__raw"}.get(col, "NULL")
+            other = {"resolved_at": "created_at__raw", "good": "total__raw"}.get(col, "NULL")
             hits = mem.execute(f"SELECT _line, {col}__raw::VARCHAR, {other}::VARCHAR FROM {table} "
                                f"WHERE list_contains($lines, _line) ORDER BY _line", {"lines": lines}).fetchall()
             for line, value, other_value in hits:
@@ -900,6 +927,8 @@ def _final_select(kind: str, mapping: dict[str, int], config: Config, source: st
                 "title": pick("title"), "severity": pick("severity"), "created_at": "created_at",
                 "resolved_at": pick("resolved_at"), "caused_by_deployment_id": pick("caused_by_deployment_id"),
                 "url": pick("url")}
+    elif kind == "sli":
+        cols = {"slo": "slo", "hour": "hour", "good": "good", "total": "total"}
     else:
         eff = pick("effective_cost", pick("billed_cost"))
         billed = pick("billed_cost", pick("effective_cost"))
@@ -1002,10 +1031,15 @@ def _validate(mem, kind: str, header: list[str], fmt: str, name: str, config: Co
     errors, warns = _kind_checks(kind, mapping, config)
     errors = checks + [e for e in errors if e[1]]
     found = _run_checks(mem, errors + warns, records,
-                        params={"teams": sorted(config.teams) + list(RESERVED_TEAMS), **_time_params()})
+                        params={"teams": sorted(config.teams) + list(RESERVED_TEAMS),
+                                "slos": [s.name for s in config.slos], **_time_params()})
     problems = [q for _, ps in found[:len(errors)] for q in ps]
     total = sum(n for n, _ in found[:len(errors)])
-    if kind != "costs":
+    if kind == "sli":
+        p, n = _duplicate_check(mem, ["slo", "hour"], name, records, "one row per SLO and hour (sum such rows)")
+        problems += p
+        total += n
+    elif kind != "costs":
         p, n = _duplicate_check(mem, ["id"], name, records, "each id once per input")
         problems += p
         total += n
@@ -1294,7 +1328,7 @@ def ingest_records(db_path: str | os.PathLike, kind: str, records: list[dict], s
     """
     _check_kind(kind)
     if not records:
-        raise IngestError(f"{source_name}: no records; send at least one {kind[:-1]} object.")
+        raise IngestError(f"{source_name}: no records; send at least one {NOUNS.get(kind, kind[:-1])} object.")
     lines = []
     for i, rec in enumerate(records):
         if not isinstance(rec, dict):
@@ -1303,7 +1337,7 @@ def ingest_records(db_path: str | os.PathLike, kind: str, records: list[dict], s
         lines.append(json.dumps(rec, default=str, allow_nan=True))
     import pandas as pd
 
-    config = config if config is not None else (load_config() if kind == "costs" else Config())
+    config = config if config is not None else (load_config() if kind in ("costs", "sli") else Config())
     started = time.perf_counter()
     mem = _memory()
     try:

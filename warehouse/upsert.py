@@ -26,6 +26,7 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "sync_state": ("source", "scope"),
     "warehouse_meta": ("key",),
     "branch_commits": ("repo", "sha"),
+    "sli_hours": ("slo", "hour"),
 }
 
 # Tables whose key is not declared as a PRIMARY KEY (migration 004: DuckDB's key index cost more
