@@ -20,8 +20,8 @@ DEFAULT_DB = Path("data") / "cadence.duckdb"
 DEMO_DB = Path("data") / "demo.duckdb"
 DEFAULT_PRODUCTION = ("production", "prod", "live")
 DEFAULT_REWORK_LABELS = ("hotfix", "revert", "rollback")
-KNOWN_SOURCES = ("github", "pagerduty", "aws", "webhook", "export")
-SECRET_ENV = ("GITHUB_TOKEN", "PAGERDUTY_TOKEN", "CADENCE_WEBHOOK_TOKEN")
+KNOWN_SOURCES = ("github", "pagerduty", "aws", "webhook", "export", "gitlab")
+SECRET_ENV = ("GITHUB_TOKEN", "PAGERDUTY_TOKEN", "CADENCE_WEBHOOK_TOKEN", "GITLAB_TOKEN")
 TOP_LEVEL_KEYS = {"database", "production_environments", "attribution_window_days",
                   "rework_labels", "teams", "sources", "cost_allocation", "benchmark"}
 TEAM_KEYS = {"repos", "services", "cost_tags", "accounts"}
@@ -144,6 +144,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
             if any(word in key.lower() for word in ("token", "secret", "password")) and key != "token_env":
                 raise _fail(path, f"sources.{name}.{key}",
                             "secrets do not belong in the config file; set them in the environment")
+    if "gitlab" in sources:   # the GitLab collector owns its section's rules (imported only when used)
+        from collectors.gitlab.settings import parse_settings; parse_settings(sources["gitlab"], path)  # noqa: E702
     kwargs["sources"] = sources
 
     alloc = data.get("cost_allocation", {})

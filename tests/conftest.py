@@ -17,7 +17,7 @@ SHARED_DATA = REPO_ROOT / "tests" / "data"  # copies of ../shared/data (see its 
 def _isolated_env(monkeypatch, tmp_path):
     """No test sees the developer's tokens, config or database."""
     for var in ("CADENCE_DB", "CADENCE_CONFIG", "GITHUB_TOKEN", "PAGERDUTY_TOKEN",
-                "CADENCE_WEBHOOK_TOKEN", "AWS_PROFILE"):
+                "CADENCE_WEBHOOK_TOKEN", "AWS_PROFILE", "GITLAB_TOKEN"):
         monkeypatch.delenv(var, raising=False)
 
 
