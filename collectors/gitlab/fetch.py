@@ -424,6 +424,11 @@ class ProjectFetcher:
         envs = self.production_environments()
         self.details["production_environments"] = envs
         for env in envs:
+            if env.lower() not in self.production and not self.plan.settings.environments:
+                self._flag("environment_not_counted", env,
+                           f'environment "{env}" has GitLab tier production but is not in production_environments: '
+                           "its deployments are synced, and the metrics count them once you add it there")
+        for env in envs:
             part = f"deployments:{env}"
             since = self.plan.cursors.get(part) or iso(self.settings.since)
             params = {"environment": env, "order_by": "updated_at", "sort": "asc", "per_page": PAGE}
