@@ -13,7 +13,10 @@ Retries (python-gitlab's ``utils.Retry``, the library's own loop, with two addit
 * added: a wait longer than ``max_rate_limit_wait`` raises ``SourceRateLimitError`` at once (a
   response hook sees the 429 before python-gitlab sleeps: the library would otherwise sleep for
   whatever the server asks), so a scheduled run fails clearly instead of sleeping for an hour;
-* added: a ``Retry-After`` given as an HTTP date is turned into seconds (python-gitlab reads an int).
+* added: a ``Retry-After`` given as an HTTP date is turned into seconds (python-gitlab reads an int);
+* added: a 5xx loses its ``RateLimit-Reset`` header before python-gitlab sees it: the library waits
+  until that reset (GitLab sends it on every response: up to a minute on GitLab.com) for any
+  retryable status, where a server error wants the short backoff.
 
 The token never appears in a message: it travels only in request headers (``PRIVATE-TOKEN`` for
 REST, ``Authorization: Bearer`` for GraphQL), and every message built here passes ``_scrub``.
@@ -161,8 +164,16 @@ class GitLabClient:
                 self.rate_reset = datetime.fromtimestamp(int(reset), UTC)
 
     def _check_wait(self, status: int, headers, what: str) -> None:
-        """On a 429: refuse a wait beyond the cap before the library sleeps; make the wait an int."""
-        if status != 429:
+        """On a 429 (or a 5xx with ``Retry-After``): refuse a wait beyond the cap before the library
+        sleeps; make the wait an int. On a 5xx, drop ``RateLimit-Reset``: python-gitlab would sleep
+        until the rate-limit window resets (up to a minute on GitLab.com) instead of backing off."""
+        if status >= 500:
+            for name in ("RateLimit-Reset", "ratelimit-reset"):
+                if name in headers:
+                    del headers[name]
+            if "Retry-After" not in headers:
+                return
+        elif status != 429:
             return
         wait = _retry_after_seconds(headers)
         if wait is not None and wait > self.max_rate_limit_wait:

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 SOURCE = "gitlab"
 PAGE = 100                   # GitLab's largest page, REST and GraphQL
 RESYNC_MR_PAGE = 25          # a re-sync's first merge request page: usually little is new
-MIN_MR_PAGE = 5              # smallest page tried when GitLab finds a query too complex
+MIN_PAGE = 5                 # smallest page tried when GitLab finds a query too complex
 RELATION_BATCH = 20          # deployments whose merge requests one GraphQL query asks for
 COMPARE_LIMIT = 30           # commit-range look-ups per project and run; the rest wait for the next
 MAX_ROUNDS = 100_000
@@ -235,6 +235,7 @@ class ProjectFetcher:
         active = {"envs": True, "mrs": bool(self.project.get("default_branch")), "incidents": True,
                   "labelled": bool(self.settings.incident_label)}
         after: dict[str, str | None] = dict.fromkeys(active)
+        limit = PAGE          # halved while GitLab finds the query too complex, for the rest of the project
         mr_first = PAGE if not c.get("merge_requests") else RESYNC_MR_PAGE
         self._needs_notes: list[tuple[str, str | None]] = []
         self._needs_squash: list[str] = []
@@ -246,7 +247,7 @@ class ProjectFetcher:
                 "withEnvs": active["envs"], "envAfter": after["envs"],
                 "withMrs": active["mrs"], "mrFirst": mr_first, "mrAfter": after["mrs"],
                 "mrSince": c.get("merge_requests") or since, "notesFirst": NOTES_FIRST,
-                "withIncidents": active["incidents"], "incAfter": after["incidents"],
+                "withIncidents": active["incidents"], "issueFirst": limit, "incAfter": after["incidents"],
                 "incSince": c.get("incidents") or since,
                 "withLabelled": active["labelled"], "labAfter": after["labelled"],
                 "labels": [self.settings.incident_label] if self.settings.incident_label else None,
@@ -255,10 +256,11 @@ class ProjectFetcher:
             try:
                 data, errors = self.client.graphql(PROJECT_QUERY, variables, what=what)
             except GraphQLRejected as exc:
-                if exc.too_complex and mr_first > MIN_MR_PAGE:
-                    mr_first = max(MIN_MR_PAGE, mr_first // 2)
-                    log.info("gitlab %s: query too complex for GitLab; asking %d merge requests a page",
-                             self.path, mr_first)
+                if exc.too_complex and limit > MIN_PAGE:
+                    limit = max(MIN_PAGE, min(limit, mr_first) // 2)
+                    mr_first = min(mr_first, limit)
+                    log.info("gitlab %s: query too complex for GitLab; asking %d merge requests and issues a "
+                             "page", self.path, limit)
                     continue
                 raise
             if errors:
@@ -278,7 +280,7 @@ class ProjectFetcher:
                     if node:
                         self._merge_request(node)
                 active["mrs"], after["mrs"] = self._advance(conn, "merge_requests")
-                mr_first = PAGE
+                mr_first = limit
             for key in ("incidents", "labelled"):
                 if active[key]:
                     conn = project.get(key) or {}

@@ -38,7 +38,7 @@ query CadenceProjectPage(
   $fullPath: ID!, $branches: [String!],
   $withEnvs: Boolean!, $envAfter: String,
   $withMrs: Boolean!, $mrFirst: Int!, $mrAfter: String, $mrSince: Time, $notesFirst: Int!,
-  $withIncidents: Boolean!, $incAfter: String, $incSince: Time,
+  $withIncidents: Boolean!, $issueFirst: Int!, $incAfter: String, $incSince: Time,
   $withLabelled: Boolean!, $labAfter: String, $labels: [String]
 ) {
   project(fullPath: $fullPath) {
@@ -53,12 +53,12 @@ query CadenceProjectPage(
       pageInfo { hasNextPage endCursor }
       nodes { ...CadenceMergeRequest }
     }
-    incidents: issues(types: [INCIDENT], updatedAfter: $incSince, sort: UPDATED_ASC, first: 100,
+    incidents: issues(types: [INCIDENT], updatedAfter: $incSince, sort: UPDATED_ASC, first: $issueFirst,
                       after: $incAfter) @include(if: $withIncidents) {
       pageInfo { hasNextPage endCursor }
       nodes { ...CadenceIssue }
     }
-    labelled: issues(labelName: $labels, updatedAfter: $incSince, sort: UPDATED_ASC, first: 100,
+    labelled: issues(labelName: $labels, updatedAfter: $incSince, sort: UPDATED_ASC, first: $issueFirst,
                      after: $labAfter) @include(if: $withLabelled) {
       pageInfo { hasNextPage endCursor }
       nodes { ...CadenceIssue }
