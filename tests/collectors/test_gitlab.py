@@ -395,3 +395,14 @@ def test_since_bounds_a_first_sync(fake, db_path):
     assert rows(db_path, "SELECT number FROM changes") == [(new.iid,)]
     assert [q["variables"]["mrSince"] for q in fake.requests if q["path"] == GRAPHQL_PATH][0] == \
         "2026-01-01T00:00:00.000Z"
+
+
+def test_docs_configuration_names_every_gitlab_key():
+    from pathlib import Path
+
+    from collectors.gitlab.settings import CONFIG_KEYS, PROJECT_KEYS
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text(encoding="utf-8")
+    section = text.split("### `[sources.gitlab]`", 1)[1].split("\n### ", 1)[0]
+    missing = sorted(k for k in CONFIG_KEYS | PROJECT_KEYS if f"`{k}`" not in section and k != "project")
+    assert not missing and '[sources.gitlab.project."GROUP/PROJECT"]' in section, missing
