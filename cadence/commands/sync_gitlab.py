@@ -26,7 +26,7 @@ def command(app: AppContext, projects: tuple[str, ...]) -> None:
         report = sync(app.db_path, app.config, projects=projects or None, progress=progress)
     lines = report.summary()
     for line in lines:
-        click.echo(line, err=line.startswith(("Flagged ", "Failed ")))
+        click.echo(line, err=line.startswith("Flagged "))
     if report.failed:
         first = next(iter(report.failed.items()))
         raise SourceError(f"{len(report.failed)} of {len(report.projects)} projects failed (the others were "

@@ -193,7 +193,8 @@ class ProjectFetcher:
     def _read_project(self) -> None:
         cached = self.details.get("project") or {}
         try:
-            resp = self.client.get(f"/projects/{encode_path(self.path)}", etag=self.details.get("project_etag"),
+            resp = self.client.get(f"/projects/{encode_path(self.path)}",
+                                   etag=self.details.get("project_etag") if cached.get("id") else None,
                                    what=f'project "{self.path}"')
         except GitLabHTTPError as exc:
             if exc.status == 404:

@@ -63,9 +63,7 @@ class SyncReport:
                  f"rate limit left: {left}."]
         for project, flags in sorted(self.flags.items()):
             lines += [f"Flagged {project}: {f['message']}" for f in flags]
-        for project, message in self.failed.items():
-            lines.append(f"Failed {project}: {message}")
-        return lines
+        return lines   # failures: each on its progress line, and the first in the command's error
 
 
 def settings_of(config: Config) -> GitLabSettings:
