@@ -632,7 +632,8 @@ class ProjectFetcher:
 
 def _first_review(notes: list[dict], author: str | None) -> datetime | None:
     """The first approval or note by someone other than the author (system notes other than an
-    approval or a change request are GitLab's own activity, not a review)."""
+    approval or a change request are GitLab's own activity, not a review). GitLab lists a
+    noteable's notes oldest first, so the first page holds the earliest ones."""
     times = []
     for n in notes:
         if not n or not n.get("createdAt"):

@@ -406,3 +406,33 @@ def test_docs_configuration_names_every_gitlab_key():
     section = text.split("### `[sources.gitlab]`", 1)[1].split("\n### ", 1)[0]
     missing = sorted(k for k in CONFIG_KEYS | PROJECT_KEYS if f"`{k}`" not in section and k != "project")
     assert not missing and '[sources.gitlab.project."GROUP/PROJECT"]' in section, missing
+
+
+def test_retry_after_forms_and_a_5xx_reset_header(fake):
+    """GitLab's Retry-After is seconds; an HTTP date is understood too; without it, RateLimit-Reset.
+    A 5xx loses RateLimit-Reset so that python-gitlab backs off instead of waiting for the window."""
+    import email.utils
+
+    import requests
+
+    from collectors.gitlab.client import GitLabClient, _retry_after_seconds
+
+    in_90s = email.utils.formatdate(time.time() + 90, usegmt=True)
+    assert _retry_after_seconds({"Retry-After": "7"}) == 7
+    assert 85 <= _retry_after_seconds({"Retry-After": in_90s}) <= 90
+    assert 55 <= _retry_after_seconds({"RateLimit-Reset": str(int(time.time()) + 60)}) <= 60
+    assert _retry_after_seconds({}) is None
+    client = GitLabClient(fake.url, TOKEN, max_rate_limit_wait=30)
+    try:
+        headers = requests.structures.CaseInsensitiveDict({"RateLimit-Reset": str(int(time.time()) + 60)})
+        client._check_wait(502, headers, "a test")
+        assert "RateLimit-Reset" not in headers
+        headers = requests.structures.CaseInsensitiveDict({"Retry-After": in_90s})
+        with pytest.raises(SourceRateLimitError, match="90 s wait|89 s wait"):
+            client._check_wait(503, headers, "a test")
+        headers = requests.structures.CaseInsensitiveDict({"Retry-After": email.utils.formatdate(
+            time.time() + 20, usegmt=True)})
+        client._check_wait(429, headers, "a test")
+        assert headers["Retry-After"] in {"19", "20"}          # an int for python-gitlab's own wait
+    finally:
+        client.close()
