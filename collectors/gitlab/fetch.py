@@ -614,10 +614,8 @@ class ProjectFetcher:
     def _cursors(self) -> None:
         r, c = self.result, self.plan.cursors
         boundary = dict(self.details.get("boundary") or {})
-        parts = ["merge_requests", "incidents"] + [k for k in self.max_seen if k.startswith("deployments:")]
-        if self.details.get("signal") == "releases":
-            parts.append("releases")
-        for part in parts:
+        # every part that read something (a new part's cursor needs nothing more), and the old cursors
+        for part in sorted(set(self.max_seen) | {p for p, v in c.items() if v is not None}):
             seen, old = self.max_seen.get(part), parse_time(c.get(part))
             best = max([t for t in (seen, old) if t is not None], default=None)
             r.cursors[part] = iso(best)

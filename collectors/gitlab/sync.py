@@ -31,7 +31,7 @@ from collectors.gitlab.fetch import (
 )
 from collectors.gitlab.queries import GROUP_PROJECTS_QUERY
 from collectors.gitlab.settings import PROJECT_PATH, GitLabSettings, parse_settings
-from warehouse import read_cursor, record_sync_error, upsert_rows, write_connection, write_cursor
+from warehouse import record_sync_error, upsert_rows, write_connection, write_cursor
 from warehouse.state import read_details
 
 log = logging.getLogger(__name__)
@@ -124,8 +124,10 @@ def resolve_projects(settings: GitLabSettings, client: GitLabClient, only: Itera
 def load_plan(con, path: str, settings: GitLabSettings, production: Iterable[str]) -> ProjectPlan:
     details = read_details(con, SOURCE, path)
     envs = set((details.get("production_environments") or []))
-    scopes = ["merge_requests", "incidents", "releases"] + [f"deployments:{e}" for e in sorted(envs)]
-    cursors = {s: read_cursor(con, SOURCE, f"{path}:{s}") for s in scopes}
+    # every part's cursor: scopes "PROJECT:PART" (a project path never holds ":")
+    cursors = {scope[len(path) + 1:]: cursor for scope, cursor in con.execute(
+        "SELECT scope, cursor FROM sync_state WHERE source = ? AND starts_with(scope, ?)",
+        [SOURCE, path + ":"]).fetchall()}
     change_shas: dict[str, set[str]] = {}
     for cid, sha in con.execute("SELECT id, merge_sha FROM changes WHERE repo = ? AND source = ?",
                                 [path, SOURCE]).fetchall():
