@@ -23,7 +23,7 @@ DEFAULT_DB = Path("data") / "cadence.duckdb"
 DEMO_DB = Path("data") / "demo.duckdb"
 DEFAULT_PRODUCTION = ("production", "prod", "live")
 DEFAULT_REWORK_LABELS = ("hotfix", "revert", "rollback")
-KNOWN_SOURCES = ("github", "pagerduty", "aws", "webhook", "export", "prometheus")
+KNOWN_SOURCES = ("github", "pagerduty", "aws", "webhook", "export", "prometheus", "gitlab")
 # Sources whose token variable `token_env` can rename (their default: GITHUB_TOKEN, PAGERDUTY_TOKEN).
 TOKEN_ENV_SOURCES = ("github", "pagerduty")
 # A variable's name, in capitals as by convention: a token pasted into token_env by mistake (mixed
@@ -174,6 +174,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
                             "secrets do not belong in the config file; set them in the environment")
         if "token_env" in body:
             _token_env(path, name, body["token_env"])
+    if "gitlab" in sources:   # the GitLab collector owns its section's rules (imported only when used)
+        from collectors.gitlab.settings import parse_settings; parse_settings(sources["gitlab"], path)  # noqa: E702
     kwargs["sources"] = sources
 
     alloc = data.get("cost_allocation", {})

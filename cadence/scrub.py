@@ -33,7 +33,8 @@ from collections.abc import Iterable
 REDACTED = "[redacted]"
 # Every secret Cadence reads from the environment. Sources add theirs with register_secret_env.
 SECRET_ENV = ("GITHUB_TOKEN", "PAGERDUTY_TOKEN", "CADENCE_WEBHOOK_TOKEN", "GITHUB_APP_PRIVATE_KEY",
-              "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PROMETHEUS_TOKEN", "PROMETHEUS_PASSWORD")
+              "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PROMETHEUS_TOKEN", "PROMETHEUS_PASSWORD",
+              "GITLAB_TOKEN")
 MIN_SECRET_CHARS = 8   # a shorter value would redact ordinary words
 
 _registered: dict[str, None] = dict.fromkeys(SECRET_ENV)   # insertion-ordered set

@@ -19,7 +19,7 @@ def _isolated_env(monkeypatch, tmp_path):
     """No test sees the developer's tokens, config or database."""
     for var in ("CADENCE_DB", "CADENCE_CONFIG", "GITHUB_TOKEN", "PAGERDUTY_TOKEN",
                 "CADENCE_WEBHOOK_TOKEN", "AWS_PROFILE", "CADENCE_NOW", "PROMETHEUS_TOKEN",
-                "PROMETHEUS_USERNAME", "PROMETHEUS_PASSWORD"):
+                "PROMETHEUS_USERNAME", "PROMETHEUS_PASSWORD", "GITLAB_TOKEN"):
         monkeypatch.delenv(var, raising=False)
 
 

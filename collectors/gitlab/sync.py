@@ -1,0 +1,254 @@
+"""``sync``: every selected GitLab project read (``fetch.ProjectFetcher``) and written, each in one
+short transaction with its cursors, so a killed run loses nothing committed and repeats nothing.
+
+A project that fails (no access, moved, archived, a persistent error) is recorded on its
+``sync_state`` scope and named in the report; the others are still written. Failures that stop
+every project (a rejected token, a rate-limit wait beyond the cap) stop the run after recording it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cadence.config import Config
+from cadence.errors import CadenceError, ConfigError, SourceAuthError, SourceError, SourceRateLimitError
+from collectors.gitlab.client import GitLabClient, GraphQLRejected, token_from_env
+from collectors.gitlab.fetch import (
+    PARTS,
+    SOURCE,
+    ProgressFn,
+    ProjectAccessError,
+    ProjectFetcher,
+    ProjectPlan,
+    ProjectResult,
+)
+from collectors.gitlab.queries import GROUP_PROJECTS_QUERY
+from collectors.gitlab.settings import PROJECT_PATH, GitLabSettings, parse_settings
+from warehouse import record_sync_error, upsert_rows, write_connection, write_cursor
+from warehouse.state import read_details
+
+log = logging.getLogger(__name__)
+
+TABLES = ("changes", "deployments", "deployment_changes", "incidents")
+
+
+@dataclass
+class SyncReport:
+    """What ``sync`` did: rows per table, failures by project, requests and rate limit left."""
+
+    projects: list[str] = field(default_factory=list)
+    synced: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
+    requests: int = 0
+    not_modified: int = 0
+    rate_remaining: int | None = None
+    rate_limit: int | None = None
+    flags: dict[str, list[dict]] = field(default_factory=dict)
+
+    def summary(self) -> list[str]:
+        """The lines ``cadence sync gitlab`` prints."""
+        rows = ", ".join(f"{n} {table}" for table, n in self.rows.items())
+        left = (f"{self.rate_remaining} of {self.rate_limit}" if self.rate_remaining is not None
+                else "not reported")
+        lines = [f"GitLab: {len(self.synced)} of {len(self.projects)} projects synced; rows written: {rows}.",
+                 f"Requests: {self.requests} (of which {self.not_modified} answered 304 Not Modified); "
+                 f"rate limit left: {left}."]
+        for project, flags in sorted(self.flags.items()):
+            lines += [f"Flagged {project}: {f['message']}" for f in flags]
+        return lines   # failures: each on its progress line, and the first in the command's error
+
+
+def settings_of(config: Config) -> GitLabSettings:
+    return parse_settings(config.source("gitlab"), config.path)
+
+
+def make_client(settings: GitLabSettings, *, env=None, **kw) -> GitLabClient:
+    """The one client for ``settings.base_url`` (token from GITLAB_TOKEN, bounded waits)."""
+    kw.setdefault("max_rate_limit_wait", settings.max_rate_limit_wait)
+    kw.setdefault("parallelism", settings.parallelism)
+    return GitLabClient(settings.base_url, token_from_env(env), **kw)
+
+
+# -- which projects -------------------------------------------------------------------------------
+
+def list_group_projects(client: GitLabClient, group: str, subgroups: bool) -> list[str]:
+    """Every unarchived project of ``group`` (and its subgroups) the token can see: GraphQL's
+    cursor (keyset) pagination, 100 a page."""
+    out, after = [], None
+    while True:
+        data, errors = client.graphql(GROUP_PROJECTS_QUERY, {"fullPath": group, "subgroups": subgroups,
+                                                             "after": after}, what=f'projects of group "{group}"')
+        node = data.get("group")
+        if node is None:
+            raise SourceError(f'Group "{group}" not found, or the token cannot see it; check [sources.gitlab] groups '
+                              "and that the token's user is a member (read_api scope).")
+        conn = node.get("projects") or {}
+        out += [p["fullPath"] for p in conn.get("nodes") or [] if p and not p.get("archived")]
+        info = conn.get("pageInfo") or {}
+        if not info.get("hasNextPage"):
+            return out
+        after = info.get("endCursor")
+
+
+def resolve_projects(settings: GitLabSettings, client: GitLabClient, only: Iterable[str] | None) -> list[str]:
+    if only:
+        names = list(only)
+        for n in names:
+            if not PROJECT_PATH.match(n):
+                raise ConfigError(f'--project "{n}" is not GROUP/PROJECT.')
+        return names
+    names = list(settings.projects)
+    known = {n.lower() for n in names}
+    for group in settings.groups:
+        for p in list_group_projects(client, group, settings.include_subgroups):
+            if p.lower() not in known:
+                names.append(p)
+                known.add(p.lower())
+    names = settings.selected(names)
+    if not names:
+        raise ConfigError("sources.gitlab: no projects to sync; set projects = [\"GROUP/PROJECT\", ...] or "
+                          "groups (and check include/exclude).")
+    return names
+
+
+# -- state in, rows out ---------------------------------------------------------------------------
+
+def load_plan(con, path: str, settings: GitLabSettings, production: Iterable[str]) -> ProjectPlan:
+    details = read_details(con, SOURCE, path)
+    envs = set((details.get("production_environments") or []))
+    # every part's cursor: scopes "PROJECT:PART" (a project path never holds ":")
+    cursors = {scope[len(path) + 1:]: cursor for scope, cursor in con.execute(
+        "SELECT scope, cursor FROM sync_state WHERE source = ? AND starts_with(scope, ?)",
+        [SOURCE, path + ":"]).fetchall()}
+    change_shas: dict[str, set[str]] = {}
+    for cid, sha in con.execute("SELECT id, merge_sha FROM changes WHERE repo = ? AND source = ?",
+                                [path, SOURCE]).fetchall():
+        change_shas[cid] = {sha} if sha else set()
+    successes = []
+    prod = sorted({e.lower() for e in production} | {e.lower() for e in envs})
+    marks = ", ".join("?" for _ in prod)
+    for did, env, sha, finished in con.execute(
+            f"SELECT id, environment, sha, finished_at FROM deployments WHERE repo = ? AND source = ? "
+            f"AND status = 'success' AND lower(environment) IN ({marks})", [path, SOURCE, *prod]).fetchall():
+        kind, ident = did.rsplit(":", 2)[-2:]
+        number = int(ident) if kind == "deployment" and ident.isdigit() else None
+        order = number if number is not None else (finished.replace(tzinfo=UTC).timestamp() if finished else 0)
+        successes.append({"id": did, "number": number, "environment": env, "sha": sha, "order": order})
+    return ProjectPlan(path, settings.for_project(path), cursors, details, change_shas, successes)
+
+
+def write_result(con, result: ProjectResult) -> dict[str, int]:
+    """Upsert one project's rows and links and move its cursors, in the caller's transaction."""
+    path = result.path
+    written = {table: upsert_rows(con, table, rows) for table, rows in result.rows.items()}
+    known = {cid for (cid,) in con.execute("SELECT id FROM changes WHERE repo = ? AND source = ?",
+                                           [path, SOURCE]).fetchall()}
+    links = [{"deployment_id": d, "change_id": c, "source": SOURCE} for d, c in result.links if c in known]
+    written["deployment_changes"] = upsert_rows(con, "deployment_changes", links)
+    for part, cursor in result.cursors.items():
+        if cursor is not None:
+            write_cursor(con, SOURCE, f"{path}:{part}", cursor)
+    write_cursor(con, SOURCE, path, str(result.details.get("project", {}).get("id") or ""),
+                 rows_written=sum(written.values()), details=result.details)
+    return {table: written.get(table, 0) for table in TABLES} | {
+        t: n for t, n in written.items() if t not in TABLES}
+
+
+# -- the sync -------------------------------------------------------------------------------------
+
+def sync(db_path: str | Path, config: Config, *, projects: Iterable[str] | None = None,
+         client: GitLabClient | None = None, now: datetime | None = None,
+         progress: ProgressFn | None = None) -> SyncReport:
+    """Sync every selected project; a failed project is recorded in ``sync_state`` and the others
+    still land. Raises what stops every project (token, rate limit) after recording it.
+    ``progress(scope, message, state)`` hears each project's start, pages and end."""
+    settings = settings_of(config)
+    now = now or datetime.now(UTC)
+    now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
+    if not (projects or settings.projects or settings.groups):
+        where = f" in {config.path}" if config.path else ""
+        raise ConfigError(f"No GitLab projects to sync{where}: add [sources.gitlab] with projects = "
+                          '["GROUP/PROJECT", ...] or groups = ["GROUP"], or pass --project GROUP/PROJECT.')
+    own_client = client is None
+    client = client or make_client(settings)
+    report = SyncReport()
+    tell = progress or (lambda scope, msg, state: None)
+    db_lock = threading.Lock()
+    fatal: list[CadenceError] = []
+    started = time.monotonic()
+    try:
+        names = resolve_projects(settings, client, projects)
+        report.projects = names
+
+        def one(name: str) -> None:
+            if fatal:
+                tell(name, f"not synced: {fatal[0]}", "skipped")
+                return
+            tell(name, "reading", "start")
+            try:
+                with db_lock, write_connection(db_path) as con:
+                    plan = load_plan(con, name, settings, config.production_environments)
+                result = ProjectFetcher(client, settings, plan, config.production_environments, now=now,
+                                        progress=tell).fetch()
+                with db_lock, write_connection(db_path) as con:
+                    rows = write_result(con, result)
+            except CadenceError as exc:
+                is_fatal = isinstance(exc, SourceRateLimitError) or (
+                    isinstance(exc, SourceAuthError) and not isinstance(exc, ProjectAccessError))
+                if isinstance(exc, GraphQLRejected):
+                    exc = SourceError(f"{exc} Is this GitLab older than 17.1? Please report it.")
+                if is_fatal:
+                    fatal.append(exc)
+                with db_lock, write_connection(db_path) as con:
+                    record_sync_error(con, SOURCE, name, str(exc))
+                report.failed[name] = str(exc)
+                log.error("gitlab %s: %s", name, exc)
+                tell(name, f"failed: {exc}", "failed")
+                return
+            with db_lock:
+                for k, v in rows.items():
+                    report.rows[k] = report.rows.get(k, 0) + v
+                report.synced.append(name)
+                if result.flags:
+                    report.flags[name] = result.flags
+            log.info("gitlab %s: %d requests (pages: %s); %d changes, %d deployments (%s), %d incidents, "
+                     "%d links; merge_requests cursor now %s", name, result.requests,
+                     ", ".join(f"{k} {v}" for k, v in sorted(result.pages.items())) or "-", rows["changes"],
+                     rows["deployments"], result.details.get("signal"), rows["incidents"],
+                     rows["deployment_changes"], result.cursors.get("merge_requests"))
+            tell(name, f"done: {result.requests} requests; {rows['changes']} changes, {rows['deployments']} "
+                       f"deployments, {rows['incidents']} incidents, {rows['deployment_changes']} links written",
+                 "done")
+
+        with ThreadPoolExecutor(max_workers=settings.parallelism, thread_name_prefix="gitlab") as pool:
+            list(pool.map(one, names))
+        if fatal:
+            skipped = [n for n in names if n not in report.synced and n not in report.failed]
+            if skipped:
+                with db_lock, write_connection(db_path) as con:
+                    for n in skipped:
+                        record_sync_error(con, SOURCE, n, f"not synced: {fatal[0]}")
+            raise fatal[0]
+    finally:
+        report.requests = client.requests
+        report.not_modified = client.not_modified
+        report.rate_remaining = client.rate_remaining
+        report.rate_limit = client.rate_limit
+        if own_client:
+            client.close()
+        log.info("gitlab: %d projects in %.1f s, %d requests (%d not modified), rate limit left %s",
+                 len(report.synced), time.monotonic() - started, report.requests, report.not_modified,
+                 report.rate_remaining)
+    return report
+
+
+__all__ = ["PARTS", "SyncReport", "list_group_projects", "load_plan", "make_client", "resolve_projects",
+           "settings_of", "sync", "write_result"]
