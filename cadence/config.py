@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cadence.auth.settings import AuthSettings, parse_auth
 from cadence.errors import ConfigError
 
 DEFAULT_CONFIG_FILE = "cadence.toml"
@@ -23,7 +24,7 @@ DEFAULT_REWORK_LABELS = ("hotfix", "revert", "rollback")
 KNOWN_SOURCES = ("github", "pagerduty", "aws", "webhook", "export")
 SECRET_ENV = ("GITHUB_TOKEN", "PAGERDUTY_TOKEN", "CADENCE_WEBHOOK_TOKEN")
 TOP_LEVEL_KEYS = {"database", "production_environments", "attribution_window_days",
-                  "rework_labels", "teams", "sources", "cost_allocation", "benchmark"}
+                  "rework_labels", "teams", "sources", "cost_allocation", "benchmark", "auth"}
 TEAM_KEYS = {"repos", "services", "cost_tags", "accounts"}
 BENCHMARKS = ("2021", "2023", "2024")
 COST_ALLOCATION_KEYS = {"accounts", "services", "shared_split", "shared_tags"}
@@ -50,6 +51,7 @@ class Config:
     teams: dict[str, Team] = field(default_factory=dict)
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
     cost_allocation: dict[str, Any] = field(default_factory=dict)
+    auth: AuthSettings | None = None  # [auth]: who may enter a signed-in dashboard (cadence.auth)
 
     # -- team mapping (used by metrics through the team_map tables) ---------------------------
     def team_rows(self) -> list[tuple[str, str, str]]:
@@ -168,6 +170,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
                 raise _fail(path, f"cost_allocation.{section}.{value}",
                             f'unknown team "{team}"; known teams: {known}')
     kwargs["cost_allocation"] = alloc
+    if "auth" in data:
+        kwargs["auth"] = parse_auth(data["auth"], path)
     return Config(**kwargs)
 
 

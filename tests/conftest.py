@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from cadence.auth.oidc import OIDC_ENV
 from cadence.config import Config, parse_config
+from tests.support.oidc_provider import oidc_provider  # noqa: F401  (a session fixture: the OpenID provider)
 from warehouse import connect
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -17,7 +19,7 @@ SHARED_DATA = REPO_ROOT / "tests" / "data"  # copies of ../shared/data (see its 
 def _isolated_env(monkeypatch, tmp_path):
     """No test sees the developer's tokens, config or database."""
     for var in ("CADENCE_DB", "CADENCE_CONFIG", "GITHUB_TOKEN", "PAGERDUTY_TOKEN",
-                "CADENCE_WEBHOOK_TOKEN", "AWS_PROFILE"):
+                "CADENCE_WEBHOOK_TOKEN", "AWS_PROFILE", *OIDC_ENV):
         monkeypatch.delenv(var, raising=False)
 
 

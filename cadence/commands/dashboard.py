@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from cadence.auth.launch import prepare_dashboard
 from cadence.cli import AppContext, pass_app
 from cadence.config import DEMO_DB
 
@@ -34,15 +35,24 @@ def choose_database(app: AppContext) -> Path:
 @click.option("--port", default=8501, show_default=True, help="Port to serve on.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind; 127.0.0.1 keeps it on this machine.")
+@click.option("--no-auth", is_flag=True,
+              help="Serve without sign-in on a non-loopback --host (prints a warning). Sign-in: CADENCE_OIDC_* "
+                   "variables and [auth] in cadence.toml, see docs/operations.md.")
 @pass_app
-def command(app: AppContext, port: int, host: str) -> None:
+def command(app: AppContext, port: int, host: str, no_auth: bool) -> None:
     """Serve the dashboard (builds the demo database when no real one is configured)."""
+    # Sign-in (cadence.auth.launch): refuse an open non-loopback server; otherwise Streamlit's secrets
+    # file, private and removed when this process exits, and an environment without the secrets.
+    sign_in = prepare_dashboard(host, no_auth, os.environ, app.config.auth)
+    for warning in sign_in.warnings:
+        click.echo(f"Warning: {warning}", err=True)
     db = choose_database(app)
-    env = dict(os.environ, CADENCE_DB=str(db.resolve()))
+    env = dict(sign_in.env, CADENCE_DB=str(db.resolve()))
     if app.config.path:
         env["CADENCE_CONFIG"] = str(app.config.path.resolve())
     click.echo(f"Cadence on http://localhost:{port} reading {db}", err=True)
     args = [sys.executable, "-m", "streamlit", "run", str(APP),
             "--server.port", str(port), "--server.address", host,
             "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    args += sign_in.streamlit_args  # --secrets.files PATH: the path only, never a secret
     raise SystemExit(subprocess.call(args, env=env))
