@@ -254,3 +254,32 @@ def test_the_generated_secrets_document_is_what_streamlit_reads_back():
     tricky = {**GOOD_ENV, "CADENCE_OIDC_CLIENT_SECRET": 'a"b\\c\td\u007fé😀', "CADENCE_COOKIE_SECRET": "é" * 40}
     doc = read_oidc_env(tricky).streamlit_secrets()
     assert tomllib.loads(to_toml(doc)) == doc
+
+
+def test_docs_name_every_auth_key_and_variable():
+    from pathlib import Path
+
+    from cadence.auth.settings import AUTH_KEYS, ROLES
+
+    root = Path(__file__).resolve().parents[2]
+    configuration = (root / "docs" / "configuration.md").read_text(encoding="utf-8")
+    operations = (root / "docs" / "operations.md").read_text(encoding="utf-8")
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert "`auth`" in configuration and "[auth.roles]" in configuration
+    for key in (*(k for k in AUTH_KEYS if k != "roles"), *ROLES):  # roles: the [auth.roles] table
+        assert f"`{key}`" in configuration, key
+    for name in OIDC_ENV:
+        assert f"`{name}`" in configuration and f"`{name}`" in operations and name in readme, name
+    assert "## Sign-in" in operations and "/oauth2callback" in operations and "`openid email profile`" in operations
+    for provider in ("Google", "Entra ID", "Okta", "Keycloak"):
+        assert f"**{provider}" in operations or f"**Microsoft {provider}" in operations, provider
+
+
+def test_the_example_config_auth_block_is_valid_once_uncommented():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "cadence.example.toml").read_text(encoding="utf-8")
+    block = text[text.index("# [auth]"):]
+    uncommented = "\n".join(line[2:] for line in block.splitlines() if line.startswith("# "))
+    auth = parse_config(tomllib.loads(uncommented)).auth
+    assert auth.allowed_domains == ("example.com",) and auth.role_members("cost") == ("finance@example.com",)

@@ -30,3 +30,13 @@ def wait_for_health(base: str, proc: subprocess.Popen, log: IO[str], timeout: fl
             log.seek(0)
             raise AssertionError(f"the server did not start (exit {proc.poll()}):\n{log.read()[-3000:]}")
         time.sleep(0.2)
+
+
+def stop(proc: subprocess.Popen, timeout: float = 30) -> int:
+    """SIGTERM, then SIGKILL if it has not ended within ``timeout``; its exit status."""
+    proc.terminate()
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
