@@ -163,7 +163,9 @@ def dashboard_launch(host: str, no_auth: bool, env: Mapping[str, str], auth: Aut
         launch.warnings.append(f"CADENCE_PUBLIC_URL {oidc.public_url} is plain http: session cookies cross the network "
                                "unencrypted; serve Cadence behind https.")
     with secrets_file(oidc.streamlit_secrets()) as path:
-        launch.streamlit_args = ["--secrets.files", str(path)]
+        # No identity from request headers: a stray config.toml mapping one into st.user would let
+        # anyone who sets that header past the sign-in.
+        launch.streamlit_args = ["--secrets.files", str(path), "--server.trustedUserHeaders", "{}"]
         if oidc.base_path:
             launch.streamlit_args += ["--server.baseUrlPath", oidc.base_path]
         yield launch

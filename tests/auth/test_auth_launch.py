@@ -221,6 +221,7 @@ def test_a_signed_in_dashboard_hands_streamlit_a_private_file_and_removes_it_on_
             assert CLIENT_SECRET not in line and COOKIE_SECRET not in line
         words = lines["streamlit"].split()
         path = Path(words[words.index("--secrets.files") + 1])
+        assert words[words.index("--server.trustedUserHeaders") + 1] == "{}"
         assert mode(path) == 0o600 and mode(path.parent) == 0o700 and path.parent.name.startswith("cadence-auth-")
         auth = tomllib.loads(path.read_text(encoding="utf-8"))["auth"]
         assert auth["client_secret"] == CLIENT_SECRET and auth["cookie_secret"] == COOKIE_SECRET
@@ -253,3 +254,20 @@ def test_a_signed_in_dashboard_hands_streamlit_a_private_file_and_removes_it_on_
     log.seek(0)
     output = log.read()
     assert CLIENT_SECRET not in output and COOKIE_SECRET not in output
+
+
+# -- the webhook receiver keeps its own bearer token -----------------------------------------------
+
+def test_the_webhook_receiver_is_unaffected_by_sign_in(oidc_provider, db_path, monkeypatch):
+    from collectors.webhook import create_app
+    from tests.test_webhook import AUTH as BEARER, TOKEN, deployment, serve_app
+
+    for name, value in oidc_env(oidc_provider.issuer).items():
+        monkeypatch.setenv(name, value)
+    base, stop_server = serve_app(create_app(db_path, TOKEN, max_body_bytes=64 * 1024))
+    try:
+        assert requests.post(f"{base}/deployments", json=deployment(1), headers=BEARER, timeout=10).status_code == 200
+        refused = requests.post(f"{base}/deployments", json=deployment(2), timeout=10)
+        assert refused.status_code == 401 and "location" not in refused.headers  # no redirect to a sign-in
+    finally:
+        stop_server()

@@ -25,7 +25,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from cadence import ui
 from cadence.config import effective_config, load_config
-from tests.apptest_support import DEMO_TODAY, REPO_ROOT
+from tests.apptest_support import DEMO_TODAY
 from tests.support.browser import chromium
 from tests.support.net import free_port, stop, wait_for_health
 from tests.test_browser import DEFAULT_END, DEFAULT_START, _expected, _require_browser
@@ -51,6 +51,8 @@ USERS = {  # sub -> claims, set on the provider through its HTTP API
     "unverified": {"email": "unverified@example.com", "email_verified": False, "name": "Un Verified"},
     "contractor": {"email": "contractor@partner.io", "email_verified": True, "name": "Con Tractor"},
 }
+SPOOF_HEADERS = {"X-Spoof-Email": "email", "X-Spoof-Login": "is_logged_in", "X-Spoof-Verified": "email_verified",
+                 "X-Spoof-Iat": "iat"}
 REFUSED_OUTSIDER = ("You are signed in as outsider@other.org, who is not allowed to see Cadence; "
                     "ask lead@example.com for access.")
 REFUSED_UNVERIFIED = ("Your e-mail address unverified@example.com is not verified by your sign-in provider, so "
@@ -76,9 +78,14 @@ def site(oidc_provider, tmp_path_factory):
                CADENCE_OIDC_ISSUER=oidc_provider.issuer, CADENCE_OIDC_CLIENT_ID="cadence",
                CADENCE_OIDC_CLIENT_SECRET=CLIENT_SECRET, CADENCE_COOKIE_SECRET=COOKIE_SECRET,
                CADENCE_PUBLIC_URL=base)
+    # A Streamlit config in the working directory that would take the identity from request headers;
+    # `cadence dashboard` must override it (test_spoofed_identity_headers_get_nothing).
+    (root / ".streamlit").mkdir()
+    (root / ".streamlit" / "config.toml").write_text(
+        "[server]\ntrustedUserHeaders = " + json.dumps(SPOOF_HEADERS).replace(":", " =") + "\n", encoding="utf-8")
     log = (root / "dashboard.log").open("w+")
     proc = subprocess.Popen([CADENCE, "--db", str(db), "--config", str(config), "dashboard", "--port", str(port)],
-                            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+                            cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     wait_for_health(base, proc, log)
     yield {"base": base, "db": db, "config": config, "log": log, "chromium": chromium_path,
            "issuer": oidc_provider.issuer, "tokens": []}
@@ -210,6 +217,20 @@ def test_a_visitor_gets_only_the_sign_in_screen_and_no_data_reaches_the_browser(
         assert len(visit.frames) > 5  # the websocket was listened to
         assert not found(secrets_words, visit.page.content())
         assert not found(secrets_words, visit.frames_text()), found(secrets_words, visit.frames_text())
+    finally:
+        visit.close()
+
+
+def test_spoofed_identity_headers_get_nothing(site, browser, secrets_words):
+    visit = Visit(browser, site)
+    try:
+        visit.context.set_extra_http_headers({"X-Spoof-Email": "finance@example.com", "X-Spoof-Login": "true",
+                                              "X-Spoof-Verified": "true", "X-Spoof-Iat": str(int(time.time()))})
+        visit.page.goto(site["base"])
+        visit.page.get_by_role("button", name="Sign in", exact=True).wait_for(timeout=30_000)
+        visit.settle()
+        assert visit.main_lines() == ["Cadence", "DORA delivery metrics beside cloud cost", "Sign in"]
+        assert not found(secrets_words, visit.frames_text())
     finally:
         visit.close()
 
