@@ -283,3 +283,30 @@ def test_the_example_config_auth_block_is_valid_once_uncommented():
     uncommented = "\n".join(line[2:] for line in block.splitlines() if line.startswith("# "))
     auth = parse_config(tomllib.loads(uncommented)).auth
     assert auth.allowed_domains == ("example.com",) and auth.role_members("cost") == ("finance@example.com",)
+
+
+# -- audit lines -----------------------------------------------------------------------------------
+
+def test_an_audit_line_is_one_line_with_the_email_and_utc_time():
+    from datetime import datetime, timedelta, timezone
+
+    from cadence.auth.audit import audit_line
+
+    when = datetime(2026, 3, 2, 10, 15, 4, tzinfo=timezone(timedelta(hours=1)))
+    assert audit_line("sign-in", "a@example.com", when, "roles: cost") == \
+        "sign-in a@example.com at 2026-03-02T09:15:04Z (roles: cost)"
+    forged = audit_line("refused", "x@example.com\ncadence.audit: sign-in boss@example.com", when)
+    assert "\n" not in forged and forged.startswith("refused x@example.com\\x0acadence.audit")
+
+
+def test_a_sign_in_is_recorded_once_however_many_page_loads(caplog):
+    from cadence.auth import audit
+
+    caplog.set_level("INFO", logger="cadence.audit")
+    for _ in range(3):  # three tabs or page loads of the same sign-in
+        audit.record(audit.SIGN_IN, "once@example.com", "roles: cost", once_per=1_700_000_000)
+    audit.record(audit.SIGN_IN, "once@example.com", "roles: cost", once_per=1_700_009_999)  # a new sign-in
+    audit.record(audit.SIGN_OUT, "once@example.com")
+    lines = [r.getMessage() for r in caplog.records if r.name == "cadence.audit"]
+    assert [line.split(" at ")[0] for line in lines] == ["sign-in once@example.com", "sign-in once@example.com",
+                                                         "sign-out once@example.com"]
