@@ -104,7 +104,7 @@ def gate(load_settings: Callable[[], AuthSettings | None], page_paths: Sequence[
             st.error(message, icon=":material/error:")
         _alone(config_error, page_paths)
 
-    issued = claims.get("iat")
+    issued = repr(claims.get("iat"))  # one sign-in: the same ID token "iat" in every tab and page load
     if session_expired(claims, settings, time.time()):
         audit.record(audit.EXPIRED, _email(claims), once_per=issued)
 
