@@ -27,7 +27,7 @@ from cadence.auth.launch import dashboard_launch, secrets_file
 from cadence.auth.oidc import check_provider, read_oidc_env
 from cadence.auth.settings import AuthConfigError, parse_auth
 from cadence.cli import cli
-from tests.support.net import free_port, wait_for_health
+from tests.support.net import free_port, stop, wait_for_health
 
 CADENCE = str(Path(sys.executable).with_name("cadence"))  # the console script `make install` puts beside python
 AUTH = parse_auth({"allowed_domains": ["example.com"]})
@@ -244,13 +244,15 @@ def test_a_signed_in_dashboard_hands_streamlit_a_private_file_and_removes_it_on_
         assert query["client_id"] == ["cadence"] and query["scope"] == ["openid email profile"]
         assert query["redirect_uri"] == [f"http://127.0.0.1:{port}/oauth2callback"]
     finally:
-        parent.send_signal(signal.SIGTERM)
-        parent.wait(timeout=60)
+        stop(parent, timeout=60)  # SIGTERM (SIGKILL only if it does not end)
     assert not path.parent.exists(), "the secrets directory outlived the server"
     deadline = time.monotonic() + 30
     while (Path("/proc") / str(child)).exists() and time.monotonic() < deadline:  # reaped once it exits
         time.sleep(0.1)
-    assert not (Path("/proc") / str(child)).exists(), "the Streamlit server outlived `cadence dashboard`"
+    orphaned = (Path("/proc") / str(child)).exists()
+    if orphaned:
+        os.kill(child, signal.SIGKILL)  # leave no server behind, then fail
+    assert not orphaned, "the Streamlit server outlived `cadence dashboard`"
     log.seek(0)
     output = log.read()
     assert CLIENT_SECRET not in output and COOKIE_SECRET not in output
