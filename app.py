@@ -1,12 +1,16 @@
 """Cadence dashboard entry: `streamlit run app.py` (or `cadence dashboard`, `make run`).
 
-Navigation over the pages in pages/, the shared sidebar filters (kept in the URL), and the demo
-banner. Every page reads the view from `cadence.ui.filters()` and its numbers from `metrics/`.
+Sign-in first (cadence.auth.gate: with sign-in configured, nothing else runs for someone who may not
+enter), then navigation over the pages in pages/ the user's roles allow, the shared sidebar filters
+(kept in the URL), and the demo banner. Every page reads the view from `cadence.ui.filters()` and
+its numbers from `metrics/`.
 """
 
 import streamlit as st
 
 from cadence import ui
+from cadence.auth import gate
+from cadence.auth.roles import page_visible
 
 st.set_page_config(page_title="Cadence", page_icon=":material/monitoring:", layout="wide",
                    initial_sidebar_state="expanded")
@@ -24,10 +28,12 @@ PAGES = [
     st.Page("pages/capacity.py", title="Capacity", icon=":material/insights:"),
     st.Page("pages/data_health.py", title="Data health", icon=":material/fact_check:"),
 ]
-page = st.navigation(PAGES, position="top")
+access = gate.gate(ui.auth_settings, [p.url_path for p in PAGES])
+page = st.navigation([p for p in PAGES if page_visible(p.url_path, access)], position="top")
 
 st.sidebar.markdown("## :material/monitoring: Cadence")
 st.sidebar.caption("DORA delivery metrics beside cloud cost")
+gate.sidebar_account(access)
 with ui.one_connection_per_run():
     if ui.start():
         ui.demo_banner()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cadence.auth.settings import AuthSettings, parse_auth
 from cadence.errors import ConfigError, DatabaseLockedError
 from cadence.scrub import SECRET_ENV, register_secret_env  # noqa: F401 (SECRET_ENV: the list of secrets)
 from cadence.slos import SLO, parse_slos
@@ -30,7 +31,8 @@ TOKEN_ENV_SOURCES = ("github", "pagerduty")
 # case, or with + - /) is refused without being repeated.
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 TOP_LEVEL_KEYS = {"database", "production_environments", "attribution_window_days",
-                  "rework_labels", "teams", "sources", "cost_allocation", "benchmark", "slos"}
+                  "rework_labels", "teams", "sources", "cost_allocation", "benchmark", "slos",
+                  "auth"}
 TEAM_KEYS = {"repos", "services", "cost_tags", "accounts"}
 BENCHMARKS = ("2021", "2023", "2024")
 COST_ALLOCATION_KEYS = {"accounts", "services", "shared_split", "shared_tags"}
@@ -66,6 +68,7 @@ class Config:
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
     cost_allocation: dict[str, Any] = field(default_factory=dict)
     slos: tuple[SLO, ...] = ()
+    auth: AuthSettings | None = None  # [auth]: who may enter a signed-in dashboard (cadence.auth)
 
     # -- team mapping (used by metrics through the team_map tables) ---------------------------
     def team_rows(self) -> list[tuple[str, str, str]]:
@@ -204,6 +207,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
                             f'unknown team "{team}"; known teams: {known}')
     kwargs["cost_allocation"] = alloc
     kwargs["slos"] = parse_slos(data.get("slos"), path)   # [[slos]]: cadence/slos.py
+    if "auth" in data:
+        kwargs["auth"] = parse_auth(data["auth"], path)
     return Config(**kwargs)
 
 

@@ -588,3 +588,26 @@ def change(current: Any, previous: Any, *, kind: str = "relative") -> str | None
     if previous == 0:
         return None
     return f"{(current / previous - 1) * 100:+.0f} %"
+
+
+# -- sign-in and roles (cadence.auth) --------------------------------------------------------------
+
+def auth_settings():
+    """The config's ``[auth]`` section, re-read when the file changes (None when there is none)."""
+    return _user_config().auth
+
+
+def can_see_costs() -> bool:
+    """Whether this run's user holds the ``cost`` role (always, on a dashboard without sign-in).
+    Pages leave out every cost figure, column, download and drill-down when it is False."""
+    from cadence.auth.gate import current_access
+
+    return current_access().can("cost")
+
+
+def can_see_admin_details() -> bool:
+    """Whether this run's user holds the ``admin`` role: Data health's cursors and errors, and any
+    button that starts a sync."""
+    from cadence.auth.gate import current_access
+
+    return current_access().can("admin")

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from cadence.auth.oidc import OIDC_ENV
 from cadence.config import Config, parse_config
 from tests.support.prometheus import prometheus  # noqa: F401  (session fixture: a real Prometheus)
+from tests.support.oidc_provider import oidc_provider  # noqa: F401  (a session fixture: the OpenID provider)
 from warehouse import connect
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -19,7 +21,8 @@ def _isolated_env(monkeypatch, tmp_path):
     """No test sees the developer's tokens, config or database."""
     for var in ("CADENCE_DB", "CADENCE_CONFIG", "GITHUB_TOKEN", "PAGERDUTY_TOKEN",
                 "CADENCE_WEBHOOK_TOKEN", "AWS_PROFILE", "CADENCE_NOW", "PROMETHEUS_TOKEN",
-                "PROMETHEUS_USERNAME", "PROMETHEUS_PASSWORD", "GITLAB_TOKEN"):
+                "PROMETHEUS_USERNAME", "PROMETHEUS_PASSWORD", "GITLAB_TOKEN",
+                *OIDC_ENV):
         monkeypatch.delenv(var, raising=False)
 
 

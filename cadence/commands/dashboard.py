@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from cadence.auth.launch import prepare_dashboard
 from cadence.cli import AppContext, pass_app
 from cadence.config import DEMO_DB
 
@@ -76,13 +77,22 @@ def run_forwarding_signals(args: list[str], env: dict[str, str]) -> int:
 @click.option("--port", default=8501, show_default=True, help="Port to serve on.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind; 127.0.0.1 keeps it on this machine.")
+@click.option("--no-auth", is_flag=True,
+              help="Serve without sign-in on a non-loopback --host (prints a warning). Sign-in: CADENCE_OIDC_* "
+                   "variables and [auth] in cadence.toml, see docs/operations.md.")
 @pass_app
-def command(app: AppContext, port: int, host: str) -> None:
+def command(app: AppContext, port: int, host: str, no_auth: bool) -> None:
     """Serve the dashboard (builds the demo database when no real one is configured). SIGTERM,
     SIGINT or SIGHUP stop the server and then this command."""
+    # Sign-in (cadence.auth.launch): refuse an open non-loopback server; otherwise Streamlit's secrets
+    # file, private and removed when this process exits, and an environment without the secrets.
+    sign_in = prepare_dashboard(host, no_auth, os.environ, app.config.auth)
+    for warning in sign_in.warnings:
+        click.echo(f"Warning: {warning}", err=True)
     db = choose_database(app)
-    env = dict(os.environ, CADENCE_DB=str(db.resolve()))
+    env = dict(sign_in.env, CADENCE_DB=str(db.resolve()))
     if app.config.path:
         env["CADENCE_CONFIG"] = str(app.config.path.resolve())
     click.echo(f"Cadence on http://localhost:{port} reading {db}", err=True)
-    raise SystemExit(run_forwarding_signals(streamlit_args(port, host), env))
+    # --secrets.files PATH (sign-in): the path only, never a secret
+    raise SystemExit(run_forwarding_signals(streamlit_args(port, host) + sign_in.streamlit_args, env))
