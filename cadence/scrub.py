@@ -119,6 +119,11 @@ def _sub_scheme(m: re.Match) -> str:
 
 
 def _sub_param(m: re.Match) -> str:
+    # "token=VALUE" always carries a value; "token: WORDS" is as often prose (Cadence's own
+    # "sources.gitlab.token: secrets do not belong ...") as a dump, so after a colon only a value
+    # that looks like a credential goes (configured secrets are replaced by value before this).
+    if "=" not in m.group(2) and not _looks_secret(m.group(3)):
+        return m.group(0)
     return f"{m.group(1)}{m.group(2)}{REDACTED}"
 
 

@@ -28,7 +28,7 @@ SLO_STATUS_COLUMNS = (
     "budget_burned_by_change_failures", "deployments_into_exhausted_budget",
 )
 STATUSES = ("no-data", "exhausted", "fast-burn", "slow-burn", "ok")
-SLO_FRAGMENTS = ("deployments", "incident_attribution", "slo_hours", "slo_change_failures",
+SLO_FRAGMENTS = ("valid_rows", "deployments", "incident_attribution", "slo_hours", "slo_change_failures",
                  "slo_deployment_budget")
 SLO_VIEW = "cadence_slos"
 BURN_DAYS = 3   # the longest burn-rate look-back
@@ -139,7 +139,7 @@ def incident_availability(con: duckdb.DuckDBPyConnection, config: Config, start:
         raise SLOError(f"end {end} is before start {start}; give an end on or after the start.")
     params = range_params(config, start, end)
     params["services"] = _services(config, None)
-    sql = "WITH " + load_sql("incident_availability").strip()
+    sql = "WITH " + load_sql("valid_rows").strip() + ",\n" + load_sql("incident_availability").strip()
     df = run_with_views(con, sql, params, {SLO_VIEW: _slo_frame(config.slos)})
     df["incidents"] = df["incidents"].astype("int64")
     if team is not None:
@@ -150,7 +150,8 @@ def incident_availability(con: duckdb.DuckDBPyConnection, config: Config, start:
 def incident_availability_incidents(con: duckdb.DuckDBPyConnection, config: Config, start: date, end: date,
                                     *, service: str | None = None) -> pd.DataFrame:
     """The incidents behind ``incident_availability`` (of one service when given)."""
-    df = run_with_views(con, load_sql("incident_availability_incidents"), range_params(config, start, end), {})
+    sql = "WITH " + load_sql("valid_rows").strip() + "\n" + load_sql("incident_availability_incidents")
+    df = run_with_views(con, sql, range_params(config, start, end), {})
     if service is not None:
         df = df[df["service"] == service].reset_index(drop=True)
     return df

@@ -7,12 +7,12 @@
 --   by an incident, a successful production deployment or a team in cadence.toml ($services);
 --   has_slo marks those with a declared SLO.
 -- Grain: one row per service, by name. Units: hours; fraction; count.
--- Inputs: incidents, deployments, cadence_slos; $start_ts, $end_ts, $prod_envs, $services.
+-- Inputs: valid_incidents, valid_deployments (valid_rows.sql), cadence_slos; $start_ts, $end_ts, $prod_envs, $services.
 availability_clipped AS (
     SELECT service, id,
            greatest(created_at, $start_ts) AS open_from,
            least(coalesce(resolved_at, $end_ts), $end_ts) AS open_to
-    FROM incidents
+    FROM valid_incidents
     WHERE service IS NOT NULL AND created_at < $end_ts
       AND coalesce(resolved_at, 'infinity'::TIMESTAMP) > $start_ts
 ),
@@ -36,9 +36,9 @@ availability_open AS (
     GROUP BY service
 ),
 availability_services AS (
-    SELECT service FROM incidents WHERE service IS NOT NULL
+    SELECT service FROM valid_incidents WHERE service IS NOT NULL
     UNION
-    SELECT service FROM deployments
+    SELECT service FROM valid_deployments
     WHERE lower(status) = 'success' AND list_contains(CAST($prod_envs AS VARCHAR[]), lower(environment))
     UNION
     SELECT unnest(CAST($services AS VARCHAR[]))
