@@ -232,3 +232,29 @@ def test_no_page_has_a_button_that_starts_a_sync(open_as):
         at = open_as("dev@example.com", page)
         assert not [b.label for b in at.button if "sync" in str(b.label).lower()]
 
+
+
+def test_csv_downloads_hold_no_cost_column_without_the_role(open_as, monkeypatch):
+    """What each "Download CSV" button would hand the browser: every CSV built in the run, recorded."""
+    built: list[bytes] = []
+    real = ui.csv_bytes
+
+    def record(df):
+        data = real(df)
+        built.append(data)
+        return data
+
+    monkeypatch.setattr(ui, "csv_bytes", record)
+
+    def headers(email: str) -> set[str]:
+        built.clear()
+        for page in ("overview", "delivery", "stability", "teams", "data_health"):
+            open_as(email, page)
+        assert len(built) >= 8  # the tables of those pages, their expanders open
+        return {name for data in built for name in data.decode("utf-8").splitlines()[0].split(",")}
+
+    with_role = headers("finance@example.com")
+    assert {"effective_cost", "cost_per_deployment"} <= with_role
+    without = headers("dev@example.com")
+    assert [c for c in without if ui.is_cost_column(c)] == []
+    assert {"deployments", "deploys_per_week"} <= without
