@@ -107,11 +107,9 @@ else:
     with right:
         charts.show(charts.lines(trend, "period_start", {"rework_rate": "Rework rate"}, title="Rework rate",
                                  unit="fraction"), key="ov-rework")
-        if not show_costs:
-            pass
-        elif costs.empty:
+        if show_costs and costs.empty:
             ui.empty_state("costs")
-        else:
+        elif show_costs:
             by_period = costs.groupby("period_start", as_index=False)["effective_cost"].sum()
             charts.show(charts.bars(by_period, "period_start", "effective_cost", title="Cloud cost (amortized)",
                                     unit="USD", label="cost"), key="ov-cost")
