@@ -413,7 +413,7 @@ def effective_config(config: Config, db_path: str | os.PathLike) -> Config:
     if not raw:
         return config
     demo = parse_config(json.loads(raw))
-    return Config(**{**config.__dict__, "teams": demo.teams,
+    return Config(**{**config.__dict__, "teams": demo.teams, "slos": config.slos or demo.slos,
                      "cost_allocation": config.cost_allocation or demo.cost_allocation})
 
 

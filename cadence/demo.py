@@ -19,7 +19,8 @@ Everything is drawn from one ``numpy`` Generator seeded by ``seed``, and the twe
 a fixed anchor (the Sunday before ``today``), so the same seed and ``today`` give identical rows.
 Rows go through ``warehouse.upsert_rows`` like real data, into a temporary file beside the target
 that replaces it atomically, so a dashboard never sees half a demo. The demo's team configuration
-is stored in ``warehouse_meta`` (``demo_config``) for ``cadence.config.effective_config``.
+is stored in ``warehouse_meta`` (``demo_config``) for ``cadence.config.effective_config``, with the
+SLOs of cadence/demo_slo.py, whose hourly SLIs go into ``sli_hours``.
 """
 
 from __future__ import annotations
@@ -392,8 +393,11 @@ def demo_config() -> dict:
         if team.accounts:
             body["accounts"] = [ACCOUNTS[a][0] for a in team.accounts]
         teams[team.name] = body
+    from cadence.demo_slo import demo_slos
+
     return {
         "teams": teams,
+        "slos": demo_slos(),  # fed by the demo's hourly SLIs (cadence/demo_slo.py), not by Prometheus
         "cost_allocation": {
             "accounts": {ACCOUNTS[k][0]: t for k, t in COST_ALLOCATION_ACCOUNTS.items()},
             "services": dict(COST_ALLOCATION_SERVICES),
@@ -1097,6 +1101,7 @@ def build_demo(path: str | os.PathLike, seed: int = 42, today: date | None = Non
     database is left alone unless ``force`` is set: real data is never overwritten by accident.
     """
     from cadence.config import is_demo_database
+    from cadence.demo_slo import sli_rows
     from warehouse.db import write_connection
     from warehouse.state import write_cursor
     from warehouse.upsert import set_meta, upsert_rows
@@ -1118,6 +1123,8 @@ def build_demo(path: str | os.PathLike, seed: int = 42, today: date | None = Non
             for table in ("deployments", "changes", "deployment_changes", "incidents", "costs",
                           "utilization", "commitments"):
                 counts[table] = upsert_rows(con, table, tables[table])
+            # The SLIs draw from their own generator (seed, 17), so the tables above are as before.
+            counts["sli_hours"] = upsert_rows(con, "sli_hours", sli_rows(tables["incidents"], cal.start, cal.days, seed))
             set_meta(con, "is_demo", "true")
             set_meta(con, "demo_config", json.dumps(demo_config(), sort_keys=True))
             set_meta(con, "demo_seed", str(seed))

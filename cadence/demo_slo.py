@@ -1,7 +1,7 @@
 """Demo SLOs and their hourly SLIs for the Brightcart demo (cadence/demo.py).
 
-Not yet wired into ``build_demo`` (that comes with the Reliability page): ``demo_slos()`` gives the
-``[[slos]]`` entries and ``sli_rows(...)`` the ``sli_hours`` rows, both deterministic in the seed.
+``build_demo`` stores ``demo_slos()`` (the ``[[slos]]`` entries) in the demo's configuration and
+``sli_rows(...)`` (the ``sli_hours`` rows) in the warehouse, both deterministic in the seed.
 
 The story the rows tell, on top of the demo's own incidents:
 * every service serves traffic with a daily curve, quieter weekends and the retail season;

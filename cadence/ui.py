@@ -454,6 +454,15 @@ def in_view(df: pd.DataFrame, kind: str, f: Filters, column: str = "scope") -> p
     return df
 
 
+def slos_in_view(status: pd.DataFrame, f: Filters) -> pd.DataFrame:
+    """Rows of ``metrics.slo.slo_status`` (already of the picked team) that belong to the view: the
+    picked service's SLOs when a service is picked. SLOs belong to services, so a picked repo keeps
+    the team's (or every) SLO."""
+    if f.service and not status.empty:
+        return status[status["service"] == f.service].reset_index(drop=True)
+    return status
+
+
 def metrics_table(f: Filters, *, key: str) -> None:
     """The view's metrics per period in the export's columns (``cadence export``), downloadable."""
     from metrics.export import export_metrics_table
@@ -473,8 +482,10 @@ def metrics_table(f: Filters, *, key: str) -> None:
 def table(df: pd.DataFrame, name: str, *, key: str, column_config: dict | None = None,
           height: int | str = "auto", **kwargs: Any) -> Any:
     """A dataframe with a CSV download of its rows (all columns, as the export writes them). A scope
-    column that holds one value only (e.g. "all") is left out of the view, not out of the file."""
-    column_config = dict(column_config or {})
+    column that holds one value only (e.g. "all") is left out of the view, not out of the file.
+    Without the ``cost`` role, cost columns are left out of both (``without_costs``)."""
+    df = without_costs(df)  # the backstop: a page that forgot the role still sends no money column
+    column_config = {k: v for k, v in (column_config or {}).items() if k in df.columns}
     if "scope" in df.columns and df["scope"].nunique(dropna=False) <= 1:
         column_config.setdefault("scope", None)
     shown = st.dataframe(df, hide_index=True, column_config=column_config, height=height, key=key, **kwargs)
@@ -611,3 +622,30 @@ def can_see_admin_details() -> bool:
     from cadence.auth.gate import current_access
 
     return current_access().can("admin")
+
+
+# Columns that carry money (or come from the cloud bill) and so need the ``cost`` role: every name with
+# "cost" in it (effective_cost, cost_per_deployment, cost_of_idle, ...) and these.
+COST_COLUMN_NAMES = frozenset({"utilization", "commitment_utilization", "coverage", "currency"})
+
+
+def is_cost_column(name: Any) -> bool:
+    text = str(name).lower()
+    return "cost" in text or text in COST_COLUMN_NAMES
+
+
+def without_costs(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` without its cost columns for a user without the ``cost`` role (unchanged otherwise)."""
+    if can_see_costs():
+        return df
+    return df.drop(columns=[c for c in df.columns if is_cost_column(c)])
+
+
+def require_costs() -> None:
+    """Stop a page that is all about money for a user without the ``cost`` role. The navigation
+    does not offer such pages to them; this holds even if something links there anyway."""
+    if not can_see_costs():
+        st.title("Not available")
+        st.info("This page shows cost figures, which your sign-in's roles do not include; ask whoever runs "
+                "Cadence for the cost role if you need it.", icon=":material/lock:")
+        st.stop()

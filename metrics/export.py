@@ -122,6 +122,36 @@ CHANGES_COLUMNS: tuple[Column, ...] = (
     _c("url", "text", "URL", "Link to the pull request."),
 )
 
+# The SLO file (issue 17): each declared SLO as of the end of the week (Sunday 24:00 UTC) over its own
+# rolling window, per scope; the figures are those of `cadence slo` (metrics.slo, docs/metrics.md §9).
+SLOS_COLUMNS: tuple[Column, ...] = (
+    _c("period", "text", "ISO week", "The exported week; the figures are as of its Sunday 24:00 UTC."),
+    _c("period_start", "date", "date (UTC)", "First day of the exported week."),
+    _c("scope", "text", "name", 'The team owning the SLO\'s service ("(no team)": none), the service itself '
+                                '(--by service or repo: SLOs belong to services), or "all" (--by org).'),
+    _c("slo", "text", "name", "The SLO's name in cadence.toml."),
+    _c("service", "text", "name", "The service it measures."),
+    _c("objective", "float", "fraction 0-1", "The objective (99.9 % is 0.999).", 5),
+    _c("window_days", "int", "days", "The SLO's rolling window."),
+    _c("good", "float", "events", "Good events in the window.", 2),
+    _c("total", "float", "events", "All events in the window (hours without data count as neither).", 2),
+    _c("attainment", "float", "fraction 0-1", "good / total over the window; empty without events.", 6),
+    _c("budget_remaining", "float", "fraction", "1 - (total - good) / ((1 - objective) x total); negative: "
+                                                "overspent.", 4),
+    _c("burn_rate_1h", "float", "x budget rate", "Bad share of the last hour / (1 - objective).", 2),
+    _c("burn_rate_6h", "float", "x budget rate", "The same over the last 6 hours.", 2),
+    _c("burn_rate_3d", "float", "x budget rate", "The same over the last 3 days.", 2),
+    _c("status", "text", "status", "exhausted / fast-burn / slow-burn / ok / no-data."),
+    _c("projected_exhaustion", "date", "date (UTC)", "When the budget runs out at the 3 d burn rate (empty: "
+                                                     "not before the rate rises above 1)."),
+    _c("budget_burned_by_change_failures", "float", "fraction of budget", "Bad events while a change failure of "
+                                                                          "the service was open / the budget.", 4),
+    _c("deployments_into_exhausted_budget", "int", "count", "Production deployments of the service in the "
+                                                            "window while its budget was spent."),
+)
+SLOS_SPEC: dict[str, Column] = {c.name: c for c in SLOS_COLUMNS}
+SLO_NAMES = [c.name for c in SLOS_COLUMNS]
+
 METRIC_NAMES = [c.name for c in METRICS_COLUMNS]
 CHANGE_NAMES = [c.name for c in CHANGES_COLUMNS]
 _SPEC: dict[str, Column] = {c.name: c for c in (*METRICS_COLUMNS, *CHANGES_COLUMNS)}
@@ -186,8 +216,10 @@ def period_label(start: date, end: date | None = None, period: str = "week") -> 
 
 
 def export_file_names(label: str) -> dict[str, str]:
-    """The two files of an export, named after the period (e.g. ``cadence-metrics-2026-W47.csv``)."""
-    return {"metrics": f"cadence-metrics-{label}.csv", "changes": f"cadence-changes-{label}.csv"}
+    """The files of an export, named after the period (e.g. ``cadence-metrics-2026-W47.csv``); the
+    SLO file is written only where SLOs are declared."""
+    return {"metrics": f"cadence-metrics-{label}.csv", "changes": f"cadence-changes-{label}.csv",
+            "slos": f"cadence-slos-{label}.csv"}
 
 
 # -- tables ---------------------------------------------------------------------------------------
@@ -284,6 +316,30 @@ def export_changes_table(con, config: Config, start: date, end: date, by: str = 
     table = table.sort_values(["scope", "deployed_at", "merged_at", "change_id"],
                               kind="mergesort", na_position="last").reset_index(drop=True)
     return table[CHANGE_NAMES]
+
+
+def export_slos_table(con, config: Config, start: date, end: date, by: str = "team") -> pd.DataFrame:
+    """Every declared SLO as of ``end`` 24:00 UTC (``metrics.slo.slo_status``), one row per scope it
+    belongs to: the teams owning its service (``(no team)`` when none does) by team, its service by
+    service or repo, ``all`` by org. Columns are exactly ``SLO_NAMES``; rows sorted by scope, slo."""
+    from metrics.slo import slo_status
+
+    _check_by(by)
+    status = slo_status(con, config, end)
+    rows = []
+    for row in status.to_dict("records"):
+        if by == "org":
+            scopes = ["all"]
+        elif by == "team":
+            scopes = list(config.teams_of("service", row["service"])) or [NO_TEAM]
+        else:
+            scopes = [row["service"]]
+        rows += [{**row, "scope": scope} for scope in scopes]
+    table = pd.DataFrame(rows, columns=[*status.columns, "scope"])
+    table["period"] = period_label(start, end, "total")
+    table["period_start"] = start
+    table = table.sort_values(["scope", "slo"], kind="mergesort").reset_index(drop=True)
+    return table[SLO_NAMES]
 
 
 # -- CSV ------------------------------------------------------------------------------------------
@@ -535,5 +591,7 @@ def build_export(con, config: Config, week: str, by: str = "team",
         built["metrics"] = export_metrics_table(con, config, start, end, by=by, period="week")
     if "changes" in wanted:
         built["changes"] = export_changes_table(con, config, start, end, by=by)
-    payloads = {k: to_csv_bytes(v) for k, v in built.items()}
+    if "slos" in wanted:
+        built["slos"] = export_slos_table(con, config, start, end, by=by)
+    payloads = {k: to_csv_bytes(v, SLOS_SPEC if k == "slos" else None) for k, v in built.items()}
     return ExportResult(label, start, end, built, payloads)

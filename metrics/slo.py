@@ -17,7 +17,7 @@ import duckdb
 import pandas as pd
 
 from cadence.clock import day_end, hour_floor, utcnow
-from cadence.config import Config
+from cadence.config import NO_TEAM, Config
 from cadence.errors import CadenceError
 from cadence.slos import SLO
 from metrics._sql import load_sql, range_params, run_with_views
@@ -65,8 +65,12 @@ def _select(config: Config, team: str | None = None, slo: str | None = None) -> 
             known = ", ".join(s.name for s in config.slos) or "none declared"
             raise SLOError(f'Unknown SLO "{slo}"; declared SLOs: {known}.')
     if team is not None:
-        services = set(config.require_team(team).services)
-        slos = [s for s in slos if s.service in services]
+        services = set(_services(config, team))
+        if team == NO_TEAM:  # the SLOs of services no team owns
+            owned = set(_services(config, None))
+            slos = [s for s in slos if s.service not in owned]
+        else:
+            slos = [s for s in slos if s.service in services]
     return slos
 
 
@@ -126,6 +130,8 @@ def slo_drilldown(con: duckdb.DuckDBPyConnection, config: Config, kind: str,
 
 
 def _services(config: Config, team: str | None) -> list[str]:
+    if team == NO_TEAM:  # "(no team)": no configured service is unowned by definition
+        return []
     if team is not None:
         return list(config.require_team(team).services)
     return sorted({s for t in config.teams.values() for s in t.services})

@@ -8,6 +8,7 @@ import streamlit as st
 from cadence import charts, ui
 from metrics.capacity import capacity_table, quarter_of
 
+ui.require_costs()  # money only: hidden from the navigation without the cost role
 f = ui.header("Capacity", "Per team per quarter, with next quarter's forecast")
 start = quarter_of(f.start)  # whole quarters: a review compares quarters, not slices of them
 st.caption(f"Calendar quarters from {start:%d %b %Y} (the quarter the date range starts in) to {f.end:%d %b %Y}; "

@@ -6,6 +6,7 @@ import streamlit as st
 from cadence import charts, ui
 from metrics.costs import cost_anomalies, cost_by, cost_forecast, cost_summary, top_movers, untagged_share
 
+ui.require_costs()  # money only: hidden from the navigation without the cost role
 f = ui.header("Costs", "Cloud cost beside the delivery it paid for")
 summary = ui.cost_in_view(ui.load(cost_summary, start=f.start, end=f.end, by="team", period=f.period), f)
 before = ui.cost_in_view(ui.load(cost_by, start=f.previous.start, end=f.previous.end, by="team",

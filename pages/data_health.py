@@ -14,12 +14,16 @@ SYNC_COMMAND = {"github": "cadence sync github", "pagerduty": "cadence sync page
                 "aws": "cadence sync aws-costs", "aws-costs": "cadence sync aws-costs",
                 "aws_costs": "cadence sync aws-costs", "webhook": "cadence webhook"}
 STALE_AFTER_DAYS = 2
+COST_TABLES = ("costs", "utilization", "commitments")  # shown only to the cost role
 
 f = ui.header("Data health", "Can these numbers be trusted?")
 
 st.subheader("Sources")
-states = ui.load(sync_states)
-if states.empty:
+states = ui.load(sync_states) if ui.can_see_admin_details() else None
+if states is None:  # cursors and sync errors are for the admin role
+    st.info("Each source's sync state (cursors, last success, errors) is shown to Cadence's admins; ask them if a "
+            "figure looks stale.", icon=":material/lock:")
+elif states.empty:
     st.info("No sync has run against this warehouse yet: its data came from `cadence ingest` or `cadence demo`. "
             "Configure a source in `cadence.toml` and run `cadence sync github` (or `pagerduty`, `aws-costs`); "
             "schedule it (cron or systemd, see README) to keep the dashboard current.", icon=":material/sync:")
@@ -56,7 +60,8 @@ else:
 
 st.subheader("Coverage in this view")
 health = ui.load(data_health, start=f.start, end=f.end)
-tags = ui.load(untagged_share, start=f.start, end=f.end, period="total")
+show_costs = ui.can_see_costs()  # the cost coverage rows are money: cost role only
+tags = ui.load(untagged_share, start=f.start, end=f.end, period="total") if show_costs else pd.DataFrame()
 if len(tags) and tags["total_cost"].iloc[0]:
     cost = tags.iloc[0]
     health = pd.concat([health, pd.DataFrame([
@@ -72,13 +77,18 @@ ui.health_findings(health)
 
 st.subheader("What the warehouse holds")
 extent = ui.load(data_extent)
+if not show_costs:  # what the cloud bill holds is the cost role's business
+    extent = extent[~extent["source_table"].isin(COST_TABLES)].reset_index(drop=True)
 repeated = ui.load(duplicate_keys)
 for row in repeated[repeated["keys"] > 0].itertuples():
     st.error(f"**{row.table}**: {row.keys:,} key(s) held by more than one row ({row.extra_rows:,} extra rows), so "
              "the metrics count those rows twice. Cadence's syncs and ingest never write a key twice; something "
              "wrote around them. Remove the extra rows as in docs/operations.md (\"Repeated keys\").",
              icon=":material/content_copy:")
-for row in ui.load(out_of_range_rows).itertuples():
+out_of_range = ui.load(out_of_range_rows)
+if not show_costs:
+    out_of_range = out_of_range[~out_of_range["table"].isin(COST_TABLES)]
+for row in out_of_range.itertuples():
     st.warning(f"**{row.table}**: {row.rows:,} row{'s' if row.rows != 1 else ''} with times outside "
                f"{describe_accepted_range()} (in {row.columns}); they are left out of every figure and of "
                "\"data through\". Ingest and the webhook refuse such times, so they came another way (SQL, or a "

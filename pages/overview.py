@@ -1,11 +1,13 @@
 """Overview: the five DORA keys as tiles (value, band, change against the previous period of equal
-length, sparkline), their trends, and what delivery cost in the same period."""
+length, sparkline), the SLOs met (linking to Reliability), their trends, and what delivery cost in
+the same period (the cost tile and chart only for users with the ``cost`` role)."""
 
 import streamlit as st
 
 from cadence import charts, ui
 from metrics import dora_metrics_views
 from metrics.costs import cost_by
+from metrics.slo import slo_status
 
 # (label, column, unit, band column, lower is better, how the change reads)
 KEYS = [
@@ -34,14 +36,17 @@ now, before, trend = ui.load(dora_metrics_views, views=((f.start, f.end, "total"
                                                        (f.previous.start, f.previous.end, "total"),
                                                        (f.start, f.end, f.period)),
                              by=f.by, scope=f.scope, benchmark=f.benchmark)
-# cost_by is cost alone (cost_summary adds delivery and utilization, which the tiles already have).
-costs = ui.cost_in_view(ui.load(cost_by, start=f.start, end=f.end, by="team", period=f.period), f)
-costs_before = ui.cost_in_view(ui.load(cost_by, start=f.previous.start, end=f.previous.end, by="team",
-                                       period="total"), f)
+show_costs = ui.can_see_costs()  # without the cost role no cost figure is even computed
+if show_costs:
+    # cost_by is cost alone (cost_summary adds delivery and utilization, which the tiles already have).
+    costs = ui.cost_in_view(ui.load(cost_by, start=f.start, end=f.end, by="team", period=f.period), f)
+    costs_before = ui.cost_in_view(ui.load(cost_by, start=f.previous.start, end=f.previous.end, by="team",
+                                           period="total"), f)
+slos = ui.slos_in_view(ui.load(slo_status, at=f.end, team=f.team), f)
 
 cur = now.iloc[0] if not now.empty else None
 prev = before.iloc[0] if not before.empty else None
-cols = [*st.columns(3), *st.columns(3)]
+cols = [*st.columns(3), *st.columns(4 if show_costs else 3)]
 for col, (label, key, unit, band, lower_better, change_kind) in zip(cols, KEYS, strict=False):
     with col.container(border=True):
         value = cur[key] if cur is not None else None
@@ -55,15 +60,28 @@ for col, (label, key, unit, band, lower_better, change_kind) in zip(cols, KEYS, 
         else:
             st.badge("no DORA band", color="gray", help="DORA publishes no clusters for rework rate.")
 with cols[5].container(border=True):
-    total = costs["effective_cost"].sum() if not costs.empty else None
-    total_before = costs_before["effective_cost"].sum() if not costs_before.empty else None
-    weekly_cost = costs.groupby("period_start")["effective_cost"].sum() if not costs.empty else []
-    st.metric("Cloud cost", ui.fmt_money(total), delta=ui.change(total, total_before), delta_color="inverse",
-              help="Amortized (effective) cost allocated to this view's team(s) over the range.",
-              chart_data=[round(v, 2) for v in weekly_cost] if len(weekly_cost) > 1 else None,
-              chart_type="bar", delta_description=f"vs previous {f.days} days")
-    per_deploy = total / cur["deployments"] if cur is not None and total and cur["deployments"] else None
-    st.badge(f"{ui.fmt_money(per_deploy)} per deployment", color="violet")
+    met = int((slos["budget_remaining"] > 0).sum()) if not slos.empty else None
+    st.metric("SLOs met", f"{met} / {len(slos)}" if met is not None else "—",
+              help="SLOs with error budget left (attainment above the objective) over their own rolling "
+                   f"window, as of {f.end:%d %b %Y} 24:00 UTC. Declare SLOs under [[slos]] in cadence.toml.")
+    if slos.empty:
+        st.badge("no SLOs in this view", color="gray")
+    else:
+        spent = int((slos["status"] == "exhausted").sum())
+        burning = int(slos["status"].isin(["fast-burn", "slow-burn"]).sum())
+        st.badge(f"{spent} exhausted · {burning} burning", color="red" if spent else ("orange" if burning else "green"))
+    st.page_link("pages/reliability.py", label="Open Reliability", icon=":material/monitor_heart:")
+if show_costs:
+    with cols[6].container(border=True):
+        total = costs["effective_cost"].sum() if not costs.empty else None
+        total_before = costs_before["effective_cost"].sum() if not costs_before.empty else None
+        weekly_cost = costs.groupby("period_start")["effective_cost"].sum() if not costs.empty else []
+        st.metric("Cloud cost", ui.fmt_money(total), delta=ui.change(total, total_before), delta_color="inverse",
+                  help="Amortized (effective) cost allocated to this view's team(s) over the range.",
+                  chart_data=[round(v, 2) for v in weekly_cost] if len(weekly_cost) > 1 else None,
+                  chart_type="bar", delta_description=f"vs previous {f.days} days")
+        per_deploy = total / cur["deployments"] if cur is not None and total and cur["deployments"] else None
+        st.badge(f"{ui.fmt_money(per_deploy)} per deployment", color="violet")
 
 if cur is None:
     ui.empty_state("deployments")
@@ -89,9 +107,9 @@ else:
     with right:
         charts.show(charts.lines(trend, "period_start", {"rework_rate": "Rework rate"}, title="Rework rate",
                                  unit="fraction"), key="ov-rework")
-        if costs.empty:
+        if show_costs and costs.empty:
             ui.empty_state("costs")
-        else:
+        elif show_costs:
             by_period = costs.groupby("period_start", as_index=False)["effective_cost"].sum()
             charts.show(charts.bars(by_period, "period_start", "effective_cost", title="Cloud cost (amortized)",
                                     unit="USD", label="cost"), key="ov-cost")

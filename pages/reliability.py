@@ -16,9 +16,7 @@ from metrics.slo import (
 FIRST = ["slo", "status", "budget_remaining", "attainment", "objective"]   # what a lead reads first
 
 f = ui.header("Reliability", "SLOs and error budgets, and what deployments cost in reliability")
-status = ui.load(slo_status, at=f.end, team=f.team)
-if f.service and not status.empty:
-    status = status[status["service"] == f.service].reset_index(drop=True)
+status = ui.slos_in_view(ui.load(slo_status, at=f.end, team=f.team), f)
 st.caption(f"As of {f.end:%d %b %Y} 24:00 UTC (the end of the view); each SLO over its own rolling window.")
 
 if status.empty:

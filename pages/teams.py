@@ -12,7 +12,9 @@ from metrics.costs import cost_by
 
 f = ui.header("Teams", "Every team side by side")
 dora = ui.load(dora_metrics, start=f.start, end=f.end, by="team", period="total", benchmark=f.benchmark)
-cost = ui.load(cost_by, start=f.start, end=f.end, by="team", period="total")
+show_costs = ui.can_see_costs()  # without the cost role: no money column, chart or download
+cost = ui.load(cost_by, start=f.start, end=f.end, by="team", period="total") if show_costs else \
+    pd.DataFrame(columns=["scope", "effective_cost"])
 if dora.empty and cost.empty:
     ui.empty_state("deployments", " and map repos to teams in `cadence.toml`")
     st.stop()
@@ -24,6 +26,8 @@ board["cost_per_deployment"] = board["effective_cost"] / board["deployments"].wh
 board = board[["team", "deployments", "deploys_per_week", "band_deployment_frequency", "lead_time_p50_hours",
                "band_lead_time", "change_failure_rate", "band_change_failure_rate", "recovery_time_p50_hours",
                "band_recovery_time", "rework_rate", "effective_cost", "cost_per_deployment"]]
+if not show_costs:
+    board = board.drop(columns=["effective_cost", "cost_per_deployment"])
 board = board.sort_values("deploys_per_week", ascending=False, na_position="last", ignore_index=True)
 # What the sidebar can filter to: the configured teams and "(no team)"; cost scopes ("unallocated",
 # "shared") are not teams.
@@ -37,8 +41,8 @@ def pick_row() -> None:
 
 
 st.caption(f"Bands: DORA {f.benchmark} clusters. Sort by any column; select a row to filter every page to "
-           f"that team. *{NO_TEAM}*: deployments, changes and incidents of repos and services no team owns; "
-           "*unallocated*: cost no allocation rule gives a team."
+           f"that team. *{NO_TEAM}*: deployments, changes and incidents of repos and services no team owns"
+           + ("; *unallocated*: cost no allocation rule gives a team." if show_costs else ".")
            + (f" **Now filtered to {f.team}.**" if f.team else ""))
 ui.table(board, f"teams-{f.start}-{f.end}", key="teams-board", on_select=pick_row, selection_mode="single-row",
          column_config={
@@ -63,7 +67,7 @@ with right:
     charts.show(charts.bars(board.dropna(subset=["lead_time_p50_hours"]), "team", "lead_time_p50_hours",
                             title="Lead time p50 by team", unit="hours", horizontal=True, label="lead time p50"),
                 key="tm-lead")
-if not cost.empty:
+if show_costs and not cost.empty:
     charts.show(charts.bars(board.dropna(subset=["cost_per_deployment"]), "team", "cost_per_deployment",
                             title="Cost per production deployment by team", unit="USD", horizontal=True,
                             label="cost / deployment"), key="tm-cpd")

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.xdist_group("demo")
 
 TODAY = date(2026, 3, 4)            # a Wednesday: the demo ends Sunday 2026-03-01
 TABLES = ("deployments", "changes", "deployment_changes", "incidents", "costs", "utilization",
-          "commitments", "warehouse_meta")
+          "commitments", "sli_hours", "warehouse_meta")
 
 
 def checksums(path: Path) -> dict[str, tuple[int, str]]:
@@ -299,3 +299,24 @@ def test_cost_teams_follow_the_allocation_rules(demo, cfg):
     # each rule kind is used: tag, account (platform's shared-services account), service (SES)
     kinds = {team for tag, _, _, _, team in combos if tag == ""}
     assert {"platform", "data", "growth", "unallocated"} <= kinds
+
+
+def test_cadence_slo_on_the_demo_gives_every_documented_key(demo, capsys, monkeypatch, tmp_path):
+    """The demo carries its SLOs (in its stored config) and their hourly SLIs, so `cadence slo` works on
+    it with no cadence.toml: eight SLOs, exactly the keys of metrics.slo.SLO_STATUS_COLUMNS."""
+    from cadence.demo_slo import DEMO_SLOS
+    from metrics.slo import SLO_STATUS_COLUMNS
+
+    monkeypatch.chdir(tmp_path)              # no cadence.toml around
+    monkeypatch.delenv("CADENCE_CONFIG", raising=False)
+    path = demo[0]
+    assert query(path, "SELECT count(*) FROM sli_hours")[0][0] == len(DEMO_SLOS) * 364 * 24   # 8 SLOs x 52 weeks
+    assert main(["--db", str(path), "slo", "--at", "2026-03-01", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [list(r) for r in rows] == [list(SLO_STATUS_COLUMNS)] * len(DEMO_SLOS)
+    assert sorted(r["slo"] for r in rows) == sorted(s[0] for s in DEMO_SLOS)
+    status = {r["slo"]: r["status"] for r in rows}
+    # search-api degrades over the demo's last two days: the 1 h and 6 h burn exceed 14.4 and 6
+    assert status["search-availability"] == "fast-burn"
+    assert all(0 < r["total"] and 0 <= r["good"] <= r["total"] for r in rows)
+    assert all(r["status"] in ("ok", "slow-burn", "fast-burn", "exhausted") for r in rows)

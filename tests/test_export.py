@@ -402,10 +402,11 @@ def test_export_help_and_docs_list_every_column():
         section = doc.split(heading, 1)[1].split("\n## ", 1)[0]
         return re.findall(r"^\| `([a-z0-9_]+)` \| ([^|]+) \|", section, flags=re.M)
 
-    from metrics.export import CHANGES_COLUMNS, METRICS_COLUMNS
+    from metrics.export import CHANGES_COLUMNS, METRICS_COLUMNS, SLOS_COLUMNS
 
     assert doc_columns("## Metrics file columns") == [(c.name, c.unit) for c in METRICS_COLUMNS]
     assert doc_columns("## Changes file columns") == [(c.name, c.unit) for c in CHANGES_COLUMNS]
+    assert doc_columns("## SLO file columns") == [(c.name, c.unit) for c in SLOS_COLUMNS]
     assert "cadence export" in (root / "CHANGELOG.md").read_text(encoding="utf-8")
     assert os.path.exists(root / "examples" / "weekly-export.yml")
 
@@ -422,13 +423,18 @@ def demo_db(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_last_week_on_the_demo_database_writes_both_files(demo_db, tmp_path, capsys):
+def test_last_week_on_the_demo_database_writes_its_files(demo_db, tmp_path, capsys):
     out = tmp_path / "out"
     args = ["--db", str(demo_db), "export", "--last-week", "--today", "2026-11-25", "--out", str(out)]
     code, stdout, err = run(capsys, *args)
     assert code == 0, err
+    # the demo declares SLOs, so its export has the SLO file too (tests/test_export_slos.py)
     assert sorted(p.name for p in out.iterdir()) == ["cadence-changes-2026-W47.csv",
-                                                     "cadence-metrics-2026-W47.csv"]
+                                                     "cadence-metrics-2026-W47.csv", "cadence-slos-2026-W47.csv"]
+    slos = read_csv(out / "cadence-slos-2026-W47.csv")
+    assert len(slos) == 8 and {s["scope"] for s in slos} <= {"catalog", "checkout", "data", "fulfilment", "growth",
+                                                             "platform"}
+    assert {s["slo"]: s["status"] for s in slos}["search-availability"] == "fast-burn"
     first = {p.name: p.read_bytes() for p in out.iterdir()}
     metrics_rows = read_csv(out / "cadence-metrics-2026-W47.csv")
     teams = {"catalog", "checkout", "data", "fulfilment", "growth", "platform"}

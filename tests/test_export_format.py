@@ -68,7 +68,8 @@ def test_period_labels():
     assert ex.period_label(date(2026, 11, 16), date(2026, 11, 22), "total") == "2026-W47"
     assert ex.period_label(date(2026, 11, 1), date(2026, 11, 30), "total") == "2026-11-01/2026-11-30"
     assert ex.export_file_names("2026-W47") == {"metrics": "cadence-metrics-2026-W47.csv",
-                                                "changes": "cadence-changes-2026-W47.csv"}
+                                                "changes": "cadence-changes-2026-W47.csv",
+                                                "slos": "cadence-slos-2026-W47.csv"}
 
 
 # -- CSV format ---------------------------------------------------------------------------------

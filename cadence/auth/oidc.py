@@ -9,6 +9,8 @@
 | ``CADENCE_PUBLIC_URL`` | the address users type; the redirect URI is ``<public url>/oauth2callback`` |
 
 All five or none: none serves the dashboard without sign-in (loopback only unless ``--no-auth``).
+``CADENCE_PUBLIC_URL`` alone does not switch sign-in on: it also gives the address that links in
+notifications point to, so a deployment without sign-in may set it.
 ``streamlit_secrets`` turns them into the ``[auth]`` secrets Streamlit 1.67's ``st.login`` reads
 (``redirect_uri``, ``cookie_secret``, ``client_id``, ``client_secret``, ``server_metadata_url``).
 """
@@ -28,6 +30,9 @@ ISSUER, CLIENT_ID, CLIENT_SECRET, COOKIE_SECRET, PUBLIC_URL = (
     "CADENCE_PUBLIC_URL")
 OIDC_ENV = (ISSUER, CLIENT_ID, CLIENT_SECRET, COOKIE_SECRET, PUBLIC_URL)
 SECRET_ENV = (CLIENT_SECRET, COOKIE_SECRET)
+# The variables that switch sign-in on: any one of them set asks for all five. CADENCE_PUBLIC_URL is not
+# among them (it is also the address links in notifications point to).
+SIGN_IN_ENV = (ISSUER, CLIENT_ID, CLIENT_SECRET, COOKIE_SECRET)
 MIN_COOKIE_SECRET = 32
 SCOPES = "openid email profile"
 CALLBACK = "oauth2callback"  # Streamlit's fixed callback route
@@ -100,10 +105,11 @@ class OidcSettings:
 
 
 def read_oidc_env(environ: Mapping[str, str]) -> OidcSettings | None:
-    """The provider from the environment; None when none of the five variables is set. A partial
-    set, a short cookie secret or a plain-http issuer off loopback is an AuthConfigError."""
+    """The provider from the environment; None when none of the four sign-in variables is set
+    (``CADENCE_PUBLIC_URL`` alone is not sign-in). A partial set, a short cookie secret or a
+    plain-http issuer off loopback is an AuthConfigError."""
     values = {name: environ.get(name, "").strip() for name in OIDC_ENV}
-    if not any(values.values()):
+    if not any(values[name] for name in SIGN_IN_ENV):
         return None
     missing = [name for name in OIDC_ENV if not values[name]]
     if missing:
@@ -124,8 +130,9 @@ def read_oidc_env(environ: Mapping[str, str]) -> OidcSettings | None:
 
 
 def sign_in_configured(environ: Mapping[str, str]) -> bool:
-    """True when any of the five variables is set: the dashboard then demands sign-in (fail closed)."""
-    return any(environ.get(name, "").strip() for name in OIDC_ENV)
+    """True when any of CADENCE_OIDC_ISSUER, _CLIENT_ID, _CLIENT_SECRET or CADENCE_COOKIE_SECRET is
+    set: the dashboard then demands sign-in (fail closed). CADENCE_PUBLIC_URL alone does not count."""
+    return any(environ.get(name, "").strip() for name in SIGN_IN_ENV)
 
 
 def check_provider(oidc: OidcSettings, *, timeout: float = 10.0, session: Any = None) -> dict[str, Any]:

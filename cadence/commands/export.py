@@ -87,7 +87,7 @@ def run_configured_syncs(ctx: click.Context, app: AppContext) -> list[str]:
 @click.option("--out", "out", default=DEFAULT_OUT, show_default=True, metavar="DIR|-",
               help="Directory for the two CSV files (created if missing); - writes one table to "
                    "standard output.")
-@click.option("--only", type=click.Choice(["metrics", "changes"]), default=None,
+@click.option("--only", type=click.Choice(["metrics", "changes", "slos"]), default=None,
               help="Write just this table (with --out -, the default is metrics).")
 @click.option("--sync", "sync_first", is_flag=True,
               help="Run every configured collector first; export only if all succeed.")
@@ -99,8 +99,9 @@ def command(ctx: click.Context, app: AppContext, week: str | None, last_week: bo
             only: str | None, sync_first: bool, today) -> None:
     """Write a week's metrics per scope and the changes behind them as CSV.
 
-    Files: cadence-metrics-YYYY-Www.csv and cadence-changes-YYYY-Www.csv (columns in
-    docs/export.md). Re-running over unchanged data gives byte-identical files.
+    Files: cadence-metrics-YYYY-Www.csv and cadence-changes-YYYY-Www.csv, and, where SLOs are
+    declared, cadence-slos-YYYY-Www.csv (columns in docs/export.md). Re-running over unchanged data
+    gives byte-identical files.
     """
     from metrics.export import build_export, export_file_names, last_complete_week, no_team_note, parse_iso_week
     from metrics.export import write_files_atomically
@@ -120,6 +121,12 @@ def command(ctx: click.Context, app: AppContext, week: str | None, last_week: bo
         click.echo(f"synced: {', '.join(synced)}", err=True)
     db_path = app.db_path
     config = app.effective_config
+    if not only and not to_stdout and config.slos:
+        tables.append("slos")  # SLOs declared (or the demo's): their figures as of the week's end
+    if only == "slos" and not config.slos:
+        where = f" in {config.path}" if config.path else " (no config file found)"
+        raise ExportError(f"--only slos: no SLOs are declared{where}; add [[slos]] entries (docs/sources.md) "
+                          "or export another table.")
     with read_connection(db_path) as con:
         result = build_export(con, config, label, by=by, tables=tables)
     names = export_file_names(result.label)

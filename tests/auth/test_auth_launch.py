@@ -96,6 +96,20 @@ def test_dashboard_on_a_public_address_without_sign_in_refuses_and_says_why(tmp_
     assert not db.exists()  # refused before anything was built or started
 
 
+def test_the_public_url_alone_is_not_sign_in_so_a_public_address_is_still_refused(tmp_path, monkeypatch):
+    # CADENCE_PUBLIC_URL is also the address links in notifications point to: set alone it neither
+    # demands the other four variables nor counts as sign-in.
+    monkeypatch.setenv("CADENCE_PUBLIC_URL", "https://cadence.example.com")
+    db = tmp_path / "never-built.duckdb"
+    result = CliRunner().invoke(cli, ["--db", str(db), "dashboard", "--host", "0.0.0.0"])
+    assert result.exit_code != 0
+    message = str(result.exception)
+    assert "refusing to serve the dashboard on 0.0.0.0 without sign-in" in message
+    assert "half configured" not in message
+    with dashboard_launch("127.0.0.1", False, {"CADENCE_PUBLIC_URL": "https://cadence.example.com"}, None) as launch:
+        assert launch.oidc is None and launch.streamlit_args == []
+
+
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "::", "cadence.example.com"])
 def test_any_non_loopback_host_needs_sign_in_or_no_auth(host):
     with pytest.raises(AuthConfigError, match="without sign-in"):

@@ -7,7 +7,7 @@ import tomllib
 
 import pytest
 
-from cadence.auth.oidc import OIDC_ENV, is_loopback_host, read_oidc_env
+from cadence.auth.oidc import OIDC_ENV, is_loopback_host, read_oidc_env, sign_in_configured
 from cadence.auth.roles import (ALLOWED, NO_ALLOW_LIST, NO_EMAIL, NOT_LISTED, OPEN_ACCESS, UNVERIFIED, decide,
                                 page_visible, refusal_message, session_expired)
 from cadence.auth.settings import AuthConfigError, parse_auth
@@ -208,6 +208,21 @@ def test_no_variable_means_no_sign_in_and_all_five_give_streamlits_auth_section(
     }}
     assert "s3cr3t-client" not in repr(oidc) and "k" * 32 not in repr(oidc)
     assert read_oidc_env({**GOOD_ENV, "CADENCE_PUBLIC_URL": "https://x.example.com/cadence"}).base_path == "cadence"
+
+
+def test_the_public_url_alone_does_not_switch_sign_in_on():
+    # CADENCE_PUBLIC_URL also gives notification links their address; on its own it is not sign-in.
+    alone = {"CADENCE_PUBLIC_URL": "https://cadence.example.com/"}
+    assert read_oidc_env(alone) is None
+    assert not sign_in_configured(alone)
+    # Any one of the other four does switch it on (and then all five are asked for).
+    for name in OIDC_ENV:
+        if name == "CADENCE_PUBLIC_URL":
+            continue
+        env = {**alone, name: GOOD_ENV[name]}
+        assert sign_in_configured(env), name
+        with pytest.raises(AuthConfigError, match="half configured"):
+            read_oidc_env(env)
 
 
 def test_partly_set_variables_name_the_missing_ones():

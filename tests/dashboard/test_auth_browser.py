@@ -248,6 +248,10 @@ def test_an_allowed_user_with_the_cost_role_signs_in_sees_every_page_and_signs_o
         assert "Signed in as finance@example.com" in sidebar.inner_text()
         # The frame search does find data once someone is let in (the check below is not vacuous).
         assert found(secrets_words, visit.frames_text())
+        # The cost role sees the Overview's cost tile: the cost-word search finds it (so its empty result
+        # for a user without the role, below, means something).
+        visit.settle()
+        assert "Cloud cost" in cost_words_in(visit)
         visit.page.goto(f"{site['base']}/costs")
         visit.page.get_by_role("heading", name="Costs", exact=True).wait_for(timeout=60_000)
         visit.settle()
@@ -280,12 +284,35 @@ def test_an_allowed_user_with_the_cost_role_signs_in_sees_every_page_and_signs_o
 
 # -- (b) allowed, without the cost role ------------------------------------------------------------
 
+# What only a cost figure brings to a page or a websocket frame: tile and chart names, money columns,
+# the charts' unit. (test_roles_pages.py checks every element of every page under AppTest.)
+COST_WORDS = ["Cloud cost", "cost per deployment", "per deployment", "effective_cost", "billed_cost",
+              "cost_per_deployment", "cost / deployment", "USD", "untagged", "unallocated"]
+
+
+def cost_words_in(visit: Visit) -> list[str]:
+    blob = visit.page.content() + "\n" + visit.frames_text()
+    return [w for w in COST_WORDS if w in blob]
+
+
 def test_an_allowed_user_without_the_cost_role_has_no_costs_or_capacity(site, browser):
     visit = Visit(browser, site)
     try:
         visit.sign_in("dev")
         visit.page.get_by_role("heading", name="Overview", exact=True).wait_for(timeout=60_000)
         assert visit.nav_links() == ["Overview", "Delivery", "Stability", "Reliability", "Teams", "Data health"]
+        # No cost figure reaches the browser: not on the Overview (no cost tile), not on Teams (no money
+        # columns), not on Data health (no cost coverage rows), in the DOM or in any websocket frame.
+        visit.settle()
+        assert "SLOs met" in visit.body() and "Cloud cost" not in visit.body()
+        for path, title in (("teams", "Teams"), ("data_health", "Data health")):
+            visit.page.goto(f"{site['base']}/{path}")
+            visit.page.get_by_role("heading", name=title, exact=True).wait_for(timeout=60_000)
+            visit.settle()
+        assert len(visit.frames) > 5
+        assert cost_words_in(visit) == []
+        # ... and no sync cursors or errors without admin
+        assert "shown to Cadence's admins" in visit.body() and "last success (UTC)" not in visit.body()
         for path in ("costs", "capacity"):
             visit.page.goto(f"{site['base']}/{path}")
             visit.page.get_by_role("heading", name="Overview", exact=True).wait_for(timeout=60_000)

@@ -1,5 +1,6 @@
-"""pages/reliability.py under AppTest: on the demo warehouse with the demo's SLOs and SLIs
-(cadence/demo_slo.py), and on a warehouse without any."""
+"""pages/reliability.py under AppTest: on the demo warehouse as `cadence demo` builds it (the SLOs
+and SLIs of cadence/demo_slo.py, no cadence.toml), and on a warehouse without any; the Overview's
+SLO tile on the same demo."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ import pytest
 
 from cadence.config import parse_config
 from cadence.demo import demo_config, demo_tables
-from cadence.demo_slo import demo_slos, sli_rows
+from cadence.demo_slo import demo_slos
 from metrics.slo import slo_status
 from tests.apptest_support import DEMO_TODAY, dashboard_env, open_app, texts
-from warehouse import connect, read_connection, upsert_rows
+from warehouse import connect, read_connection
 
 pytestmark = pytest.mark.xdist_group("dashboard")
 
@@ -28,7 +29,10 @@ def slo_toml() -> str:
 @contextmanager
 def config_env(path):
     saved = os.environ.get("CADENCE_CONFIG")
-    os.environ["CADENCE_CONFIG"] = str(path)
+    if path is None:
+        os.environ.pop("CADENCE_CONFIG", None)
+    else:
+        os.environ["CADENCE_CONFIG"] = str(path)
     try:
         yield
     finally:
@@ -40,18 +44,15 @@ def config_env(path):
 
 @pytest.fixture(scope="module")
 def reliability_db(tmp_path_factory):
+    """The demo as `cadence demo` builds it: its SLOs in its stored config, its SLIs in sli_hours.
+    No cadence.toml: the page must find both on its own."""
     from cadence.demo import build_demo
 
     folder = tmp_path_factory.mktemp("reliability")
     db = folder / "demo.duckdb"
     build_demo(db, seed=42, today=DEMO_TODAY)
-    tables, cal = demo_tables(42, DEMO_TODAY)
-    con = connect(db)
-    upsert_rows(con, "sli_hours", sli_rows(tables["incidents"], cal.start, cal.days, 42))
-    con.close()
-    cfg = folder / "cadence.toml"
-    cfg.write_text(slo_toml(), encoding="utf-8")
-    return db, cfg, cal.start + timedelta(days=cal.days - 1)
+    _, cal = demo_tables(42, DEMO_TODAY)
+    return db, None, cal.start + timedelta(days=cal.days - 1)
 
 
 def test_reliability_page_on_the_demo(reliability_db):
@@ -89,3 +90,23 @@ def test_reliability_page_without_slos_says_what_to_do(tmp_path):
         at = open_app("reliability")
     assert not at.exception, at.exception
     assert "declare them under `[[slos]]`" in texts(at)
+
+
+def test_overview_slo_tile_counts_the_slos_met_and_links_to_reliability(reliability_db):
+    db, cfg, end = reliability_db
+    with dashboard_env(db), config_env(cfg):
+        at = open_app()
+        team = open_app(query={"team": "fulfilment"})
+    assert not at.exception, at.exception
+    with read_connection(db) as con:
+        config = parse_config({**demo_config(), "slos": demo_slos()})
+        expected = slo_status(con, config, end)
+        fulfilment = slo_status(con, config, end, team="fulfilment")
+    # met = budget left > 0 (attainment above the objective), over the 8 demo SLOs as of the view's end
+    tiles = {m.label: m.value for m in at.metric}
+    assert tiles["SLOs met"] == f"{int((expected['budget_remaining'] > 0).sum())} / 8"
+    assert int(tiles["SLOs met"].split(" / ")[0]) < 8       # the story: some budget is overspent
+    assert [p.proto.page for p in at.get("page_link")] == ["reliability"]   # the Reliability page's url path
+    # the team filter applies: fulfilment owns orders (overspent) and shipping
+    assert {m.label: m.value for m in team.metric}["SLOs met"] == \
+        f"{int((fulfilment['budget_remaining'] > 0).sum())} / 2"
