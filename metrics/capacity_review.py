@@ -27,6 +27,7 @@ import pandas as pd
 
 from cadence.capacity_settings import CATEGORIES, InvestmentSettings, author_pattern
 from cadence.config import NO_TEAM, Config
+from cadence.errors import CadenceError
 from metrics._sql import compose, load_sql, range_params, run_query
 from metrics.capacity import _next_month, capacity_table, quarter_label, quarter_of
 
@@ -47,7 +48,7 @@ RIGHT_SIZING_COLUMNS = ("team", "compute_cost", "utilization", "cost_of_idle", "
                         "commitment_utilization")
 
 
-class ReviewError(ValueError):
+class ReviewError(CadenceError):
     """A capacity-review request has a bad argument (quarter, growth, contributor change)."""
 
 
@@ -87,16 +88,18 @@ def _quarter_days(quarters: pd.Series, start: date, end: date) -> list[int]:
 # -- investment balance ---------------------------------------------------------------------------
 
 def classify(labels, title: str | None, *, rework: bool, incident: bool,
-             settings: InvestmentSettings) -> tuple[str, str, str]:
+             settings: InvestmentSettings, rework_labels=()) -> tuple[str, str, str]:
     """(category, rule, reason) of one change: rework and incident-linked changes are unplanned
     whatever their label; otherwise the first ``[investment]`` rule whose label or title prefix
     matches (labels and titles compared in lower case); otherwise the default category."""
-    if rework:
-        return "unplanned", "rework", "rework: a rework label or a title starting with \"revert\""
-    if incident:
-        return "unplanned", "incident", "incident follow-up: shipped while an incident of its service was open"
     have = {str(x).lower() for x in (labels if labels is not None else [])}
     text = (title or "").strip().lower()
+    if rework:
+        hit = sorted(have & {x.lower() for x in rework_labels})
+        why = f'rework label "{hit[0]}"' if hit else 'title starts with "revert"'
+        return "unplanned", "rework", why
+    if incident:
+        return "unplanned", "incident", "shipped while an incident of its service was open"
     for number, rule in enumerate(settings.rules, start=1):
         hit = next((label for label in rule.labels if label in have), None)
         if hit is not None:
@@ -121,7 +124,8 @@ def review_changes(con: duckdb.DuckDBPyConnection, config: Config, start: date, 
             category, rule, reason = "bot", "exclude_authors", "author matches exclude_authors"
         else:
             category, rule, reason = classify(row.labels, row.title, rework=bool(row.is_rework_change),
-                                              incident=bool(row.during_open_incident), settings=settings)
+                                              incident=bool(row.during_open_incident), settings=settings,
+                                              rework_labels=config.rework_labels)
         out.append((category, rule, reason))
     df["category"] = [c for c, _, _ in out]
     df["rule"] = [r for _, r, _ in out]

@@ -91,6 +91,7 @@ def review_data(con: duckdb.DuckDBPyConnection, config: Config, quarter: date, a
 
     team_sections, summary = [], []
     for team in teams:
+        cost_only = team not in config.teams and team not in set(changes["team"]) | set(people["team"])
         cap = row(table[~table["is_forecast"].astype(bool)], team, quarter=label)
         fc = row(forecast, team)
         ppl = row(people, team, quarter=label)
@@ -122,13 +123,14 @@ def review_data(con: duckdb.DuckDBPyConnection, config: Config, quarter: date, a
                            "deployed": f"{pd.Timestamp(r.deployed_at):%Y-%m-%d}", "rule": r.rule, "reason": r.reason}
                           for r in unplanned.itertuples(index=False)],
         }
-        team_sections.append(section)
+        if not cost_only:   # "unallocated" / "shared" cost: a summary row, not a team page
+            team_sections.append(section)
         summary.append({"team": team, "changes": section["changes_shipped"], "bots": section["bot_changes"],
                         "contributors": section["contributors"], "unplanned": shares["unplanned"],
                         "cost": section["cost"], "cost_per_change": section["cost_per_change"],
                         "idle": rs.get("cost_of_idle"), "saving": rs.get("saving"),
                         "forecast_changes": fc.get("changes_forecast"), "forecast_cost": fc.get("cost_forecast")})
-    org_svg = _org_svg(team_sections) if team_sections else ""
+    org_svg = _org_svg([s for s in team_sections if s["changes_shipped"]]) if team_sections else ""
     next_q = forecast["quarter"].iloc[0] if len(forecast) else None
     return {"quarter": label, "start": quarter, "end": end, "teams": team_sections, "summary": summary,
             "org_svg": org_svg, "next_quarter": next_q, "traffic_growth": growth,
