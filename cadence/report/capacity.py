@@ -114,7 +114,7 @@ def review_data(con: duckdb.DuckDBPyConnection, config: Config, quarter: date, a
             "per_contributor_week": ppl.get("changes_per_contributor_week"),
             "deployments": cap.get("deployments"),
             "counts": counts, "shares": shares, "effort": effort,
-            "trend_svg": _trend_svg(team, quarters, trend_shares),
+            "trend_svg": _trend_svg(team, quarters, trend_shares, f"t{len(team_sections) + 1}"),
             "dora": keys,
             "cost": cap.get("effective_cost"), "cost_per_change": cap.get("cost_per_change"),
             "sizing": rs,
@@ -142,14 +142,14 @@ def review_data(con: duckdb.DuckDBPyConnection, config: Config, quarter: date, a
             "commitment_coverage": (sizing["commitment_coverage"].iloc[0] if include_costs and len(sizing) else None)}
 
 
-def _trend_svg(team: str, quarters: list[str], shares: dict[str, list]) -> str:
+def _trend_svg(team: str, quarters: list[str], shares: dict[str, list], prefix: str) -> str:
     from cadence.report.svg import stacked_shares
 
     if not any(v is not None for values in shares.values() for v in values):
         return ""
     return stacked_shares(quarters, {c: [v if v is not None else float("nan") for v in shares[c]]
                                      for c in CATEGORY_ORDER},
-                          title=f"{team}: investment balance by quarter (share of changes)")
+                          title=f"{team}: investment balance by quarter (share of changes)", prefix=prefix)
 
 
 def _org_svg(sections: list[dict]) -> str:
@@ -158,7 +158,7 @@ def _org_svg(sections: list[dict]) -> str:
     return stacked_shares([s["team"] for s in sections],
                           {c: [s["shares"][c] if s["shares"][c] is not None else float("nan") for s in sections]
                            for c in CATEGORY_ORDER},
-                          title="Investment balance per team (share of changes shipped)")
+                          title="Investment balance per team (share of changes shipped)", prefix="org")
 
 
 def render(data: dict[str, Any]) -> str:

@@ -25,7 +25,7 @@ _STRIP = (re.compile(r"<\?xml[^>]*\?>\s*"), re.compile(r"<!DOCTYPE[^>]*>\s*"), r
           re.compile(r'\s+xmlns(:\w+)?="[^"]*"'), re.compile(r"<metadata>.*?</metadata>\s*", re.S))
 
 
-def _svg(fig) -> str:
+def _svg(fig, prefix: str) -> str:
     buf = io.StringIO()
     with matplotlib.rc_context({"svg.hashsalt": "cadence", "svg.fonttype": "none"}):
         fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None,
@@ -35,7 +35,11 @@ def _svg(fig) -> str:
     for pattern in _STRIP:
         text = pattern.sub("", text)
     # xlink:href (matplotlib's <use> references) works in HTML as plain href, without the namespace.
-    return text.replace("xlink:href", "href").strip()
+    text = text.replace("xlink:href", "href")
+    # Ids are global in an HTML document: give each chart's ids (and its references) its own prefix.
+    text = re.sub(r'id="([^"]+)"', rf'id="{prefix}-\1"', text)
+    text = text.replace('href="#', f'href="#{prefix}-').replace("url(#", f"url(#{prefix}-")
+    return text.strip()
 
 
 def _figure(width: float = 6.4, height: float = 2.4):
@@ -45,9 +49,10 @@ def _figure(width: float = 6.4, height: float = 2.4):
     return fig, ax
 
 
-def stacked_shares(labels: Sequence[str], shares: dict[str, Sequence[float]], *, title: str,
+def stacked_shares(labels: Sequence[str], shares: dict[str, Sequence[float]], *, title: str, prefix: str,
                    colors: dict[str, str] | None = None) -> str:
-    """Horizontal 100 % bars: one bar per label, one segment per key of ``shares`` (fractions)."""
+    """Horizontal 100 % bars: one bar per label, one segment per key of ``shares`` (fractions).
+    ``prefix`` keeps the chart's element ids unique in the document."""
     colors = colors or CATEGORY_COLORS
     fig, ax = _figure(height=0.45 * max(len(labels), 2) + 0.9)
     left = [0.0] * len(labels)
@@ -64,10 +69,10 @@ def stacked_shares(labels: Sequence[str], shares: dict[str, Sequence[float]], *,
     ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.set_title(title, fontsize=10, loc="left")
     ax.legend(fontsize=7, ncols=len(shares), loc="lower left", bbox_to_anchor=(0, 1.08), frameon=False)
-    return _svg(fig)
+    return _svg(fig, prefix)
 
 
-def bars(labels: Sequence[str], values: Sequence[float], *, title: str, unit: str = "",
+def bars(labels: Sequence[str], values: Sequence[float], *, title: str, prefix: str, unit: str = "",
          highlight_last: bool = False) -> str:
     """Vertical bars with their values written on them (``unit`` "USD" prefixes a dollar sign)."""
     fig, ax = _figure()
@@ -82,4 +87,4 @@ def bars(labels: Sequence[str], values: Sequence[float], *, title: str, unit: st
     ax.set_title(title, fontsize=10, loc="left")
     if unit == "USD":
         ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("${x:,.0f}"))
-    return _svg(fig)
+    return _svg(fig, prefix)
