@@ -293,3 +293,34 @@ def test_contributors_per_quarter(quarter_db):
     # 72 / (2 x 59/7) = 4.271 per contributor-week.
     assert q1["changes_per_contributor_week"] == pytest.approx(72 / (2 * 59 / 7))
     assert (q2["changes_shipped"], q2["bot_changes"], q2["days"]) == (72, 18, 30)
+
+
+# -- the demo ---------------------------------------------------------------------------------------
+
+def test_the_demo_makes_the_investment_balance_meaningful(tmp_path):
+    from cadence.config import effective_config
+    from cadence.demo import build_demo
+
+    db = tmp_path / "demo.duckdb"
+    build_demo(db, seed=42, today=date(2026, 11, 20))
+    cfg = effective_config(parse_config({}), db)
+    with read_connection(db) as con:
+        one = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
+        # Conventional-commit titles (platform, growth), labelled PRs (the others) and bot PRs.
+        assert one("SELECT count(*) FROM changes WHERE title LIKE 'feat: %'") > 100
+        assert one("SELECT count(*) FROM changes WHERE title LIKE 'fix: %'") > 50
+        assert one("SELECT count(*) FROM changes WHERE list_contains(labels, 'feature')") > 100
+        assert one("SELECT count(*) FROM changes WHERE author LIKE '%[bot]'") > 100
+        balance = investment_balance(con, cfg, date(2025, 12, 1), date(2026, 11, 16))
+        bots = bot_changes(con, cfg, date(2025, 12, 1), date(2026, 11, 16))
+    assert bots > 100
+    unplanned = balance[balance["category"] == "unplanned"].pivot(index="quarter", columns="team",
+                                                                   values="share_by_count")
+    # Fulfilment's unplanned share rises over the year (the demo's story); the others stay flat.
+    fulfilment = unplanned["fulfilment"]
+    assert fulfilment["2026-Q4"] - fulfilment["2026-Q1"] > 0.15
+    assert fulfilment["2026-Q4"] > 0.5
+    assert abs(unplanned["platform"]["2026-Q4"] - unplanned["platform"]["2026-Q1"]) < 0.1
+    # Every category is used: the rules (and the demo's titles) separate the work.
+    totals = balance.groupby("category")["changes"].sum()
+    assert (totals > 0).all() and set(totals.index) == {"feature", "maintenance", "unplanned", "other"}
