@@ -219,8 +219,7 @@ def bot_changes(con: duckdb.DuckDBPyConnection, config: Config, start: date, end
     """How many changes shipped in [start, end] are bots' (left out of lead time): the count a page
     shows as "bot changes: N, excluded" so nothing disappears silently."""
     params = range_params(config, start, end, by=by, scope=scope)
-    df = run_query(con, config, compose("review_changes"), params)
-    return int(df["is_bot"].astype(bool).sum()) if len(df) else 0
+    return int(run_query(con, config, compose("bot_changes"), params)["bot_changes"].iloc[0])
 
 
 # -- next quarter: one forecast, scaled by the scenario ----------------------------------------------
