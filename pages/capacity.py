@@ -22,9 +22,6 @@ st.caption(f"Calendar quarters from {start:%d %b %Y} to {f.end:%d %b %Y}; the re
            "holding the end of the date range; to date when it is still running).")
 balance = ui.load(investment_balance, start=start, end=f.end, team=f.team)
 people = ui.load(contributors, start=start, end=f.end, team=f.team)
-if balance.empty and people.empty:
-    ui.empty_state("changes", " and map repos to teams in `cadence.toml`")
-    st.stop()
 bots = ui.load(bot_changes, start=review_q, end=f.end, by="team" if f.team else "org", scope=f.team)
 now = people[people["quarter"] == label]
 unplanned = balance[(balance["quarter"] == label) & (balance["category"] == "unplanned")]
@@ -33,8 +30,9 @@ cols[0].metric(f"Changes shipped · {label}", ui.fmt_number(now["changes_shipped
                help="Human changes shipped to production; bot changes are counted apart.")
 cols[1].metric(f"Active contributors · {label}", ui.fmt_number(now["active_contributors"].sum(), 0), border=True,
                help="Distinct human authors with at least one merged change, summed over teams.")
-cols[2].metric(f"Unplanned share · {label}", ui.fmt_pct(unplanned["changes"].sum() / max(
-    balance[balance["quarter"] == label]["changes"].sum(), 1)), border=True)
+shipped = balance[balance["quarter"] == label]["changes"].sum()
+cols[2].metric(f"Unplanned share · {label}", ui.fmt_pct(unplanned["changes"].sum() / shipped if shipped else None),
+               border=True)
 st.caption(f"**Bot changes: {bots:,}, excluded** from lead time, investment balance and contributor counts "
            f"(authors matching `exclude_authors`: {', '.join(cfg.review.exclude_authors) or 'none'}).")
 
@@ -47,22 +45,23 @@ st.caption("Every change shipped is feature, maintenance, unplanned or other by 
            + ("Shares of the **number of changes**." if share == "share_by_count" else
               "Shares of **coding effort**: each change weighted by its coding span (first commit → opened), "
               "a proxy for effort; changes without a first commit weigh nothing."))
-left, right = st.columns(2)
-with left:
-    latest = balance[balance["quarter"] == label]
-    charts.show(charts.bars(latest, "team", share, color="category", title=f"Investment balance · {label}",
-                            unit="fraction"), key="cap-balance")
-with right:
-    trend = balance[balance["category"] == "unplanned"]
-    charts.show(charts.lines(trend.pivot(index="quarter_start", columns="team", values=share).reset_index(),
-                             "quarter_start", {t: t for t in sorted(trend["team"].unique())},
-                             title="Unplanned share per quarter", unit="fraction", period="month"),
-                key="cap-unplanned")
-ui.table(balance, f"investment-{start}-{f.end}", key="cap-balance-table", column_config={
-    "share_by_count": st.column_config.NumberColumn("share (count)", format="percent"),
-    "share_by_effort": st.column_config.NumberColumn("share (effort)", format="percent"),
-    "coding_hours": st.column_config.NumberColumn("coding hours", format="%.0f"),
-    "quarter_start": None})
+if balance.empty:
+    ui.empty_state("changes", " and map repos to teams in `cadence.toml`")
+else:
+    left, right = st.columns(2)
+    with left:
+        charts.show(charts.bars(balance[balance["quarter"] == label], "team", share, color="category",
+                                title=f"Investment balance · {label}", unit="fraction"), key="cap-balance")
+    with right:
+        trend = balance[balance["category"] == "unplanned"]
+        charts.show(charts.lines(trend.pivot(index="quarter_start", columns="team", values=share).reset_index(),
+                                 "quarter_start", {t: t for t in sorted(trend["team"].unique())},
+                                 title="Unplanned share per quarter", unit="fraction", period="month"),
+                    key="cap-unplanned")
+    ui.table(balance, f"investment-{start}-{f.end}", key="cap-balance-table", column_config={
+        "share_by_count": st.column_config.NumberColumn("share (count)", format="percent"),
+        "share_by_effort": st.column_config.NumberColumn("share (effort)", format="percent"),
+        "coding_hours": st.column_config.NumberColumn("coding hours", format="%.0f"), "quarter_start": None})
 box = ui.rows_expander("Open the changes behind the balance (with the rule that classified each)", key="cap-drill")
 if box is not None:
     with box:
@@ -112,12 +111,16 @@ ui.table(forecast[shown], f"forecast-{label}", key="cap-forecast", column_config
 show = table.assign(quarter=table["quarter"] + table["is_forecast"].map({True: " (forecast)", False: ""}))
 left, right = st.columns(2)
 with left:
-    charts.show(charts.bars(show, "quarter", "changes_deployed", color="team", title="Changes shipped per quarter",
-                            unit="count"), key="cap-changes")
+    if table.empty:
+        ui.empty_state("deployments")
+    else:
+        charts.show(charts.bars(show, "quarter", "changes_deployed", color="team", title="Changes shipped per quarter",
+                                unit="count"), key="cap-changes")
 if costs:
     with right:
-        charts.show(charts.bars(show, "quarter", "effective_cost", color="team",
-                                title="Cloud cost per quarter (amortized)", unit="USD"), key="cap-cost")
+        if not table.empty:
+            charts.show(charts.bars(show, "quarter", "effective_cost", color="team",
+                                    title="Cloud cost per quarter (amortized)", unit="USD"), key="cap-cost")
     cols[3].metric(f"Cloud cost · {label}", ui.fmt_money(table[table["quarter"] == label]["effective_cost"].sum()),
                    border=True)
     if len(forecast):
@@ -141,6 +144,13 @@ if costs:
 st.subheader("Quarter table")
 ui.table(table, f"capacity-{start}-{f.end}", key="cap-table", column_config={
     "quarter_start": st.column_config.DateColumn("starts"),
+    "deployments": st.column_config.NumberColumn(format="%.0f"),
+    "changes_deployed": st.column_config.NumberColumn("changes shipped", format="%.0f"),
+    "effective_cost": st.column_config.NumberColumn("cost", format="dollar"),
+    "cost_per_change": st.column_config.NumberColumn("cost / change", format="dollar"),
+    "cost_of_idle": st.column_config.NumberColumn("cost of idle", format="dollar"),
+    "utilization": st.column_config.NumberColumn("compute utilization", format="percent"),
+    "commitment_utilization": st.column_config.NumberColumn("commitment utilization", format="percent"),
     "is_forecast": st.column_config.CheckboxColumn("forecast")} | (
     {} if costs else {c: None for c in ("effective_cost", "cost_per_change", "utilization", "cost_of_idle",
                                           "commitment_utilization")}))

@@ -3,7 +3,7 @@ scenario lives in the URL and moves the one forecast, and without the cost role 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 
@@ -87,3 +87,35 @@ def test_without_the_cost_role_the_page_shows_no_cost(demo, monkeypatch):
         assert not {"cost_forecast", "trend_cost", "saving", "compute_cost"} & set(df.value.columns)
     assert "Right-sizing" not in texts(at)
     assert len(at.metric) == 3
+
+
+def test_a_team_filter_keeps_only_that_team(demo):
+    at = open_app("capacity", query={**QUERY, ui.KEY_TEAM: "fulfilment"})
+    assert not at.exception and not at.error
+    for column in ("share_by_count", "active_contributors", "cost_forecast", "is_forecast", "saving"):
+        assert set(_frame_with(at, column)["team"]) == {"fulfilment"}, column
+
+
+@pytest.mark.parametrize("kind", ["empty", "costs only", "merged, never deployed"])
+def test_thin_warehouses_do_not_break_the_page(tmp_path, kind):
+    from warehouse import connect, upsert_rows, write_connection
+
+    db = tmp_path / "thin.duckdb"
+    connect(db).close()
+    with write_connection(db) as con:
+        if kind == "costs only":
+            upsert_rows(con, "costs", [{"charge_date": date(2026, 11, d), "source": "test", "provider": "AWS",
+                                        "billing_account_id": "1", "sub_account_id": "1", "service_name": "EC2",
+                                        "region": "us-east-1", "resource_id": "", "allocation_tag": "", "team": "",
+                                        "service_category": "Compute", "billed_cost": 5.0, "effective_cost": 5.0}
+                                       for d in range(1, 10)])
+        if kind == "merged, never deployed":
+            upsert_rows(con, "changes", [{"id": f"c{i}", "repo": "shop/api", "number": i, "title": "feat: x",
+                                          "author": "ana", "labels": [], "merged_at": datetime(2026, 11, 3 + i, 9)}
+                                         for i in range(3)])
+    with dashboard_env(db):
+        at = open_app("capacity", query=QUERY)
+        assert not at.exception, at.exception
+        assert not at.error, [e.value for e in at.error]
+        assert at.title[0].value == "Capacity"
+        assert "No changes in this view yet" in texts(at)
