@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cadence.auth.settings import AuthSettings, parse_auth
+from cadence.capacity_settings import ReviewSettings, parse_review
 from cadence.errors import ConfigError, DatabaseLockedError
 from cadence.scrub import SECRET_ENV, register_secret_env  # noqa: F401 (SECRET_ENV: the list of secrets)
 from cadence.slos import SLO, parse_slos
@@ -32,7 +33,7 @@ TOKEN_ENV_SOURCES = ("github", "pagerduty")
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 TOP_LEVEL_KEYS = {"database", "production_environments", "attribution_window_days",
                   "rework_labels", "teams", "sources", "cost_allocation", "benchmark", "slos",
-                  "auth"}
+                  "auth", "investment", "exclude_authors", "capacity"}
 TEAM_KEYS = {"repos", "services", "cost_tags", "accounts"}
 BENCHMARKS = ("2021", "2023", "2024")
 COST_ALLOCATION_KEYS = {"accounts", "services", "shared_split", "shared_tags"}
@@ -69,6 +70,8 @@ class Config:
     cost_allocation: dict[str, Any] = field(default_factory=dict)
     slos: tuple[SLO, ...] = ()
     auth: AuthSettings | None = None  # [auth]: who may enter a signed-in dashboard (cadence.auth)
+    # [investment], exclude_authors, [capacity]: the capacity review (cadence/capacity_settings.py)
+    review: ReviewSettings = field(default_factory=ReviewSettings)
 
     # -- team mapping (used by metrics through the team_map tables) ---------------------------
     def team_rows(self) -> list[tuple[str, str, str]]:
@@ -209,6 +212,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     kwargs["slos"] = parse_slos(data.get("slos"), path)   # [[slos]]: cadence/slos.py
     if "auth" in data:
         kwargs["auth"] = parse_auth(data["auth"], path)
+    kwargs["review"] = parse_review(data, path)
     return Config(**kwargs)
 
 

@@ -93,6 +93,8 @@ class TeamSpec:
     libraries: tuple[str, ...]
     extra_services: tuple[str, ...] = ()    # services it owns that it does not deploy (e.g. cdn)
     accounts: tuple[str, ...] = ()          # account keys it owns outright
+    conventional: bool = False              # titles as conventional commits ("feat: ...") and no labels
+    unplanned_rise: float = 0.0             # share of planned work that turns into bug fixes by year end
 
 
 TEAMS: tuple[TeamSpec, ...] = (
@@ -112,7 +114,7 @@ TEAMS: tuple[TeamSpec, ...] = (
          "health checks", "circuit breaker", "audit log", "API keys", "SAML metadata"),
         ("golang.org/x/net", "google.golang.org/grpc", "github.com/prometheus/client_golang",
          "go.opentelemetry.io/otel", "github.com/redis/go-redis/v9"),
-        extra_services=("cdn",), accounts=("shared",),
+        extra_services=("cdn",), accounts=("shared",), conventional=True,
     ),
     TeamSpec(
         "growth",
@@ -129,6 +131,7 @@ TEAMS: tuple[TeamSpec, ...] = (
          "A/B test for hero banner", "image lazy loading", "app deep links", "referral codes",
          "newsletter signup", "Core Web Vitals", "button component", "dark mode tokens"),
         ("next", "react", "typescript", "@aws-sdk/client-sns", "eslint", "storybook"),
+        conventional=True,
     ),
     TeamSpec(
         "catalog",
@@ -196,6 +199,7 @@ TEAMS: tuple[TeamSpec, ...] = (
          "SOAP client for carrier API", "batch invoicing", "legacy order import"),
         ("org.hibernate:hibernate-core", "org.apache.logging.log4j:log4j-core",
          "com.fasterxml.jackson.core:jackson-databind", "org.apache.cxf:cxf-core"),
+        unplanned_rise=0.6,   # the legacy monolith: bug fixes crowd out planned work over the year
     ),
 )
 
@@ -550,7 +554,36 @@ def _titles(rng, team: TeamSpec, kinds: np.ndarray) -> tuple[list[str], list[lis
             title = CHORE[chore[i] % len(CHORE)].format(n=nouns[i])
             titles.append(title[0].upper() + title[1:])
             labels.append([] if kind == "none" else [kind])
+    if team.conventional:
+        titles, labels = _conventional(kinds, titles, labels)
     return titles, labels
+
+
+# Conventional-commit type per kind of pull request (teams that title PRs this way rarely label them;
+# a hotfix keeps its "hotfix" label, which the deploy tooling reads).
+CONVENTIONAL = {"feature": "feat", "bug": "fix", "hotfix": "fix", "chore": "chore", "refactor": "refactor",
+                "dependencies": "build(deps)"}
+
+
+def _conventional(kinds: np.ndarray, titles: list[str], labels: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+    out_t, out_l = [], []
+    for kind, title, label in zip(kinds, titles, labels, strict=True):
+        kind = str(kind)
+        prefix = CONVENTIONAL.get(kind)
+        out_t.append(f"{prefix}: {title[0].lower()}{title[1:]}" if prefix else title)
+        out_l.append(["hotfix"] if kind == "hotfix" else ([] if prefix and kind != "dependencies" else label))
+    return out_t, out_l
+
+
+def _unplanned_drift(team: TeamSpec, kinds: np.ndarray, t: np.ndarray, shas: list[str]) -> np.ndarray:
+    """Planned pull requests (feature, chore, refactor) that become bug fixes, with a probability
+    rising linearly from 0 to ``team.unplanned_rise`` over the year. The coin is read from the merge
+    sha (already random), so no draw is added and every other row of the demo stays the same."""
+    if not team.unplanned_rise:
+        return kinds
+    coin = np.array([int(sha[:8], 16) / 0x100000000 for sha in shas])
+    planned = np.isin(kinds, ["feature", "chore", "refactor"])
+    return np.where(planned & (coin < team.unplanned_rise * t), "bug", kinds)
 
 
 def _pull_requests(rng, cal: Calendar, team: TeamSpec, merged_h: np.ndarray, shas: list[str]) -> pd.DataFrame:
@@ -560,6 +593,7 @@ def _pull_requests(rng, cal: Calendar, team: TeamSpec, merged_h: np.ndarray, sha
     t = merged_h / cal.end_hours
     kinds = rng.choice(["feature", "bug", "chore", "refactor", "none", "dependencies", "hotfix"],
                        n, p=[0.40, 0.26, 0.11, 0.09, 0.03, 0.10, 0.01])
+    kinds = _unplanned_drift(team, kinds, t, shas)
     bot = kinds == "dependencies"
     review = _lognormal(rng, _at(p.review_hours, t), 1.0, n)
     pickup = _lognormal(rng, _at(p.pickup_hours, t), 1.1, n)

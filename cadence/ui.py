@@ -41,6 +41,10 @@ KEY_SCOPE = "scope"          # repo or service, as "repo:NAME" / "service:NAME"
 KEY_PERIOD = "period"        # week / month
 KEY_BENCHMARK = "benchmark"  # DORA benchmark year for the bands
 KEY_FILTERS = "_cadence_filters"
+# Capacity page (bound to the URL, so a scenario can be shared as a link)
+KEY_GROWTH = "growth"        # expected traffic growth next quarter, percent
+KEY_WEIGHT = "weight"        # investment balance weighted by change count or by coding effort
+KEY_CONTRIBUTORS = "dc-"     # + team: planned change in that team's active contributors
 
 ALL = "All"
 PRESETS = {

@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from cadence.capacity_settings import author_pattern
 from cadence.config import NO_TEAM, Config
 from cadence.timerange import accepted_range
 
@@ -52,6 +53,7 @@ def range_params(config: Config, start: date, end: date, *, by: str = "org", sco
         "prod_envs": [e.lower() for e in config.production_environments],
         "window_days": int(config.attribution_window_days),
         "rework_labels": [label.lower() for label in config.rework_labels],
+        "bot_pattern": author_pattern(config.review.exclude_authors),
         "by": by,
         "scope": scope,
         "period": period,

@@ -4,6 +4,7 @@ import streamlit as st
 
 from cadence import charts, ui
 from metrics import dora_metrics
+from metrics.capacity_review import bot_changes
 from metrics.export import export_changes_table
 
 STAGES = {"coding_p50_hours": "Coding", "pickup_p50_hours": "Pickup", "review_p50_hours": "Review",
@@ -28,6 +29,9 @@ with left:
                                                      "lead_time_p90_hours": "p90"},
                              title="Lead time for changes (first commit → production)", unit="hours",
                              dash=["lead_time_p75_hours", "lead_time_p90_hours"]), key="dl-lead")
+    bots = ui.load(bot_changes, start=f.start, end=f.end, by=f.by, scope=f.scope)
+    st.caption(f"Bot changes: {bots:,}, excluded from lead time (authors matching `exclude_authors`; they still "
+               "count as changes shipped).")
 with right:
     charts.show(charts.bars(trend, "period_start", "deployment_days",
                             title=f"Days with at least one deployment, per {f.period}", unit="days",

@@ -269,3 +269,38 @@ def test_every_page_in_a_real_browser(server, browser):
     _screenshot(page, "overview-dark")
 
     assert not errors, errors
+
+
+def test_the_capacity_page_downloads_the_review_that_opens_offline(server, browser, tmp_path):
+    from cadence.report.capacity import capacity_report_html
+
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{server['base']}/capacity")
+    _settle(page, "Capacity")
+    assert "Bot changes:" in page.inner_text("body")
+    with page.expect_download(timeout=DEADLINE_MS) as info:
+        page.get_by_role("button", name="Download report").click()
+    download = info.value
+    assert download.suggested_filename == "capacity-review-2026-Q4.html"
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    # The same bytes as `cadence report capacity --quarter 2026-Q4` on that day (default scenario).
+    cfg = effective_config(load_config(None), server["db"])
+    with read_connection(server["db"]) as con:
+        expected = capacity_report_html(con, cfg, "2026-Q4", as_of=DEMO_TODAY)
+    assert saved.read_bytes() == expected
+    # It opens with the network cut off, every team's page included.
+    context.set_offline(True)
+    doc = context.new_page()
+    requests: list[str] = []
+    doc.on("request", lambda r: requests.append(r.url))
+    doc.goto(saved.as_uri())
+    doc.get_by_role("heading", name="Capacity review 2026-Q4").wait_for(timeout=DEADLINE_MS)
+    assert doc.locator("section.team").count() == len(cfg.teams)
+    assert doc.locator("svg").count() >= len(cfg.teams) + 1
+    assert requests == [saved.as_uri()]   # nothing but the file itself was requested
+    context.close()
+    assert not errors, errors

@@ -7,7 +7,9 @@
 --   coding = opened − first commit; pickup = first review − opened; review = merged − first review
 --   (no review: merged − opened); deploy = deployed − merged. A negative span is unknown: NULL (its
 --   raw value stays in *_raw for the data-health counts). A change is rework when a label is one of
---   $rework_labels or its title starts with "revert" (both case-insensitive).
+--   $rework_labels or its title starts with "revert" (both case-insensitive). A change is a bot's
+--   (`is_bot`) when its author matches $bot_pattern in full, ignoring case (the exclude_authors globs
+--   as one regular expression; NULL: nobody is a bot): bots are left out of lead time.
 -- Grain: one row per candidate change: every merged change that could be shipped by a deployment
 --   of the range (explicitly linked to one, same sha as one, or merged inside the window that rule
 --   (3) maps onto one), plus, when $with_merged, every change merged in the range.
@@ -21,7 +23,7 @@
 --   deployments that can be the answer for a change in those bounds; deployments are carried as
 --   integer ranks and their columns looked up once, among the range's deployments.
 -- Units: hours (DOUBLE). Inputs: valid_changes, deployment_changes, prod_deployments, range_deployments;
---   $start_ts, $end_ts, $with_merged, $rework_labels.
+--   $start_ts, $end_ts, $with_merged, $rework_labels, $bot_pattern.
 range_repo_starts AS (
     SELECT repo, min(start_key) AS first_start, max(start_key) AS last_start
     FROM range_deployments GROUP BY repo
@@ -82,7 +84,8 @@ linkable_changes AS MATERIALIZED (
            (epoch_us(c.merged_at) - epoch_us(coalesce(c.first_review_at, c.opened_at))) / 3.6e9 AS review_raw,
            (len(list_filter(coalesce(c.labels, []),
                             lambda x: list_contains(CAST($rework_labels AS VARCHAR[]), lower(x)))) > 0
-            OR coalesce(lower(c.title) LIKE 'revert%', false)) AS is_rework_change
+            OR coalesce(lower(c.title) LIKE 'revert%', false)) AS is_rework_change,
+           coalesce(regexp_full_match(lower(c.author), CAST($bot_pattern AS VARCHAR)), false) AS is_bot
     FROM (SELECT c.*, true AS in_bounds FROM valid_changes c
           JOIN window_bounds b ON c.merged_at >= b.lo AND c.merged_at <= b.hi
           UNION ALL
@@ -166,7 +169,7 @@ linked_changes AS (
 ),
 -- The shipping deployment's columns, looked up among the range's deployments only.
 change_spans AS (
-    SELECT c.id AS change_id, c.repo, c.merged_at, c.link, c.is_rework_change,
+    SELECT c.id AS change_id, c.repo, c.merged_at, c.link, c.is_rework_change, c.is_bot,
            d.id AS deployment_id, d.finished_at AS deployed_at, d.service AS deployment_service,
            d.id IS NOT NULL AS deployed_in_range,
            (epoch_us(d.finished_at) - epoch_us(c.lead_from)) / 3.6e9 AS lead_raw,

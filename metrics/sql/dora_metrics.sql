@@ -2,7 +2,9 @@
 --   change failure rate, failed deployment recovery time beside MTTR, and rework rate.
 -- Definition: deployments and deployment_days count the range's deployments by the period of their
 --   finished_at; deploys_per_week divides by the period's days inside the range ÷ 7; changes count
---   in the period of the deployment that shipped them, with continuous quantiles of their spans;
+--   in the period of the deployment that shipped them, with continuous quantiles of their spans
+--   (lead time and its stages over human changes only: a bot's change, is_bot, is counted in
+--   changes_deployed but left out of every span quantile);
 --   change_failure_rate = failed ÷ deployments and rework_rate = rework ÷ deployments (NULL with no
 --   deployments); incidents count in the period of created_at; recovery_time_p50_hours is the
 --   median duration of resolved incidents attributed to a deployment, mttr_p50_hours of all resolved
@@ -42,11 +44,11 @@ change_totals AS (
                               WHEN 'month' THEN date_trunc('month', c.deployed_at)::DATE
                               ELSE v.view_start END AS period_start,
            count(*) AS changes_deployed,
-           quantile_cont(c.lead_time_hours, [0.5, 0.75, 0.9]) AS lead_q,
-           quantile_cont(c.coding_hours, 0.5) AS coding_p50_hours,
-           quantile_cont(c.pickup_hours, 0.5) AS pickup_p50_hours,
-           quantile_cont(c.review_hours, 0.5) AS review_p50_hours,
-           quantile_cont(c.deploy_hours, 0.5) AS deploy_p50_hours
+           quantile_cont(c.lead_time_hours, [0.5, 0.75, 0.9]) FILTER (WHERE NOT c.is_bot) AS lead_q,
+           quantile_cont(c.coding_hours, 0.5) FILTER (WHERE NOT c.is_bot) AS coding_p50_hours,
+           quantile_cont(c.pickup_hours, 0.5) FILTER (WHERE NOT c.is_bot) AS pickup_p50_hours,
+           quantile_cont(c.review_hours, 0.5) FILTER (WHERE NOT c.is_bot) AS review_p50_hours,
+           quantile_cont(c.deploy_hours, 0.5) FILTER (WHERE NOT c.is_bot) AS deploy_p50_hours
     FROM scoped_changes c
     JOIN metric_views v ON c.deployed_at >= v.view_start AND c.deployed_at < v.view_end
     WHERE c.deployed_in_range

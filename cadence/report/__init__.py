@@ -1,0 +1,1 @@
+"""Documents Cadence writes for people to read away from the dashboard (``cadence report ...``)."""
