@@ -17,6 +17,7 @@ from typing import Any
 from cadence.auth.settings import AuthSettings, parse_auth
 from cadence.errors import ConfigError, DatabaseLockedError
 from cadence.scrub import SECRET_ENV, register_secret_env  # noqa: F401 (SECRET_ENV: the list of secrets)
+from cadence.notify.settings import NotifySettings, parse_notify
 from cadence.slos import SLO, parse_slos
 
 DEFAULT_CONFIG_FILE = "cadence.toml"
@@ -32,8 +33,8 @@ TOKEN_ENV_SOURCES = ("github", "pagerduty")
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 TOP_LEVEL_KEYS = {"database", "production_environments", "attribution_window_days",
                   "rework_labels", "teams", "sources", "cost_allocation", "benchmark", "slos",
-                  "auth"}
-TEAM_KEYS = {"repos", "services", "cost_tags", "accounts"}
+                  "auth", "notify"}
+TEAM_KEYS = {"repos", "services", "cost_tags", "accounts", "notify"}
 BENCHMARKS = ("2021", "2023", "2024")
 COST_ALLOCATION_KEYS = {"accounts", "services", "shared_split", "shared_tags"}
 SHARED_SPLITS = ("none", "even", "proportional")
@@ -54,6 +55,7 @@ class Team:
     services: tuple[str, ...] = ()
     cost_tags: tuple[str, ...] = ()
     accounts: tuple[str, ...] = ()
+    notify: tuple[str, ...] = ()   # the team's own digest channels ([notify.channels.NAME])
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class Config:
     cost_allocation: dict[str, Any] = field(default_factory=dict)
     slos: tuple[SLO, ...] = ()
     auth: AuthSettings | None = None  # [auth]: who may enter a signed-in dashboard (cadence.auth)
+    notify: NotifySettings | None = None  # [notify]: digest and alert channels (cadence.notify)
 
     # -- team mapping (used by metrics through the team_map tables) ---------------------------
     def team_rows(self) -> list[tuple[str, str, str]]:
@@ -209,6 +212,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     kwargs["slos"] = parse_slos(data.get("slos"), path)   # [[slos]]: cadence/slos.py
     if "auth" in data:
         kwargs["auth"] = parse_auth(data["auth"], path)
+    kwargs["notify"] = parse_notify(data.get("notify"), path, teams,
+                                    {name: team.notify for name, team in teams.items()})
     return Config(**kwargs)
 
 

@@ -9,6 +9,9 @@
 | ``CADENCE_PUBLIC_URL`` | the address users type; the redirect URI is ``<public url>/oauth2callback`` |
 
 All five or none: none serves the dashboard without sign-in (loopback only unless ``--no-auth``).
+``CADENCE_PUBLIC_URL`` alone does not configure sign-in: the notifications (``cadence notify``) use
+it too, as the base of the dashboard links they send; sign-in is configured by the four
+``CADENCE_OIDC_*``/``CADENCE_COOKIE_SECRET`` variables, and then needs the public URL as well.
 ``streamlit_secrets`` turns them into the ``[auth]`` secrets Streamlit 1.67's ``st.login`` reads
 (``redirect_uri``, ``cookie_secret``, ``client_id``, ``client_secret``, ``server_metadata_url``).
 """
@@ -27,6 +30,8 @@ ISSUER, CLIENT_ID, CLIENT_SECRET, COOKIE_SECRET, PUBLIC_URL = (
     "CADENCE_OIDC_ISSUER", "CADENCE_OIDC_CLIENT_ID", "CADENCE_OIDC_CLIENT_SECRET", "CADENCE_COOKIE_SECRET",
     "CADENCE_PUBLIC_URL")
 OIDC_ENV = (ISSUER, CLIENT_ID, CLIENT_SECRET, COOKIE_SECRET, PUBLIC_URL)
+# The variables that only sign-in reads: any of them set means sign-in is configured.
+SIGN_IN_ENV = (ISSUER, CLIENT_ID, CLIENT_SECRET, COOKIE_SECRET)
 SECRET_ENV = (CLIENT_SECRET, COOKIE_SECRET)
 MIN_COOKIE_SECRET = 32
 SCOPES = "openid email profile"
@@ -100,10 +105,11 @@ class OidcSettings:
 
 
 def read_oidc_env(environ: Mapping[str, str]) -> OidcSettings | None:
-    """The provider from the environment; None when none of the five variables is set. A partial
-    set, a short cookie secret or a plain-http issuer off loopback is an AuthConfigError."""
+    """The provider from the environment; None when none of the sign-in variables is set
+    (``CADENCE_PUBLIC_URL`` alone is the notifications' link base, not sign-in). A partial set, a
+    short cookie secret or a plain-http issuer off loopback is an AuthConfigError."""
     values = {name: environ.get(name, "").strip() for name in OIDC_ENV}
-    if not any(values.values()):
+    if not any(values[name] for name in SIGN_IN_ENV):
         return None
     missing = [name for name in OIDC_ENV if not values[name]]
     if missing:
@@ -124,8 +130,9 @@ def read_oidc_env(environ: Mapping[str, str]) -> OidcSettings | None:
 
 
 def sign_in_configured(environ: Mapping[str, str]) -> bool:
-    """True when any of the five variables is set: the dashboard then demands sign-in (fail closed)."""
-    return any(environ.get(name, "").strip() for name in OIDC_ENV)
+    """True when any sign-in variable is set: the dashboard then demands sign-in (fail closed).
+    ``CADENCE_PUBLIC_URL`` alone is not one: the notifications use it for their dashboard links."""
+    return any(environ.get(name, "").strip() for name in SIGN_IN_ENV)
 
 
 def check_provider(oidc: OidcSettings, *, timeout: float = 10.0, session: Any = None) -> dict[str, Any]:
