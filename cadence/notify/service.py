@@ -285,9 +285,10 @@ def run_check(db_path, config: Config, *, dry_run: bool = False, now: datetime |
                                        "notified_at": now}])
                 continue
             if ch.in_quiet_hours(now):
+                # Held back, not logged: a check every few minutes would fill the log all night. The
+                # channel's state still says what it has not been told, so the first check after
+                # the quiet hours sends it.
                 report.outcomes.append(Outcome(name, ch.kind, subject, "deferred"))
-                _record(db_path, [delivery_row(new_delivery_id(), now, "alert", subject, name, ch.kind, "deferred",
-                                               0, "quiet hours; sent at the first check after they end")])
                 continue
             report.outcomes.append(_deliver(db_path, ch, message, settings, subject, now, channel_row={
                 "alert_key": event.key, "channel": name, "notified": event.event, "notified_at": now}))
@@ -301,3 +302,22 @@ def run_test(db_path, config: Config, channel: str, *, now: datetime | None = No
     now = now or utcnow()
     ch = _settings(config).channel(channel)
     return _deliver(Path(db_path), ch, test_message(now), _settings(config), "test message", now)
+
+
+# -- for a scheduler (`cadence serve`) -------------------------------------------------------------
+
+def scheduled_digest(db_path, config: Config, *, now: datetime | None = None) -> list[Outcome]:
+    """The weekly job: last complete ISO week's digest to every route (what cron's
+    ``cadence notify digest --last-week`` does). A scheduler runs it on Mondays."""
+    from cadence.clock import utcnow
+    from metrics.export import last_complete_week
+
+    now = now or utcnow()
+    return run_digest(db_path, config, last_complete_week(now.date()), now=now)
+
+
+def scheduled_check(db_path, config: Config, *, now: datetime | None = None) -> CheckReport | None:
+    """The every-few-minutes job: ``cadence notify check``; None when no rule is configured."""
+    if config.notify is None or not config.notify.alerts:
+        return None
+    return run_check(db_path, config, now=now)

@@ -305,6 +305,8 @@ def test_quiet_hours_defer_an_alert_until_they_end(db_path, hook):
     # 05:00 UTC is 06:00 in Berlin (UTC+1 in March before the switch): quiet.
     night = run_check(db_path, config, now=datetime(2026, 3, 2, 5, 0))
     assert [o.status for o in night.outcomes] == ["deferred"] and events() == []
+    with read_connection(db_path) as con:     # held back, not logged as a delivery
+        assert con.execute("SELECT count(*) FROM notify_deliveries").fetchall() == [(0,)]
     # 06:30 UTC is 07:30 in Berlin: sent.
     morning = run_check(db_path, config, now=datetime(2026, 3, 2, 6, 30))
     assert [o.status for o in morning.outcomes] == ["sent"] and events() == [("firing", "stale_source:github:acme/api")]
@@ -331,3 +333,20 @@ def test_cli_check_runs_and_a_rerun_sends_nothing(db_path, hook, tmp_path, monke
     assert events() == [("firing", "stale_source:github:acme/api")]
     assert main(["--db", str(db_path), "--config", str(toml), "notify", "status"]) == 0
     assert "stale_source:github:acme/api" in capsys.readouterr().out
+
+
+def test_the_scheduler_entry_points(db_path, hook):
+    from cadence.notify.service import scheduled_check, scheduled_digest
+
+    _, events = hook
+    with write_connection(db_path) as con:
+        write_cursor(con, "github", "acme/api", "c1", now=datetime(2026, 3, 1, 0, 0))
+    config = cfg({"rule": "stale_source", "hours": 26})
+    assert scheduled_check(db_path, config_with({}), now=datetime(2026, 3, 2, 3, 0)) is None
+    assert scheduled_check(db_path, config, now=datetime(2026, 3, 2, 3, 0)).started == ["stale_source:github:acme/api"]
+    assert events() == [("firing", "stale_source:github:acme/api")]
+    digest_config = config_with({"channels": {"ops": {"kind": "webhook", "url_env": "OPS_ALERT_WEBHOOK"}},
+                                 "digest": {"channels": ["ops"]}})
+    # Monday 2 Mar 2026: the last complete ISO week is 2026-W09 (23 Feb - 1 Mar).
+    (outcome,) = scheduled_digest(db_path, digest_config, now=datetime(2026, 3, 2, 7, 0))
+    assert (outcome.status, outcome.subject) == ("sent", "digest 2026-W09 by team")

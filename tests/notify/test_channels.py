@@ -173,3 +173,19 @@ def test_test_message_to_each_kind(demo_db, http_receiver, smtp_sink, smtp_env, 
     validate(json.loads(http_receiver.to(paths["slack-ch"])[0].body), SLACK_SCHEMA)
     validate(json.loads(http_receiver.to(paths["teams-ch"])[0].body), TEAMS_SCHEMA)
     assert smtp_sink.to(f"{tmp_path.name}-t@example.com")[0]["Subject"] == "[Cadence] test message"
+
+
+def test_a_teams_email_carries_only_its_teams_rows(demo_db, smtp_sink, smtp_env, tmp_path):
+    address = f"{tmp_path.name}-team@example.com"
+    config = effective_config(config_with({"channels": {"mail": {"kind": "email", "to": [address]}}}), demo_db)
+    teams = {name: team for name, team in config.teams.items()}
+    teams["checkout"] = type(teams["checkout"])(**{**teams["checkout"].__dict__, "notify": ("mail",)})
+    config = type(config)(**{**config.__dict__, "teams": teams})
+    (outcome,) = run_digest(demo_db, config, DEMO_WEEK, now=NOW)
+    assert (outcome.status, outcome.subject) == ("sent", f"digest {DEMO_WEEK} team checkout")
+    (mail,) = smtp_sink.to(address)
+    assert mail["Subject"].endswith("team checkout")
+    for part in mail.iter_attachments():
+        content = part.get_content()
+        rows = list(csv.DictReader(io.StringIO(content if isinstance(content, str) else content.decode())))
+        assert rows and {r["scope"] for r in rows} == {"checkout"}, part.get_filename()

@@ -36,7 +36,7 @@ CREATE TABLE notify_deliveries (
     subject        VARCHAR NOT NULL,      -- the digest's week and scope, or the alert key and event
     channel        VARCHAR NOT NULL,
     channel_kind   VARCHAR NOT NULL,      -- slack / teams / email / webhook
-    status         VARCHAR NOT NULL,      -- sent / failed / deferred (quiet hours)
+    status         VARCHAR NOT NULL,      -- sent / failed
     attempts       INTEGER NOT NULL DEFAULT 0,
     error          VARCHAR                -- scrubbed; what failed and what to do
 );
