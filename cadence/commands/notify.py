@@ -86,6 +86,9 @@ def check(app: AppContext, dry_run) -> None:
     if report.failed:
         raise NotifyError(f"{len(report.failed)} alert deliveries failed (see above and Data health); they are "
                           "retried at the next check.")
+    if report.failed_rules:
+        raise NotifyError(f"rule(s) {', '.join(sorted(report.failed_rules))} could not be evaluated (see the notes "
+                          "above); their alerts were left as they were.")
 
 
 @command.command(name="test")

@@ -273,19 +273,39 @@ def default_branch_red(con, config: Config, rule: AlertRule, now: datetime, note
     return out
 
 
+def duckdb_error() -> type[Exception]:
+    import duckdb
+
+    return duckdb.Error
+
+
 RULES = {"cost_anomaly": cost_anomaly, "cost_budget": cost_budget, "dora_regression": dora_regression,
          "stale_source": stale_source, "slo_burn": slo_burn, "default_branch_red": default_branch_red}
 
 
-def evaluate(con, config: Config, settings: NotifySettings, now: datetime) -> tuple[list[Alert], list[str]]:
+def evaluate(con, config: Config, settings: NotifySettings, now: datetime,
+             failed: set[str] | None = None) -> tuple[list[Alert], list[str]]:
     """Every rule's alerts firing at ``now`` (naive UTC), and notes on rules that had nothing to judge.
 
     Two rules producing the same key (the same rule twice with different channels) merge: the
-    alert goes to the union of their channels."""
+    alert goes to the union of their channels. A rule that cannot be evaluated (a locked or broken
+    warehouse part) is noted and its name added to ``failed``: its alerts are then neither started
+    nor resolved by this check."""
+    from cadence.errors import CadenceError
+
     merged: dict[str, Alert] = {}
     notes: list[str] = []
     for rule in settings.alerts:
-        for alert in RULES[rule.rule](con, config, rule, now, notes):
+        try:
+            found = RULES[rule.rule](con, config, rule, now, notes)
+        except (CadenceError, ValueError, duckdb_error()) as exc:
+            notes.append(f"{rule.rule}: could not be evaluated ({type(exc).__name__}: {str(exc)[:300]}); its alerts "
+                         "are left as they were")
+            if failed is not None:
+                failed.add(rule.rule)
+            log.warning("notify check: rule %s failed: %s", rule.rule, exc)
+            continue
+        for alert in found:
             if alert.key in merged:
                 old = merged[alert.key]
                 alert = Alert(**{**old.__dict__, "channels": tuple(dict.fromkeys(old.channels + alert.channels))})

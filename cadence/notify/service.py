@@ -51,6 +51,7 @@ class CheckReport:
     resolved: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
+    failed_rules: set[str] = field(default_factory=set)
 
     @property
     def failed(self) -> list[Outcome]:
@@ -213,7 +214,7 @@ def run_check(db_path, config: Config, *, dry_run: bool = False, now: datetime |
     settings = _settings(config)
     report = CheckReport()
     with read_connection(db_path) as con:
-        firing, report.notes = evaluate(con, config, settings, now)
+        firing, report.notes = evaluate(con, config, settings, now, report.failed_rules)
         previous = read_alerts(con)
         told = read_alert_channels(con)
     report.firing = firing
@@ -239,7 +240,7 @@ def run_check(db_path, config: Config, *, dry_run: bool = False, now: datetime |
                                      "notified": None if new_episode else told.get((key, name))})
         events.append((event, [n for n in names if new_episode or told.get((key, n)) != "firing"]))
     for key, old in before.items():
-        if key in now_firing or old.status != "firing":
+        if key in now_firing or old.status != "firing" or old.rule in report.failed_rules:
             continue
         report.resolved.append(key)
         first, last = _ts(old.first_seen_at), _ts(old.last_seen_at)

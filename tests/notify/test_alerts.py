@@ -350,3 +350,24 @@ def test_the_scheduler_entry_points(db_path, hook):
     # Monday 2 Mar 2026: the last complete ISO week is 2026-W09 (23 Feb - 1 Mar).
     (outcome,) = scheduled_digest(db_path, digest_config, now=datetime(2026, 3, 2, 7, 0))
     assert (outcome.status, outcome.subject) == ("sent", "digest 2026-W09 by team")
+
+
+def test_a_rule_that_cannot_be_evaluated_leaves_its_alerts_as_they_were(db_path, hook, monkeypatch):
+    from cadence.errors import WarehouseError
+    from cadence.notify import alerts
+
+    _, events = hook
+    with write_connection(db_path) as con:
+        write_cursor(con, "github", "acme/api", "c1", now=datetime(2026, 3, 1, 0, 0))
+    config = cfg({"rule": "stale_source", "hours": 26})
+    run_check(db_path, config, now=datetime(2026, 3, 2, 3, 0))
+
+    def broken(*args):
+        raise WarehouseError("sync_state could not be read")
+    monkeypatch.setitem(alerts.RULES, "stale_source", broken)
+    report = run_check(db_path, config, now=datetime(2026, 3, 2, 3, 5))
+    assert report.resolved == [] and report.failed_rules == {"stale_source"}
+    assert report.notes == ["stale_source: could not be evaluated (WarehouseError: sync_state could not be read); "
+                            "its alerts are left as they were"]
+    assert alert_row(db_path, "stale_source:github:acme/api")[0][0] == "firing"
+    assert events() == [("firing", "stale_source:github:acme/api")]       # no false "resolved"
