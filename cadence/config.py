@@ -18,6 +18,7 @@ from cadence.auth.settings import AuthSettings, parse_auth
 from cadence.capacity_settings import ReviewSettings, parse_review
 from cadence.errors import ConfigError, DatabaseLockedError
 from cadence.scrub import SECRET_ENV, register_secret_env  # noqa: F401 (SECRET_ENV: the list of secrets)
+from cadence.notify.settings import NotifySettings, parse_notify
 from cadence.slos import SLO, parse_slos
 
 DEFAULT_CONFIG_FILE = "cadence.toml"
@@ -33,8 +34,8 @@ TOKEN_ENV_SOURCES = ("github", "pagerduty")
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 TOP_LEVEL_KEYS = {"database", "production_environments", "attribution_window_days",
                   "rework_labels", "teams", "sources", "cost_allocation", "benchmark", "slos",
-                  "auth", "investment", "exclude_authors", "capacity"}
-TEAM_KEYS = {"repos", "services", "cost_tags", "accounts"}
+                  "auth", "investment", "exclude_authors", "capacity", "notify"}
+TEAM_KEYS = {"repos", "services", "cost_tags", "accounts", "notify"}
 BENCHMARKS = ("2021", "2023", "2024")
 COST_ALLOCATION_KEYS = {"accounts", "services", "shared_split", "shared_tags"}
 SHARED_SPLITS = ("none", "even", "proportional")
@@ -55,6 +56,7 @@ class Team:
     services: tuple[str, ...] = ()
     cost_tags: tuple[str, ...] = ()
     accounts: tuple[str, ...] = ()
+    notify: tuple[str, ...] = ()   # the team's own digest channels ([notify.channels.NAME])
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class Config:
     auth: AuthSettings | None = None  # [auth]: who may enter a signed-in dashboard (cadence.auth)
     # [investment], exclude_authors, [capacity]: the capacity review (cadence/capacity_settings.py)
     review: ReviewSettings = field(default_factory=ReviewSettings)
+    notify: NotifySettings | None = None  # [notify]: digest and alert channels (cadence.notify)
 
     # -- team mapping (used by metrics through the team_map tables) ---------------------------
     def team_rows(self) -> list[tuple[str, str, str]]:
@@ -213,6 +216,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     if "auth" in data:
         kwargs["auth"] = parse_auth(data["auth"], path)
     kwargs["review"] = parse_review(data, path)
+    kwargs["notify"] = parse_notify(data.get("notify"), path, teams,
+                                    {name: team.notify for name, team in teams.items()})
     return Config(**kwargs)
 
 

@@ -52,3 +52,7 @@ class SourceRateLimitError(SourceError):
 
 class ExportError(CadenceError):
     """An export cannot be produced or written (bad week, unwritable directory, failed sync)."""
+
+
+class NotifyError(CadenceError):
+    """A notification cannot be built or sent: a channel's variable is unset, a channel refused it."""

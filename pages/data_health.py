@@ -99,3 +99,27 @@ for row in extent[extent["row_count"] == 0].itertuples():
 ui.table(extent, "warehouse-extent", key="dh-extent", column_config={
     "row_count": st.column_config.NumberColumn("rows", format="localized"),
     "first_date": st.column_config.DateColumn("first day"), "last_date": st.column_config.DateColumn("last day")})
+
+# -- notifications (cadence notify: issue 19) -------------------------------------------------------
+from cadence.notify.state import alert_states, recent_deliveries  # noqa: E402
+
+st.subheader("Notifications")
+deliveries = ui.load(recent_deliveries)
+alerts = ui.load(alert_states)
+if deliveries.empty and alerts.empty:
+    st.info("No digest or alert has been sent from this warehouse. Configure channels in `[notify]` of cadence.toml "
+            "and schedule `cadence notify digest` weekly and `cadence notify check` every few minutes "
+            "(docs/notify.md).", icon=":material/notifications:")
+else:
+    firing = alerts[alerts["status"] == "firing"]
+    st.caption(f"{len(firing)} alert(s) firing now; the last {len(deliveries)} deliveries below, newest first.")
+    show_errors = ui.can_see_admin_details()
+    for row in deliveries[deliveries["status"] == "failed"].head(5).itertuples():
+        why = f"\n\n{row.error}" if show_errors and isinstance(row.error, str) else ""
+        st.warning(f"**{row.channel} ({row.channel_kind})** · {row.subject}: failed after {row.attempts} attempt(s) at "
+                   f"{pd.Timestamp(row.attempted_at):%Y-%m-%d %H:%M} UTC.{why}\n\nCheck the channel with "
+                   f"`cadence notify test --channel {row.channel}`; alerts are sent again at the next check, a digest "
+                   f"with `cadence notify digest --channel {row.channel}`.", icon=":material/notifications_off:")
+    ui.table(deliveries if show_errors else deliveries.drop(columns=["error"]), "notify-deliveries",
+             key="dh-notify", column_config={
+                 "attempted_at": st.column_config.DatetimeColumn("attempted (UTC)", format="YYYY-MM-DD HH:mm")})

@@ -27,6 +27,9 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "warehouse_meta": ("key",),
     "branch_commits": ("repo", "sha"),
     "sli_hours": ("slo", "hour"),
+    "notify_alerts": ("alert_key",),
+    "notify_alert_channels": ("alert_key", "channel"),
+    "notify_deliveries": ("id",),
 }
 
 # Tables whose key is not declared as a PRIMARY KEY (migration 004: DuckDB's key index cost more
