@@ -117,9 +117,10 @@ def read_relation(files: list[Path]) -> str:
         raise IngestError("A cost export must be all Parquet or all CSV; found both. Ingest them separately.")
     if kinds == {"parquet"}:
         return "read_parquet($files, union_by_name = true, filename = true)"
-    # Strings as they are (typed below, so a bad value is reported, not guessed); NULL literals as
-    # nulls (the FOCUS sample writes them that way); .gz and .zst decompressed by extension.
-    return ("read_csv($files, all_varchar = true, header = true, nullstr = 'NULL', union_by_name = true, "
+    # Strings as they are (typed below, so a bad value is reported, not guessed); NULL literals and
+    # empty fields as nulls (the FOCUS sample writes NULL, most CSV writers an empty field); .gz and
+    # .zst are decompressed by their extension.
+    return ("read_csv($files, all_varchar = true, header = true, nullstr = ['NULL', ''], union_by_name = true, "
             "filename = true)")
 
 
@@ -133,13 +134,28 @@ def _pick(columns: list[str], *candidates: str) -> str | None:
     return None
 
 
-def _q(name: str | None) -> str:
-    """A column reference (names come from the file's own header, quoted) or NULL."""
-    return '"' + name.replace('"', '""') + '"' if name else "NULL"
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _col(columns: list[str], *candidates: str) -> str | None:
+    """The SQL for a column found by name: files of one export may spell it differently
+    (``BilledCost``, ``billed_cost``), and reading them together keeps each spelling as its own
+    column, so every spelling present is taken (``coalesce``); None when there is none."""
+    for cand in candidates:
+        found = [_ident(c) for c in columns if _norm(c) == _norm(cand)]
+        if found:
+            return found[0] if len(found) == 1 else f"coalesce({', '.join(found)})"
+    return None
+
+
+def _q(expr: str | None) -> str:
+    """A column expression from ``_col``, or NULL."""
+    return expr or "NULL"
 
 
 def _focus_select(columns: list[str]) -> tuple[dict[str, str], list[str]]:
-    c = lambda *n: _pick(columns, *n)  # noqa: E731
+    c = lambda *n: _col(columns, *n)  # noqa: E731
     required = {"ChargePeriodStart": c("ChargePeriodStart"), "BilledCost": c("BilledCost"),
                 "EffectiveCost": c("EffectiveCost"), "ServiceName": c("ServiceName"),
                 "ProviderName": c("ProviderName", "ServiceProviderName", "Provider")}
@@ -166,15 +182,15 @@ def _focus_select(columns: list[str]) -> tuple[dict[str, str], list[str]]:
 
 def _cur_select(types: dict[str, str]) -> tuple[dict[str, str], list[str]]:
     columns = list(types)
-    c = lambda *n: _pick(columns, *n)  # noqa: E731
+    c = lambda *n: _col(columns, *n)  # noqa: E731
     required = {"line_item_usage_start_date": c("line_item_usage_start_date"),
                 "line_item_unblended_cost": c("line_item_unblended_cost"),
                 "line_item_product_code": c("line_item_product_code")}
     missing = [k for k, v in required.items() if v is None]
-    product = c("product")
+    product = _pick(columns, "product")
     product_code = _q(required["line_item_product_code"])
     if product and types.get(product, "").startswith("MAP"):
-        service = f"coalesce({_q(product)}['product_name'], {product_code})"
+        service = f"coalesce({_ident(product)}['product_name'], {product_code})"
     elif c("product_product_name"):
         service = f"coalesce({_q(c('product_product_name'))}, {product_code})"
     else:
@@ -259,6 +275,8 @@ class Stage:
     ``temp_directory`` (a folder under the configured one, removed afterwards).
     """
 
+    spill = True    # False only in the test that shows the limit is real: without spilling it fails
+
     def __init__(self, settings: ExportSettings):
         root = settings.spill_root()
         try:
@@ -269,7 +287,7 @@ class Stage:
                               f"[sources.cost_exports] temp_directory to a writable folder.") from exc
         self.settings = settings
         self.path = self.dir / "stage.duckdb"
-        cfg = {"memory_limit": settings.memory_limit, "temp_directory": str(self.dir / "spill"),
+        cfg = {"memory_limit": settings.memory_limit, "temp_directory": str(self.dir / "spill") if self.spill else "",
                # Insertion order is not needed (every result is grouped); keeping it costs memory.
                "preserve_insertion_order": False}
         if settings.threads:
@@ -331,10 +349,11 @@ def aggregate_files(stage: Stage, config: Config, files: list[Path], *, name: st
     tags_col = _pick(columns, "Tags") if fmt == "focus" else _pick(columns, "resource_tags")
     tags_is_map = bool(tags_col) and types.get(tags_col, "").startswith("MAP")
     key = f"user_{team_tag}" if fmt == "cur2" else team_tag
+    # The tags are turned into JSON once per daily group, not once per line.
     if tags_is_map:
-        tags_json, tag_value, tag_key = "to_json(tags_raw)::VARCHAR", "tags_raw[$tag_key]", key
+        tags_json, tag_value, tag_key = "to_json(max(tags_raw))::VARCHAR", "tags_raw[$tag_key]", key
     else:
-        tags_json = "tags_raw::VARCHAR"
+        tags_json = "max(tags_raw)::VARCHAR"
         tag_value = "CASE WHEN json_valid(tags_raw) THEN json_extract_string(tags_raw, $tag_key) END"
         tag_key = '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
     checks = _checks(fmt, bool(tags_col) and not tags_is_map)
@@ -342,7 +361,7 @@ def aggregate_files(stage: Stage, config: Config, files: list[Path], *, name: st
     # Typed columns: a value that does not convert becomes NULL here and is counted by its check.
     typed = f"""SELECT filename, ts_raw, try_cast(ts_raw AS TIMESTAMPTZ) AS ts,
             provider, billing_account_id, sub_account_id, service_name, service_category, region,
-            resource_id, tags_raw, {tags_json} AS tags, {tag_value} AS tag_value,
+            resource_id, tags_raw, {tag_value} AS tag_value,
             billed_raw, try_cast(billed_raw AS DOUBLE) AS billed,
             effective_raw, try_cast(effective_raw AS DOUBLE) AS effective,
             list_raw, try_cast(list_raw AS DOUBLE) AS list,
@@ -363,7 +382,7 @@ def aggregate_files(stage: Stage, config: Config, files: list[Path], *, name: st
                coalesce(sub_account_id, '') AS sub_account_id, service_name,
                coalesce(region, '') AS region, coalesce(resource_id, '') AS resource_id,
                coalesce(tag_value, '') AS allocation_tag,
-               max(service_category) AS service_category, max(tags) AS tags,
+               max(service_category) AS service_category, {tags_json} AS tags,
                sum(billed) AS billed_cost, coalesce(sum(effective), 0) AS effective_cost,
                sum(list) AS list_cost, sum(quantity) AS consumed_quantity,
                CASE WHEN min(consumed_unit) = max(consumed_unit) THEN min(consumed_unit) END AS consumed_unit,
@@ -405,9 +424,11 @@ def _raise_first(con, check: Check, count: int, files: list[Path], rel: str, typ
         con.execute("SET preserve_insertion_order = true")   # line numbers follow the file
         sql = f"SELECT filename FROM ({typed}) WHERE {check.where} GROUP BY filename ORDER BY filename LIMIT 1"
         first_file = con.execute(sql, _used(sql, params)).fetchone()[0]
-        sql = f"""WITH numbered AS (SELECT row_number() OVER () AS _row, * FROM ({typed}))
+        # The same read of every file (the same columns), kept to that file: DuckDB skips the
+        # other files on the filename filter, and numbers that file's lines in order.
+        sql = f"""WITH numbered AS (SELECT row_number() OVER () AS _row, * FROM ({typed}) WHERE filename = $first)
             SELECT min(_row), arg_min({check.shown}, _row)::VARCHAR FROM numbered WHERE {check.where}"""
-        row = con.execute(sql, _used(sql, {**params, "files": [first_file]})).fetchone()
+        row = con.execute(sql, _used(sql, {**params, "first": first_file})).fetchone()
         con.execute("SET preserve_insertion_order = false")
     except duckdb.Error as exc:
         raise _duckdb_failure(exc, files, settings) from exc
