@@ -371,9 +371,6 @@ def aggregate_files(stage: Stage, config: Config, files: list[Path], *, name: st
     counts = ",\n".join(f"count(*) FILTER (WHERE {c.where}) AS {c.name}" for c in checks)
     lo, hi = accepted_range()
     params |= {"tag_key": tag_key, "lo": lo, "hi": hi}
-    if fmt == "cur2":
-        con.execute("CREATE OR REPLACE TEMP TABLE cur_categories (code VARCHAR, category VARCHAR)")
-        con.executemany("INSERT INTO cur_categories VALUES (?, ?)", list(CUR_CATEGORIES.items()))
     try:
         con.execute(f"""
         CREATE OR REPLACE TABLE daily AS
@@ -391,8 +388,7 @@ def aggregate_files(stage: Stage, config: Config, files: list[Path], *, name: st
                {counts}
         FROM ({typed}) GROUP BY ALL""", params)   # every parameter is used: the checks hold $lo and $hi
         if fmt == "cur2":
-            con.execute("UPDATE daily SET service_category = (SELECT category FROM cur_categories "
-                        "WHERE code = daily.service_category)")
+            map_cur_categories(con)
         sums = con.execute(f"SELECT coalesce(sum(lines), 0), {', '.join(f'coalesce(sum({c.name}), 0)' for c in checks)} "
                            f"FROM daily").fetchone()
     except duckdb.Error as exc:
@@ -416,6 +412,32 @@ def aggregate_files(stage: Stage, config: Config, files: list[Path], *, name: st
     return {"format": fmt, "files": len(files), "rows_read": lines}
 
 
+def map_cur_categories(con: duckdb.DuckDBPyConnection) -> None:
+    """``daily.service_category`` holds CUR product codes: give them their FOCUS category."""
+    con.execute("CREATE OR REPLACE TEMP TABLE cur_categories (code VARCHAR, category VARCHAR)")
+    con.executemany("INSERT INTO cur_categories VALUES (?, ?)", list(CUR_CATEGORIES.items()))
+    con.execute("UPDATE daily SET service_category = (SELECT category FROM cur_categories "
+                "WHERE code = daily.service_category)")
+
+
+def check_daily(stage: Stage, name: str) -> int:
+    """Checks for daily rows computed elsewhere (Athena): a day, a provider and a service on every
+    row, days in the accepted range, finite sums. Returns the lines they sum."""
+    lo, hi = accepted_range()
+    con = stage.con
+    for where, what in (("charge_date IS NULL", "a row without a day"),
+                        ("charge_date < $lo OR charge_date > $hi", f"a day outside {describe_accepted_range()}"),
+                        ("coalesce(trim(provider), '') = ''", "a row without a provider"),
+                        ("coalesce(trim(service_name), '') = ''", "a row without a service"),
+                        ("billed_cost IS NULL OR NOT isfinite(billed_cost) OR NOT isfinite(effective_cost)",
+                         "a cost that is not a number")):
+        sql = f"SELECT count(*), min(charge_date)::VARCHAR FROM daily WHERE {where}"
+        count, day = con.execute(sql, _used(sql, {"lo": lo.date(), "hi": hi.date()})).fetchone()
+        if count:
+            raise IngestError(f"{name}: {count} daily rows hold {what} (first day {day}); nothing was written.")
+    return int(con.execute("SELECT coalesce(sum(lines), 0) FROM daily").fetchone()[0])
+
+
 def _raise_first(con, check: Check, count: int, files: list[Path], rel: str, typed: str, params: dict,
                  settings: ExportSettings) -> None:
     """Name the first line failing ``check``: the first file holding one, scanned with line numbers
@@ -434,12 +456,6 @@ def _raise_first(con, check: Check, count: int, files: list[Path], rel: str, typ
         raise _duckdb_failure(exc, files, settings) from exc
     raise IngestError(f"{Path(first_file).name}: row {row[0]}: {check.label} {row[1]!r} {check.what} "
                       f"({count} such rows). Nothing was written; fix the export and ingest again.")
-
-
-def aggregate_rows(stage: Stage, rows_sql: str, params: dict | None = None) -> None:
-    """``daily`` from rows already at the daily grain (Athena's answer), for the same allocation
-    and write as files. ``rows_sql`` yields the columns of ``daily`` up to ``consumed_unit``."""
-    stage.con.execute(f"CREATE OR REPLACE TABLE daily AS SELECT *, 1 AS lines FROM ({rows_sql})", params or {})
 
 
 def allocate(stage: Stage, config: Config, source: str, *, period: tuple[date, date] | None = None) -> int:
