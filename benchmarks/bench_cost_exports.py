@@ -43,8 +43,8 @@ OLD_COMMIT = "2b72df9"
 
 def generate(folder: Path, lines: int, fmt: str, seed: int = 7) -> Path:
     """FOCUS 1.0 lines (the columns AWS writes that Cadence reads, plus a few it ignores), hourly
-    over September 2026, 3 providers' worth of accounts, 40,000 resources, a Tags JSON (CSV) or
-    MAP (Parquet) with a business_unit tag on most lines."""
+    over September 2026, 3 billing accounts, 200 sub-accounts, 40,000 resources, a Tags JSON (CSV) or
+    MAP (Parquet) with a business_unit tag on four resources in five."""
     folder.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = false")
@@ -56,6 +56,8 @@ def generate(folder: Path, lines: int, fmt: str, seed: int = 7) -> Path:
                 if fmt == "csv" else
                 "CASE WHEN r % 5 = 0 THEN MAP {}::MAP(VARCHAR, VARCHAR) "
                 "ELSE MAP {'business_unit': 'bu-' || (r % 12), 'env': 'prod'} END")
+        # Timestamps as AWS writes them: text in CSV, TIMESTAMP columns in Parquet.
+        ts = (lambda e: f"strftime({e}, '%Y-%m-%d %H:%M:%S')") if fmt == "csv" else (lambda e: e)  # noqa: E731
         target = folder / f"focus-{part:05d}.{fmt}"
         options = "(HEADER, DELIMITER ',', NULLSTR 'NULL')" if fmt == "csv" else "(FORMAT parquet, COMPRESSION snappy)"
         con.execute(f"""
@@ -64,9 +66,9 @@ def generate(folder: Path, lines: int, fmt: str, seed: int = 7) -> Path:
                  '1234567890' || (r % 3) AS BillingAccountId,
                  lpad(((r % 200) * 7919)::VARCHAR, 12, '0') AS SubAccountId,
                  'Usage' AS ChargeCategory,
-                 strftime(TIMESTAMP '2026-09-01' + to_hours(i % 720), '%Y-%m-%d %H:%M:%S') AS ChargePeriodStart,
-                 strftime(TIMESTAMP '2026-09-01' + to_hours(i % 720 + 1), '%Y-%m-%d %H:%M:%S') AS ChargePeriodEnd,
-                 '2026-09-01 00:00:00' AS BillingPeriodStart, '2026-10-01 00:00:00' AS BillingPeriodEnd,
+                 {ts("TIMESTAMP '2026-09-01' + to_hours(i % 720)")} AS ChargePeriodStart,
+                 {ts("TIMESTAMP '2026-09-01' + to_hours(i % 720 + 1)")} AS ChargePeriodEnd,
+                 {ts("TIMESTAMP '2026-09-01'")} AS BillingPeriodStart, {ts("TIMESTAMP '2026-10-01'")} AS BillingPeriodEnd,
                  ['Amazon Elastic Compute Cloud', 'Amazon Simple Storage Service', 'Amazon Relational Database Service',
                   'AWS Lambda', 'Amazon CloudFront', 'Amazon DynamoDB'][1 + r % 6] AS ServiceName,
                  ['Compute', 'Storage', 'Databases', 'Compute', 'Networking', 'Databases'][1 + r % 6] AS ServiceCategory,

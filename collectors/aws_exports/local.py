@@ -234,34 +234,53 @@ def _cur_select(types: dict[str, str]) -> tuple[dict[str, str], list[str]]:
 
 @dataclass(frozen=True)
 class Check:
-    """One rule every line must pass: its failing condition over the typed columns, the raw value
-    shown in the message, and the words of the message."""
+    """One rule every line must pass.
+
+    ``group``: an aggregate, computed for each daily group in the one scan, that is not zero when
+    a line of the group fails (None: ``daily_flag`` alone decides); ``daily_flag``: the condition
+    over ``daily`` that says some line failed; ``where``: the line-level condition the second scan
+    uses to find and count the failing lines; ``shown``: the raw value quoted; ``label``/``what``:
+    the words of the message. Group-level aggregates keep the clean scan cheap: a count difference
+    or a sum already computed instead of a condition per line.
+    """
 
     name: str
+    group: str | None
+    daily_flag: str
     where: str
     shown: str
     label: str
     what: str
 
 
-def _checks(fmt: str, tags_checked: bool) -> list[Check]:
+def _checks(fmt: str, tags_checked: bool, numeric: set[str] = frozenset()) -> list[Check]:
     start_col = "ChargePeriodStart" if fmt == "focus" else "line_item_usage_start_date"
     checks = [
-        Check("bad_ts", "ts IS NULL", "ts_raw", start_col, "is not a timestamp"),
-        Check("out_of_range", "timezone('UTC', ts) < $lo OR timezone('UTC', ts) > $hi", "ts_raw", start_col,
+        Check("bad_ts", "count(*) - count(ts)", "bad_ts > 0", "ts IS NULL", "ts_raw", start_col, "is not a timestamp"),
+        Check("out_of_range", "(min(ts) < $lo OR max(ts) > $hi)::INTEGER",
+              "out_of_range > 0", "ts < $lo OR ts > $hi", "ts_raw", start_col,
               f"is outside the accepted range {describe_accepted_range()}"),
     ]
     for raw, typed, label in (("billed_raw", "billed", "BilledCost"), ("effective_raw", "effective", "EffectiveCost"),
                               ("list_raw", "list", "ListCost"), ("quantity_raw", "quantity", "ConsumedQuantity")):
-        checks.append(Check(f"bad_{typed}", f"{raw} IS NOT NULL AND ({typed} IS NULL OR NOT isfinite({typed}))",
+        # Text that does not parse is counted by count(raw) - count(typed) (a typed column has
+        # none); inf and nan make the group's sum non-finite.
+        unparsed = "" if raw in numeric else f"count({raw}) - count({typed}) + "
+        checks.append(Check(f"bad_{typed}", f"{unparsed}(NOT isfinite(coalesce(sum({typed}), 0)))::INTEGER",
+                            f"bad_{typed} > 0", f"{raw} IS NOT NULL AND ({typed} IS NULL OR NOT isfinite({typed}))",
                             raw, label, "is not a number"))
     checks += [
-        Check("no_billed", "billed IS NULL", "billed_raw", "the billed cost", "is empty"),
-        Check("no_provider", "coalesce(trim(provider), '') = ''", "provider", "the provider", "is empty"),
-        Check("no_service", "coalesce(trim(service_name), '') = ''", "service_name", "the service", "is empty"),
+        Check("no_billed", "count(*) - count(billed)", "no_billed > 0", "billed IS NULL", "billed_raw",
+              "the billed cost", "is empty"),
+        # Provider and service are keys of the group: checked once per group.
+        Check("no_provider", None, "coalesce(trim(provider), '') = ''", "coalesce(trim(provider), '') = ''",
+              "provider", "the provider", "is empty"),
+        Check("no_service", None, "coalesce(trim(service_name), '') = ''", "coalesce(trim(service_name), '') = ''",
+              "service_name", "the service", "is empty"),
     ]
     if tags_checked:
-        checks.append(Check("bad_tags", "tags_raw IS NOT NULL AND NOT json_valid(tags_raw)", "tags_raw", "Tags",
+        checks.append(Check("bad_tags", "count(*) FILTER (WHERE tags_raw IS NOT NULL AND NOT json_valid(tags_raw))",
+                            "bad_tags > 0", "tags_raw IS NOT NULL AND NOT json_valid(tags_raw)", "tags_raw", "Tags",
                             "is not JSON"))
     return checks
 
@@ -349,32 +368,52 @@ def aggregate_files(stage: Stage, config: Config, files: list[Path], *, name: st
     tags_col = _pick(columns, "Tags") if fmt == "focus" else _pick(columns, "resource_tags")
     tags_is_map = bool(tags_col) and types.get(tags_col, "").startswith("MAP")
     key = f"user_{team_tag}" if fmt == "cur2" else team_tag
-    # The tags are turned into JSON once per daily group, not once per line.
+    # The tags are turned into JSON once per daily group, not once per line; a group is one
+    # resource's day with one team-tag value, so its lines carry that resource's tags: any of them
+    # is kept (max() over a MAP per line cost more than the rest of the aggregation).
     if tags_is_map:
-        tags_json, tag_value, tag_key = "to_json(max(tags_raw))::VARCHAR", "tags_raw[$tag_key]", key
+        tags_json, tag_value, tag_key = "to_json(any_value(tags_raw))::VARCHAR", "tags_raw[$tag_key]", key
     else:
-        tags_json = "max(tags_raw)::VARCHAR"
+        tags_json = "any_value(tags_raw)::VARCHAR"
         tag_value = "CASE WHEN json_valid(tags_raw) THEN json_extract_string(tags_raw, $tag_key) END"
         tag_key = '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    checks = _checks(fmt, bool(tags_col) and not tags_is_map)
     select = ", ".join(f"{v} AS {k}" for k, v in exprs.items())
-    # Typed columns: a value that does not convert becomes NULL here and is counted by its check.
-    typed = f"""SELECT filename, ts_raw, try_cast(ts_raw AS TIMESTAMPTZ) AS ts,
+    try:
+        picked = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT {select} FROM {rel}", params).fetchall()}
+    except duckdb.Error as exc:
+        raise _duckdb_failure(exc, files, stage.settings) from exc
+    numeric = {k for k, t in picked.items() if re.match(r"^(DOUBLE|FLOAT|REAL|DECIMAL|BIGINT|INTEGER|SMALLINT|"
+                                                         r"TINYINT|HUGEINT|UBIGINT|UINTEGER)", t)}
+    checks = _checks(fmt, bool(tags_col) and not tags_is_map, numeric)
+    # Typed columns, naive UTC timestamps and doubles: text that does not convert becomes NULL
+    # here and is counted by its check; columns the file already types (Parquet) are taken as
+    # they are, without a round trip through text.
+    ts_type = picked.get("ts_raw", "VARCHAR")
+    if ts_type == "TIMESTAMP":
+        ts = "ts_raw"
+    elif ts_type == "TIMESTAMP WITH TIME ZONE":
+        ts = "timezone('UTC', ts_raw)"
+    elif ts_type == "DATE" or ts_type.startswith("TIMESTAMP"):
+        ts = "CAST(ts_raw AS TIMESTAMP)"
+    else:
+        ts = "timezone('UTC', try_cast(ts_raw AS TIMESTAMPTZ))"
+    num = lambda raw: f"CAST({raw} AS DOUBLE)" if raw in numeric else f"try_cast({raw} AS DOUBLE)"  # noqa: E731
+    typed = f"""SELECT filename, ts_raw, {ts} AS ts,
             provider, billing_account_id, sub_account_id, service_name, service_category, region,
             resource_id, tags_raw, {tag_value} AS tag_value,
-            billed_raw, try_cast(billed_raw AS DOUBLE) AS billed,
-            effective_raw, try_cast(effective_raw AS DOUBLE) AS effective,
-            list_raw, try_cast(list_raw AS DOUBLE) AS list,
-            quantity_raw, try_cast(quantity_raw AS DOUBLE) AS quantity,
+            billed_raw, {num('billed_raw')} AS billed,
+            effective_raw, {num('effective_raw')} AS effective,
+            list_raw, {num('list_raw')} AS list,
+            quantity_raw, {num('quantity_raw')} AS quantity,
             consumed_unit, currency
         FROM (SELECT filename, {select} FROM {rel})"""
-    counts = ",\n".join(f"count(*) FILTER (WHERE {c.where}) AS {c.name}" for c in checks)
+    counts = "".join(f",\n{c.group} AS {c.name}" for c in checks if c.group)
     lo, hi = accepted_range()
     params |= {"tag_key": tag_key, "lo": lo, "hi": hi}
     try:
         con.execute(f"""
         CREATE OR REPLACE TABLE daily AS
-        SELECT CAST(timezone('UTC', ts) AS DATE) AS charge_date, provider,
+        SELECT CAST(ts AS DATE) AS charge_date, provider,
                coalesce(billing_account_id, '') AS billing_account_id,
                coalesce(sub_account_id, '') AS sub_account_id, service_name,
                coalesce(region, '') AS region, coalesce(resource_id, '') AS resource_id,
@@ -384,21 +423,21 @@ def aggregate_files(stage: Stage, config: Config, files: list[Path], *, name: st
                sum(list) AS list_cost, sum(quantity) AS consumed_quantity,
                CASE WHEN min(consumed_unit) = max(consumed_unit) THEN min(consumed_unit) END AS consumed_unit,
                min(currency) AS min_currency, max(currency) AS max_currency,
-               count(*) AS lines,
-               {counts}
+               count(*) AS lines{counts}
         FROM ({typed}) GROUP BY ALL""", params)   # every parameter is used: the checks hold $lo and $hi
         if fmt == "cur2":
             map_cur_categories(con)
-        sums = con.execute(f"SELECT coalesce(sum(lines), 0), {', '.join(f'coalesce(sum({c.name}), 0)' for c in checks)} "
+        sums = con.execute(f"SELECT coalesce(sum(lines), 0), "
+                           f"{', '.join(f'count(*) FILTER (WHERE {c.daily_flag})' for c in checks)} "
                            f"FROM daily").fetchone()
     except duckdb.Error as exc:
         raise _duckdb_failure(exc, files, stage.settings) from exc
     lines = int(sums[0])
     if lines == 0:
         raise IngestError(f'"{name}" has a header but no rows; nothing was written.')
-    for check, count in zip(checks, sums[1:], strict=True):
-        if count:
-            _raise_first(con, check, int(count), files, rel, typed, params, stage.settings)
+    for check, failed in zip(checks, sums[1:], strict=True):
+        if failed:
+            _raise_first(con, check, files, typed, params, stage.settings)
     bad = con.execute("SELECT count(*) FROM (SELECT sum(billed_cost) b, sum(effective_cost) e FROM daily) "
                       "WHERE NOT isfinite(b) OR NOT isfinite(e)").fetchone()[0]
     if bad:
@@ -438,14 +477,16 @@ def check_daily(stage: Stage, name: str) -> int:
     return int(con.execute("SELECT coalesce(sum(lines), 0) FROM daily").fetchone()[0])
 
 
-def _raise_first(con, check: Check, count: int, files: list[Path], rel: str, typed: str, params: dict,
-                 settings: ExportSettings) -> None:
-    """Name the first line failing ``check``: the first file holding one, scanned with line numbers
-    (a second pass, paid only by a bad export)."""
+def _raise_first(con, check: Check, files: list[Path], typed: str, params: dict, settings: ExportSettings) -> None:
+    """Name the first line failing ``check``: the failing lines counted and the first file holding
+    one found in one scan, then that file scanned with line numbers (paid only by a bad export)."""
     try:
         con.execute("SET preserve_insertion_order = true")   # line numbers follow the file
-        sql = f"SELECT filename FROM ({typed}) WHERE {check.where} GROUP BY filename ORDER BY filename LIMIT 1"
-        first_file = con.execute(sql, _used(sql, params)).fetchone()[0]
+        sql = f"SELECT count(*), min(filename) FROM ({typed}) WHERE {check.where}"
+        count, first_file = con.execute(sql, _used(sql, params)).fetchone()
+        if not count:   # finite values whose sum overflows: no single line to name
+            raise IngestError(f"{_name(files)}: {check.label} sums to a value too large to store; nothing was "
+                              f"written.")
         # The same read of every file (the same columns), kept to that file: DuckDB skips the
         # other files on the filename filter, and numbers that file's lines in order.
         sql = f"""WITH numbered AS (SELECT row_number() OVER () AS _row, * FROM ({typed}) WHERE filename = $first)
