@@ -194,3 +194,14 @@ def test_redelivered_month_replaces_that_month_only(db_path, tmp_path):
     assert costs(db_path, "charge_date, service_name, billed_cost") == [
         (date(2026, 9, 3), "EC2", 1.0), (date(2026, 9, 20), "S3", 2.0),
         (date(2026, 10, 1), "EC2", 5.0), (date(2026, 10, 2), "EC2", 6.0)]
+
+
+def test_docs_configuration_names_the_export_keys():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text(encoding="utf-8")
+    for section in ("[sources.cost_exports]", "[sources.aws_exports]", "[sources.aws.athena]"):
+        assert section in text
+    for key in ("memory_limit", "temp_directory", "threads", "location", "locations", "database", "table",
+                "format", "workgroup", "output_location", "region", "timeout_seconds", "poll_seconds"):
+        assert f"`{key}`" in text, key
