@@ -39,7 +39,7 @@ from typing import Any
 
 import duckdb
 
-from cadence.allocation import UNALLOCATED, allocation_rules
+from cadence.allocation import UNALLOCATED, allocation_rule_rows
 from cadence.config import Config
 from cadence.errors import IngestError
 from cadence.timerange import accepted_range, describe_accepted_range
@@ -503,10 +503,10 @@ def allocate(stage: Stage, config: Config, source: str, *, period: tuple[date, d
     """``out``: ``daily`` with its team (a join on the rules table) and ``scopes``: what the write
     replaces. Returns the number of rows to write."""
     con = stage.con
-    rules = allocation_rules(config)
+    rules = allocation_rule_rows(config)
     con.execute("CREATE OR REPLACE TABLE rules (kind VARCHAR, value VARCHAR, team VARCHAR)")
-    if len(rules):
-        con.executemany("INSERT INTO rules VALUES (?, ?, ?)", list(rules.itertuples(index=False, name=None)))
+    if rules:
+        con.executemany("INSERT INTO rules VALUES (?, ?, ?)", rules)
     # Allocator.team's order: a non-empty tag value, then the sub-account, then the billing
     # account, then the service; rules hold one team per (kind, value), so no row is repeated.
     con.execute("""
@@ -552,17 +552,16 @@ def write_stage(db_path: str | Path, stage: Stage, source: str,
     stage.close()   # the file is attached read-only below: no second writer on it
     cols = ", ".join(COST_COLUMNS)
     with write_connection(db_path) as con:
+        # On any failure write_connection rolls back and closes the connection, which detaches.
         con.execute("ATTACH ? AS stage (READ_ONLY)", [str(stage.path)])
-        try:
-            con.execute("""DELETE FROM costs USING stage.scopes s
-                WHERE costs.source = ? AND costs.provider = s.provider
-                  AND costs.billing_account_id = s.billing_account_id
-                  AND costs.charge_date BETWEEN s.first_day AND s.last_day""", [source])
-            written = con.execute(f"INSERT INTO costs ({cols}) SELECT {cols} FROM stage.out").fetchone()[0]
-            if also is not None:
-                also(con, written)
-        finally:
-            con.execute("DETACH stage")
+        con.execute("""DELETE FROM costs USING stage.scopes s
+            WHERE costs.source = ? AND costs.provider = s.provider
+              AND costs.billing_account_id = s.billing_account_id
+              AND costs.charge_date BETWEEN s.first_day AND s.last_day""", [source])
+        written = con.execute(f"INSERT INTO costs ({cols}) SELECT {cols} FROM stage.out").fetchone()[0]
+        if also is not None:
+            also(con, written)
+        con.execute("DETACH stage")
     return int(written)
 
 
