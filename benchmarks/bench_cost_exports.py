@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -172,6 +173,7 @@ def main() -> None:
     parser.add_argument("--old", action="store_true", help="also the previous path, once, at --lines")
     parser.add_argument("--keep", metavar="DIR", help="generate into DIR and keep the files")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))    # a stopped run still removes its files
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="cadence-bench-exports-"))
     work.mkdir(parents=True, exist_ok=True)
     (work / "cadence.toml").write_text('[sources.aws]\nteam_tag = "business_unit"\n\n'
