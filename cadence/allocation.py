@@ -10,9 +10,12 @@ across the teams by ``[cost_allocation] shared_split``.
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from cadence.config import Config
+
+if TYPE_CHECKING:   # pandas is imported where used: the export ingest needs only the rows
+    import pandas as pd
 
 UNALLOCATED = "unallocated"
 SHARED = "shared"
@@ -26,6 +29,13 @@ def allocation_rules(config: Config) -> pd.DataFrame:
     When two teams claim the same value the alphabetically first wins, so the result does not
     depend on the order of the config file.
     """
+    import pandas as pd
+
+    return pd.DataFrame(allocation_rule_rows(config), columns=["kind", "value", "team"]).astype(object)
+
+
+def allocation_rule_rows(config: Config) -> list[tuple[str, str, str]]:
+    """``allocation_rules`` as plain (kind, value, team) tuples, sorted by kind and value."""
     # (kind, value, team, priority): an explicit [cost_allocation.accounts] rule (0) beats a
     # team's own `accounts` list (1).
     rows: list[tuple[str, str, str, int]] = []
@@ -36,10 +46,10 @@ def allocation_rules(config: Config) -> pd.DataFrame:
     rows += [("tag", str(v), SHARED, 0) for v in alloc.get("shared_tags", []) or []]
     rows += [("account", str(k), str(t), 0) for k, t in (alloc.get("accounts") or {}).items()]
     rows += [("service", str(k), str(t), 0) for k, t in (alloc.get("services") or {}).items()]
-    df = pd.DataFrame(rows, columns=["kind", "value", "team", "priority"])
-    df = df.sort_values(["kind", "value", "priority", "team"], kind="mergesort")
-    df = df.drop_duplicates(["kind", "value"], keep="first")
-    return df[["kind", "value", "team"]].astype(object).reset_index(drop=True)
+    kept: dict[tuple[str, str], str] = {}
+    for kind, value, team, _ in sorted(rows, key=lambda r: (r[0], r[1], r[3], r[2])):
+        kept.setdefault((kind, value), team)
+    return [(kind, value, team) for (kind, value), team in kept.items()]
 
 
 def has_rules(config: Config) -> bool:

@@ -26,7 +26,8 @@ DEFAULT_DB = Path("data") / "cadence.duckdb"
 DEMO_DB = Path("data") / "demo.duckdb"
 DEFAULT_PRODUCTION = ("production", "prod", "live")
 DEFAULT_REWORK_LABELS = ("hotfix", "revert", "rollback")
-KNOWN_SOURCES = ("github", "pagerduty", "aws", "webhook", "export", "prometheus", "gitlab")
+KNOWN_SOURCES = ("github", "pagerduty", "aws", "webhook", "export", "prometheus", "gitlab", "cost_exports",
+                 "aws_exports")
 # Sources whose token variable `token_env` can rename (their default: GITHUB_TOKEN, PAGERDUTY_TOKEN).
 TOKEN_ENV_SOURCES = ("github", "pagerduty")
 # A variable's name, in capitals as by convention: a token pasted into token_env by mistake (mixed
@@ -218,7 +219,11 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     kwargs["review"] = parse_review(data, path)
     kwargs["notify"] = parse_notify(data.get("notify"), path, teams,
                                     {name: team.notify for name, team in teams.items()})
-    return Config(**kwargs)
+    config = Config(**kwargs)
+    if {"cost_exports", "aws_exports"} & set(sources) or "athena" in sources.get("aws", {}):
+        # The billing-export sections are validated by their collector (imported only when used).
+        from collectors.aws_exports.settings import check_sections; check_sections(config)  # noqa: E702
+    return config
 
 
 def _token_env(path: Path | None, source: str, value: Any) -> None:

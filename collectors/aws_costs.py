@@ -141,7 +141,8 @@ def aws_settings(config: Config, lookback_months: int | None = None) -> AwsSetti
     """``[sources.aws]`` validated; ``lookback_months`` (e.g. from the CLI) overrides the file."""
     raw = config.source("aws")
     where = f"{config.path}: " if config.path else ""
-    known = {"team_tag", "lookback_months", "cloudwatch_regions", "utilization_days"}
+    known = {"team_tag", "lookback_months", "cloudwatch_regions", "utilization_days",
+             "athena"}   # athena: [sources.aws.athena], read by collectors/aws_exports/athena.py
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"{where}sources.aws.{unknown[0]}: unknown key; expected {', '.join(sorted(known))}")

@@ -12,7 +12,8 @@ from metrics.health import data_health, duplicate_keys, out_of_range_rows
 
 SYNC_COMMAND = {"github": "cadence sync github", "pagerduty": "cadence sync pagerduty",
                 "aws": "cadence sync aws-costs", "aws-costs": "cadence sync aws-costs",
-                "aws_costs": "cadence sync aws-costs", "webhook": "cadence webhook"}
+                "aws_costs": "cadence sync aws-costs", "webhook": "cadence webhook",
+                "aws-exports": "cadence sync aws-exports", "aws-athena": "cadence sync aws-exports --only athena"}
 STALE_AFTER_DAYS = 2
 COST_TABLES = ("costs", "utilization", "commitments")  # shown only to the cost role
 
