@@ -27,6 +27,8 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "warehouse_meta": ("key",),
     "branch_commits": ("repo", "sha"),
     "sli_hours": ("slo", "hour"),
+    "pipeline_runs": ("id", "attempt"),
+    "pipeline_jobs": ("run_id", "attempt", "name"),
 }
 
 # Tables whose key is not declared as a PRIMARY KEY (migration 004: DuckDB's key index cost more
