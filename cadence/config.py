@@ -32,7 +32,7 @@ TOKEN_ENV_SOURCES = ("github", "pagerduty")
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 TOP_LEVEL_KEYS = {"database", "production_environments", "attribution_window_days",
                   "rework_labels", "teams", "sources", "cost_allocation", "benchmark", "slos",
-                  "auth"}
+                  "auth", "pipelines"}
 TEAM_KEYS = {"repos", "services", "cost_tags", "accounts"}
 BENCHMARKS = ("2021", "2023", "2024")
 COST_ALLOCATION_KEYS = {"accounts", "services", "shared_split", "shared_tags"}
@@ -69,6 +69,7 @@ class Config:
     cost_allocation: dict[str, Any] = field(default_factory=dict)
     slos: tuple[SLO, ...] = ()
     auth: AuthSettings | None = None  # [auth]: who may enter a signed-in dashboard (cadence.auth)
+    pipelines: Any = None  # [pipelines]: cadence.pipelines.PipelineSettings (None: the defaults)
 
     # -- team mapping (used by metrics through the team_map tables) ---------------------------
     def team_rows(self) -> list[tuple[str, str, str]]:
@@ -209,6 +210,9 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     kwargs["slos"] = parse_slos(data.get("slos"), path)   # [[slos]]: cadence/slos.py
     if "auth" in data:
         kwargs["auth"] = parse_auth(data["auth"], path)
+    if "pipelines" in data:   # CI default branches and minute rates: cadence/pipelines.py
+        from cadence.pipelines import parse_pipelines
+        kwargs["pipelines"] = parse_pipelines(data["pipelines"], path)
     return Config(**kwargs)
 
 
