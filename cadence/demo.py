@@ -392,6 +392,8 @@ def demo_config() -> dict:
         if team.accounts:
             body["accounts"] = [ACCOUNTS[a][0] for a in team.accounts]
         teams[team.name] = body
+    from cadence.demo_pipelines import MOBILE_REPO, MOBILE_TEAM   # a repo with CI runs only (issue 18)
+    teams[MOBILE_TEAM]["repos"].append(f"{ORG}/{MOBILE_REPO}")
     return {
         "teams": teams,
         "cost_allocation": {
@@ -1118,6 +1120,10 @@ def build_demo(path: str | os.PathLike, seed: int = 42, today: date | None = Non
             for table in ("deployments", "changes", "deployment_changes", "incidents", "costs",
                           "utilization", "commitments"):
                 counts[table] = upsert_rows(con, table, tables[table])
+            from cadence.demo_pipelines import pipeline_rows   # CI runs (issue 18): their own generator
+            runs, jobs = pipeline_rows(ORG, TEAMS, cal.start, cal.days, seed)
+            counts["pipeline_runs"] = upsert_rows(con, "pipeline_runs", runs)
+            counts["pipeline_jobs"] = upsert_rows(con, "pipeline_jobs", jobs)
             set_meta(con, "is_demo", "true")
             set_meta(con, "demo_config", json.dumps(demo_config(), sort_keys=True))
             set_meta(con, "demo_seed", str(seed))
