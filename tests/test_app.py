@@ -19,7 +19,7 @@ from warehouse import connect, read_connection, upsert_rows, write_connection
 pytestmark = pytest.mark.xdist_group("dashboard")
 
 TITLES = {"overview": "Overview", "delivery": "Delivery", "stability": "Stability", "teams": "Teams",
-          "costs": "Costs", "capacity": "Capacity", "data_health": "Data health"}
+          "costs": "Costs", "capacity": "Capacity", "data_health": "Data health", "pipelines": "Pipelines"}
 
 
 @pytest.fixture(scope="session")
