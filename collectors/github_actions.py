@@ -41,15 +41,12 @@ PAGE = 100
 RUNS_RESULT_CAP = 1000          # GitHub serves at most 1,000 results of a filtered runs listing
 RUNS_PER_QUERY = 300            # three nodes(ids:) of 100 in one GraphQL request
 NODE_IDS = 100
-CHECK_RUNS = 100                # jobs read per run (a workflow with more is logged)
-REST_JOB_READS = 12             # REST job reads per sync and repository (re-runs, unknown labels)
+CHECK_RUNS = 100                # jobs read per run, every attempt's (a run with more is logged)
+REST_JOB_READS = 8              # REST job reads per sync and repository (runner labels, queue times)
 LOOKBACK_DAYS = 90
 RERUN_WINDOW = timedelta(days=1)
 UNFINISHED_HORIZON = timedelta(days=3)
-MAX_PENDING = 500
-# What a run waiting for its REST job read keeps of the listing (to rebuild earlier attempts).
-PENDING_KEYS = ("id", "workflow_id", "name", "path", "head_branch", "head_sha", "event", "status", "conclusion",
-                "created_at", "run_started_at", "updated_at", "html_url", "run_attempt")
+
 
 JOBS_QUERY = """
 query CadenceRunJobs($a: [ID!]!, $b: [ID!]!, $c: [ID!]!, $withB: Boolean!, $withC: Boolean!) {
@@ -61,7 +58,7 @@ query CadenceRunJobs($a: [ID!]!, $b: [ID!]!, $c: [ID!]!, $withB: Boolean!, $with
 fragment CadenceRunJobs on WorkflowRun {
   databaseId
   checkSuite {
-    checkRuns(first: %(jobs)d) {
+    checkRuns(first: %(jobs)d, filterBy: {checkType: ALL}) {
       totalCount
       nodes { databaseId name status conclusion startedAt completedAt detailsUrl }
     }
@@ -97,7 +94,7 @@ class ActionsFetcher:
     """Reads one repository's new and changed workflow runs and their jobs; no database access.
 
     ``known`` maps a run id to (attempt, status, finished_at ISO) as stored, so unchanged runs are
-    skipped; ``details`` is the repository's saved Actions state (ETags, labels, pending reads)."""
+    skipped; ``details`` is the repository's saved Actions state (ETags, runner labels)."""
 
     def __init__(self, client: GitHubClient, repo: str, *, cursor: str | None, details: dict,
                  known: dict[str, tuple], since: datetime | None, now: datetime):
@@ -118,7 +115,8 @@ class ActionsFetcher:
         if changed:
             todo = [r for r in runs if self._needs_read(r)]
             self._rows(todo)
-        self._rest_reads([r for r in runs if changed and self._needs_read(r)])
+            self._rest_reads(todo)
+            self._fill_labels(todo)
         self._cursor(runs, changed)
         self.details["labels"] = self.labels
         self.result.details = self.details
@@ -182,11 +180,15 @@ class ActionsFetcher:
         jobs_of = self._graphql_jobs([r for r in runs if r.get("node_id")])
         for run in runs:
             rid = run_id(self.repo, run["id"])
-            attempt = int(run.get("run_attempt") or 1)
-            jobs = jobs_of.get(run["id"], [])
-            job_rows = [self._job_row(rid, attempt, run, j) for j in jobs]
-            self.result.jobs += job_rows
-            self.result.runs.append(self._run_row(run, attempt, job_rows))
+            latest = int(run.get("run_attempt") or 1)
+            by_attempt = _split_attempts(jobs_of.get(run["id"], []), latest)
+            for attempt in range(1, latest + 1):
+                job_rows = [self._job_row(rid, attempt, run, j) for j in by_attempt.get(attempt, [])]
+                self.result.jobs += job_rows
+                if attempt == latest:
+                    self.result.runs.append(self._run_row(run, attempt, job_rows))
+                elif job_rows:
+                    self.result.runs.append(self._earlier_attempt(run, attempt, job_rows))
 
     def _run_row(self, run: dict, attempt: int, job_rows: list[dict]) -> dict:
         completed = run.get("status") == "completed"
@@ -230,27 +232,38 @@ class ActionsFetcher:
                         log.info("github %s: run %s has %d jobs; the first %d are read", self.repo,
                                  node.get("databaseId"), conn["totalCount"], CHECK_RUNS)
                     out[node["databaseId"]] = [
-                        {"name": c["name"], "started_at": c.get("startedAt"), "completed_at": c.get("completedAt"),
+                        {"id": c.get("databaseId"), "name": c["name"], "started_at": c.get("startedAt"), "completed_at": c.get("completedAt"),
                          "conclusion": (c.get("conclusion") or "").lower() or None, "html_url": c.get("detailsUrl")}
                         for c in conn.get("nodes") or [] if c]
         return out
 
     # -- REST job reads: labels, queue times, earlier attempts -------------------------------------
     def _rest_reads(self, read: list[dict]) -> None:
-        pending = {p["id"]: p for p in self.details.get("pending") or [] if isinstance(p, dict)}
-        wanted = {}
+        """REST job reads, at most REST_JOB_READS: first one run per (workflow, job name) whose
+        runner labels are unknown, then the newest runs (their jobs' queue times)."""
+        names: dict[str, set[str]] = {}
+        for j in self.result.jobs:
+            names.setdefault(j["run_id"], set()).add(j["name"])
+        chosen, covered = [], set()
         for run in read:
-            names = {j["name"] for j in self.result.jobs if j["run_id"] == run_id(self.repo, run["id"])}
-            unknown = any(f"{run.get('workflow_id')}/{n}" not in self.labels for n in names)
-            if int(run.get("run_attempt") or 1) > 1 or unknown:
-                wanted[run["id"]] = run
-        queue = [p for i, p in pending.items() if i not in wanted] + list(wanted.values())
-        left = queue[REST_JOB_READS:]
-        for run in queue[:REST_JOB_READS]:
+            keys = {f"{run.get('workflow_id')}/{n}" for n in names.get(run_id(self.repo, run["id"]), ())}
+            missing = {k for k in keys if k not in self.labels} - covered
+            if missing:
+                chosen.append(run)
+                covered |= missing
+        rest = [r for r in read if r not in chosen and r.get("status") == "completed"]
+        for run in (chosen + rest)[:REST_JOB_READS]:
             self._read_jobs(run["id"], run)
-        if left:
-            log.info("github %s: %d runs wait for their job details until the next sync", self.repo, len(left))
-        self.details["pending"] = [{k: r.get(k) for k in PENDING_KEYS} for r in left][-MAX_PENDING:]
+
+    def _fill_labels(self, runs: list[dict]) -> None:
+        """Runner labels learned in this sync for the jobs read through GraphQL before them."""
+        workflow_of = {run_id(self.repo, r["id"]): r.get("workflow_id") for r in runs}
+        for j in self.result.jobs:
+            if not j["runner_labels"]:
+                labels = self.labels.get(f"{workflow_of.get(j['run_id'])}/{j['name']}")
+                if labels:
+                    j.update(runner_labels=list(labels), runner_os=runner_os_of(labels, None),
+                             self_hosted="self-hosted" in [x.lower() for x in labels])
 
     def _read_jobs(self, ident: int, run: dict | None) -> None:
         path = f"/repos/{self.repo}/actions/runs/{ident}/jobs"
@@ -275,8 +288,9 @@ class ActionsFetcher:
         by_attempt: dict[int, list[dict]] = {}
         for j in jobs:
             by_attempt.setdefault(int(j.get("run_attempt") or 1), []).append(j)
-        # The jobs read here replace those from GraphQL (same key) and add what GraphQL lacks.
+        # The jobs read here replace those from GraphQL (same keys) and add what GraphQL lacks.
         self.result.jobs = [x for x in self.result.jobs if x["run_id"] != rid]
+        self.result.runs = [x for x in self.result.runs if not (x["id"] == rid and x["attempt"] < latest)]
         for attempt, attempt_jobs in by_attempt.items():
             rows = []
             for j in attempt_jobs:
@@ -320,6 +334,21 @@ class ActionsFetcher:
         if unfinished:
             bound = min(bound, min(unfinished))
         self.result.cursor = _iso(bound)
+
+
+def _split_attempts(jobs: list[dict], latest: int) -> dict[int, list[dict]]:
+    """Check runs of every attempt, to attempts: GitHub's check runs carry no attempt number, but
+    each re-run repeats its jobs, so the k runs of one job name, oldest first, are its last k
+    attempts (a job re-run alone appears only in the attempts that ran it)."""
+    by_name: dict[str, list[dict]] = {}
+    for j in jobs:
+        by_name.setdefault(j["name"], []).append(j)
+    out: dict[int, list[dict]] = {}
+    for name, runs in by_name.items():
+        runs = sorted(runs, key=lambda j: (j.get("started_at") or "", j.get("id") or 0))[-latest:]
+        for k, j in enumerate(runs):
+            out.setdefault(latest - len(runs) + 1 + k, []).append(j)
+    return out
 
 
 def _next(link: str | None) -> str | None:

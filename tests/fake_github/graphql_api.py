@@ -109,7 +109,8 @@ class Resolver:
         attempts = run.get("_attempts") or [{"jobs": []}]
 
         def check_runs(info, first=None, after=None, last=None, before=None, filterBy=None):
-            jobs = attempts[-1]["jobs"]
+            everything = (filterBy or {}).get("checkType") == "ALL"
+            jobs = [j for a in attempts for j in a["jobs"]] if everything else attempts[-1]["jobs"]
             return connection(jobs, lambda j: {
                 "__typename": "CheckRun", "databaseId": j["id"], "name": j["name"],
                 "status": j["status"].upper(), "conclusion": j["conclusion"].upper() if j["conclusion"] else None,
