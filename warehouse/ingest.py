@@ -165,7 +165,7 @@ SPECS: dict[str, tuple[Col, ...]] = {
         Col("repo", "key", True, doc="repository, e.g. `shop/api`"),
         Col("workflow", "key", True, ("pipeline", "job_name"), doc="workflow or pipeline name"),
         Col("branch", "key", doc="branch built"),
-        Col("sha", "text", ("commit",), doc="commit built"),
+        Col("sha", "text", False, ("commit",), doc="commit built"),
         Col("event", "key", doc="what triggered it: push, pull_request, schedule, ..."),
         Col("conclusion", "status", False, ("result",),
             doc="success, failure, cancelled, skipped, timed_out (and Jenkins/CircleCI/Buildkite spellings); "
@@ -840,18 +840,21 @@ def _kind_checks(kind: str, mapping: dict[str, int], config: Config) -> tuple[li
 def _pipeline_checks(kind: str, mapping: dict[str, int]) -> list[tuple[str, str, str]]:
     """A CI attempt or job: known words, attempt 1 or more, and queued <= started <= finished (a
     time out of order is an error, not a warning: it would make durations and queue times negative)."""
+    have = set(mapping)
     words = ", ".join(CONCLUSIONS)
-    errors = [("conclusion", f"conclusion IS NOT NULL AND conclusion NOT IN ({_sql_list(CONCLUSIONS)}) "
-                             f"AND conclusion NOT IN ({_sql_list(CONCLUSION_SYNONYMS)})",
-               f'"{{v}}" is not a conclusion; use one of {words} (empty while running)'),
-              ("attempt", "attempt IS NOT NULL AND attempt < 1", '"{v}" is not an attempt number (1, 2, ...)')]
-    if kind == "pipeline_runs":
+    errors = []
+    if "conclusion" in have:
+        errors.append(("conclusion", f"conclusion IS NOT NULL AND conclusion NOT IN ({_sql_list(CONCLUSIONS)}) "
+                                     f"AND conclusion NOT IN ({_sql_list(CONCLUSION_SYNONYMS)})",
+                       f'"{{v}}" is not a conclusion; use one of {words} (empty while running)'))
+    if "attempt" in have:
+        errors.append(("attempt", "attempt IS NOT NULL AND attempt < 1", '"{v}" is not an attempt number (1, 2, ...)'))
+    if kind == "pipeline_runs" and "status" in have:
         errors.append(("status", f"status IS NOT NULL AND status NOT IN ({_sql_list(RUN_STATUSES)})",
                        f'"{{v}}" is not a status; use one of {", ".join(RUN_STATUSES)}'))
-    else:
+    if kind == "pipeline_jobs" and "runner_os" in have:
         errors.append(("runner_os", f"runner_os IS NOT NULL AND runner_os NOT IN ({_sql_list(RUNNER_OSES)})",
                        f'"{{v}}" is not a runner OS; use one of {", ".join(RUNNER_OSES)}'))
-    have = set(mapping)
     noun = "attempt" if kind == "pipeline_runs" else "job"
     if {"queued_at", "started_at"} <= have:
         errors.append(("started_at", "started_at < queued_at",
@@ -912,9 +915,9 @@ def _run_checks(mem, checks: list[tuple[str, str, str]], records: bool, table: s
         problems = []
         if count:
             other = {"resolved_at": "created_at__raw", "good": "total__raw"}.get(col, "NULL")
-            if col in ("started_at", "finished_at") and "queued_at" in cond:
+            if col in ("started_at", "finished_at") and "queued_at" in checks[i][1]:
                 other = "queued_at__raw"
-            elif col == "finished_at":
+            elif col == "finished_at" and "started_at" in checks[i][1]:
                 other = "started_at__raw"
             hits = mem.execute(f"SELECT _line, {col}__raw::VARCHAR, {other}::VARCHAR FROM {table} "
                                f"WHERE list_contains($lines, _line) ORDER BY _line", {"lines": lines}).fetchall()
@@ -1141,7 +1144,9 @@ def _validate(mem, kind: str, header: list[str], fmt: str, name: str, config: Co
         problems += p
         total += n
     elif kind in PIPELINE_KEYS:
-        key = [k if k in mapping else f"coalesce({k}, 1)" for k in PIPELINE_KEYS[kind]]
+        # an attempt not given is 1 (as _final_select writes it)
+        key = [k for k in PIPELINE_KEYS[kind] if k != "attempt" or "attempt" in mapping]
+        key = ["coalesce(attempt, 1)" if k == "attempt" else k for k in key]
         p, n = _duplicate_check(mem, key, name, records,
                                 f"each {' + '.join(PIPELINE_KEYS[kind])} once per input")
         problems += p
