@@ -92,3 +92,15 @@ def test_cost_hidden_without_the_cost_role(demo_db, monkeypatch):
         shown = " ".join(" ".join(d.value.columns) for d in at.dataframe)
     assert "CI minutes" in labels and "CI cost" not in labels
     assert "ci_cost" not in shown and "CI minutes and cost" not in texts(at)
+
+
+def test_teams_page_shows_ci_cost_and_flaky_rate(demo_db):
+    with dashboard_env(demo_db):
+        at = open_app("teams")
+        assert not at.exception, at.exception
+        f = at.session_state[ui.KEY_FILTERS]
+        board = at.dataframe[0].value
+        expected = _expected(demo_db, f, by="team").set_index("scope")
+    catalog = board[board["team"] == "catalog"].iloc[0]
+    assert catalog["flaky_rate"] == pytest.approx(expected.loc["catalog", "flaky_rate"])
+    assert catalog["ci_cost"] == pytest.approx(expected.loc["catalog", "ci_cost"]) and catalog["ci_cost"] > 0

@@ -181,3 +181,17 @@ def test_minutes_workflows_drilldown(loaded):
 def test_unknown_grouping(loaded):
     with _con(loaded) as con, pytest.raises(PipelineQueryError, match="service"):
         pipeline_summary(con, CONFIG, START, END, by="service")
+
+
+def test_weekly_export_gains_ci_cost_and_flaky_rate(loaded):
+    from metrics.export import export_metrics_table, to_csv_bytes
+
+    with _con(loaded) as con:
+        df = export_metrics_table(con, CONFIG, START, END, by="team", period="week")
+        by_service = export_metrics_table(con, CONFIG, START, END, by="service", period="week")
+    row = df[df.scope == "payments"].iloc[0]
+    # shop/api is payments': the week's cost 2.072 and flaky 1 / 2 (as test_summary_org_total)
+    assert row.ci_cost == pytest.approx(2.072) and row.flaky_rate == pytest.approx(0.5)
+    assert list(df.columns[-2:]) == ["ci_cost", "flaky_rate"]
+    assert "2.07,0.5000" in to_csv_bytes(df[df.scope == "payments"]).decode()
+    assert by_service.empty or by_service["ci_cost"].isna().all()
