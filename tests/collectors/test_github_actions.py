@@ -11,6 +11,7 @@ import pytest
 from cadence.config import parse_config
 from collectors.github import GitHubSettings, make_client, sync
 from tests.fake_github import FakeGitHub
+from tests.fake_github.scenarios import actions_repo
 from warehouse import connect
 
 NOW = datetime(2026, 3, 20, 12, 0)
@@ -135,17 +136,7 @@ def test_a_run_in_progress_is_read_again_until_it_finishes(fake, db_path):
 def test_request_budget_of_a_busy_repository(fake, db_path):
     """3,000 runs in the lookback: at most 60 requests on the first sync, jobs included; a re-sync
     of the unchanged repository at most 2 (docs/performance.md)."""
-    r = fake.add_repo("shop/api")
-    r.commit("init", "2026-01-01T00:00:00Z")
-    workflows = [r.add_workflow(n, f".github/workflows/{n}.yml") for n in ("ci", "lint", "docs")]
-    t0 = datetime(2026, 1, 1, 0, 0)
-    for i in range(3000):   # one run every 38 minutes: 2026-01-01 .. 2026-03-20
-        wf = workflows[i % 3]
-        run_ = r.add_actions_run(wf, f"{i:040x}", t0 + timedelta(minutes=38 * i),
-                                 conclusion="failure" if i % 100 == 7 else "success",
-                                 jobs=(("build", LINUX, 0.3, 3), ("test", LINUX, 0.2, 5)))
-        if i % 100 == 7:
-            r.rerun(run_, t0 + timedelta(minutes=38 * i + 20))
+    actions_repo(fake, runs=3000)   # 2026-01-01 .. 2026-03-20, 30 of them re-run once
     report = run(db_path, config_for(fake, since="2026-01-01"))
     assert report.synced == ["shop/api"], report.failed
     first = len(fake.requests)

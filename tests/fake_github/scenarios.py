@@ -40,3 +40,22 @@ def busy_repo(fake, full_name: str = "shop/api", *, pulls: int = 1000, deploymen
             repo.deploy(pr.merge_oid, merged + timedelta(minutes=30))
             made += 1
     return repo
+
+
+def actions_repo(fake, full_name: str = "shop/api", *, runs: int = 3000, start: str = "2026-01-01T00:00:00Z",
+                 every_minutes: int = 38) -> Repo:
+    """``runs`` GitHub Actions runs of three workflows (ci, lint, docs), one every ``every_minutes``,
+    each with two Linux jobs; every 100th (from the 8th) fails and passes when re-run 20 minutes
+    later (so 1 % of runs have a second attempt)."""
+    repo = fake.add_repo(full_name)
+    t0 = ts(start)
+    repo.commit("init", t0)
+    workflows = [repo.add_workflow(n, f".github/workflows/{n}.yml") for n in ("ci", "lint", "docs")]
+    for i in range(runs):
+        wf = workflows[i % 3]
+        at = t0 + timedelta(minutes=every_minutes * i)
+        run = repo.add_actions_run(wf, f"{i:040x}", at, conclusion="failure" if i % 100 == 7 else "success",
+                                   jobs=(("build", ("ubuntu-latest",), 0.3, 3), ("test", ("ubuntu-latest",), 0.2, 5)))
+        if i % 100 == 7:
+            repo.rerun(run, at + timedelta(minutes=20))
+    return repo
