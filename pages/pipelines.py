@@ -98,6 +98,8 @@ box = ui.rows_expander("Open the runs behind these numbers", key="pl-runs")
 if box is not None:
     with box:
         runs = ui.load(pipeline_drilldown, **view)
+        # Only web links are links: an ingested url could hold any scheme.
+        runs["url"] = runs["url"].where(runs["url"].fillna("").str.match(r"^https?://"))
         if not costs_ok:
             runs = runs.drop(columns=["ci_cost"])
         ui.table(runs, f"pipeline-runs-{f.start}-{f.end}", key="pl-runs-table",
