@@ -23,6 +23,7 @@ PAGES = [
     st.Page("pages/delivery.py", title="Delivery", icon=":material/rocket_launch:"),
     st.Page("pages/stability.py", title="Stability", icon=":material/health_and_safety:"),
     st.Page("pages/reliability.py", title="Reliability", icon=":material/monitor_heart:"),
+    st.Page("pages/pipelines.py", title="Pipelines", icon=":material/conveyor_belt:"),
     st.Page("pages/teams.py", title="Teams", icon=":material/groups:"),
     st.Page("pages/costs.py", title="Costs", icon=":material/payments:"),
     st.Page("pages/capacity.py", title="Capacity", icon=":material/insights:"),

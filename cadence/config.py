@@ -35,7 +35,8 @@ TOKEN_ENV_SOURCES = ("github", "pagerduty")
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 TOP_LEVEL_KEYS = {"database", "production_environments", "attribution_window_days",
                   "rework_labels", "teams", "sources", "cost_allocation", "benchmark", "slos",
-                  "auth", "investment", "exclude_authors", "capacity", "notify"}
+                  "auth", "investment", "exclude_authors", "capacity", "notify",
+                  "pipelines"}
 TEAM_KEYS = {"repos", "services", "cost_tags", "accounts", "notify"}
 BENCHMARKS = ("2021", "2023", "2024")
 COST_ALLOCATION_KEYS = {"accounts", "services", "shared_split", "shared_tags"}
@@ -76,6 +77,7 @@ class Config:
     # [investment], exclude_authors, [capacity]: the capacity review (cadence/capacity_settings.py)
     review: ReviewSettings = field(default_factory=ReviewSettings)
     notify: NotifySettings | None = None  # [notify]: digest and alert channels (cadence.notify)
+    pipelines: Any = None  # [pipelines]: cadence.pipelines.PipelineSettings (None: the defaults)
 
     # -- team mapping (used by metrics through the team_map tables) ---------------------------
     def team_rows(self) -> list[tuple[str, str, str]]:
@@ -219,6 +221,9 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     kwargs["review"] = parse_review(data, path)
     kwargs["notify"] = parse_notify(data.get("notify"), path, teams,
                                     {name: team.notify for name, team in teams.items()})
+    if "pipelines" in data:   # CI default branches and minute rates: cadence/pipelines.py
+        from cadence.pipelines import parse_pipelines
+        kwargs["pipelines"] = parse_pipelines(data["pipelines"], path)
     config = Config(**kwargs)
     if {"cost_exports", "aws_exports"} & set(sources) or "athena" in sources.get("aws", {}):
         # The billing-export sections are validated by their collector (imported only when used).

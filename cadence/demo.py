@@ -399,6 +399,8 @@ def demo_config() -> dict:
         teams[team.name] = body
     from cadence.demo_slo import demo_slos
 
+    from cadence.demo_pipelines import MOBILE_REPO, MOBILE_TEAM   # a repo with CI runs only (issue 18)
+    teams[MOBILE_TEAM]["repos"].append(f"{ORG}/{MOBILE_REPO}")
     return {
         "teams": teams,
         "slos": demo_slos(),  # fed by the demo's hourly SLIs (cadence/demo_slo.py), not by Prometheus
@@ -1159,6 +1161,10 @@ def build_demo(path: str | os.PathLike, seed: int = 42, today: date | None = Non
                 counts[table] = upsert_rows(con, table, tables[table])
             # The SLIs draw from their own generator (seed, 17), so the tables above are as before.
             counts["sli_hours"] = upsert_rows(con, "sli_hours", sli_rows(tables["incidents"], cal.start, cal.days, seed))
+            from cadence.demo_pipelines import pipeline_rows   # CI runs (issue 18): their own generator
+            runs, jobs = pipeline_rows(ORG, TEAMS, cal.start, cal.days, seed)
+            counts["pipeline_runs"] = upsert_rows(con, "pipeline_runs", runs)
+            counts["pipeline_jobs"] = upsert_rows(con, "pipeline_jobs", jobs)
             set_meta(con, "is_demo", "true")
             set_meta(con, "demo_config", json.dumps(demo_config(), sort_keys=True))
             set_meta(con, "demo_seed", str(seed))

@@ -55,7 +55,9 @@ from typing import Any
 
 from cadence.config import Config
 from cadence.errors import CadenceError, ConfigError, SourceAuthError, SourceError, SourceRateLimitError
+from collectors.github_actions import ActionsFetcher
 from collectors.github_client import TOKEN_ENV, GitHubClient, GitHubHTTPError, make_auth
+from collectors.pipelines import write_pipeline_rows
 from warehouse import read_cursor, record_sync_error, upsert_rows, write_connection, write_cursor
 from warehouse.state import read_details
 
@@ -73,7 +75,7 @@ SIGNALS = ("auto", "environments", "workflow", "releases")
 CONFIG_KEYS = {"base_url", "repos", "org", "include", "exclude", "deployments", "workflow",
                "environments", "incident_label", "service_label_prefix", "severity_label_prefix",
                "max_rate_limit_wait", "parallelism", "since", "repo", "app_installation_id",
-               "min_request_interval", "token_env"}
+               "min_request_interval", "token_env", "actions"}
 REPO_KEYS = {"deployments", "workflow", "environments", "environment", "service"}
 REPO_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
@@ -207,6 +209,7 @@ class GitHubSettings:
     app_installation_id: int | None = None
     min_request_interval: float = 0.25
     token_env: str = TOKEN_ENV            # the variable holding the token (never the token itself)
+    actions: bool = True                  # GitHub Actions runs and jobs (collectors/github_actions.py)
     defaults: RepoSettings = field(default_factory=RepoSettings)
     per_repo: dict[str, RepoSettings] = field(default_factory=dict)
 
@@ -304,6 +307,10 @@ class GitHubSettings:
             kw["parallelism"] = number("parallelism", raw["parallelism"], 1, 16, int)
         if "app_installation_id" in raw:
             kw["app_installation_id"] = number("app_installation_id", raw["app_installation_id"], 1, 10**12, int)
+        if "actions" in raw:
+            if not isinstance(raw["actions"], bool):
+                raise fail("actions", f"must be true or false, got {raw['actions']!r}")
+            kw["actions"] = raw["actions"]
         if "since" in raw:
             value = raw["since"]
             if isinstance(value, str):
@@ -388,6 +395,9 @@ class RepoPlan:
     cursors: dict[str, str | None]
     details: dict
     chain: dict[str, int]
+    actions_cursor: str | None = None        # collectors/github_actions.py: scope OWNER/NAME:actions
+    actions_details: dict = field(default_factory=dict)
+    actions_known: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -405,6 +415,7 @@ class RepoResult:
     flags: list[dict] = field(default_factory=list)
     requests: int = 0
     pages: dict[str, int] = field(default_factory=dict)
+    actions: Any = None                       # github_actions.ActionsResult (None: not read)
 
 
 @dataclass
@@ -579,6 +590,10 @@ class RepoFetcher:
         self._finish_chain()
         self._compare_off_chain()
         self._cursors(parts)
+        if self.settings.actions:
+            self.result.actions = ActionsFetcher(
+                self.client, self.repo, cursor=self.plan.actions_cursor, details=self.plan.actions_details,
+                known=self.plan.actions_known, since=self.settings.since, now=self.now).fetch()
         self.result.requests = self.client.requests - self.requests_before
         self.result.pages = {k: p.pages for k, p in parts.items() if p.pages}
         return self.result
@@ -1157,7 +1172,11 @@ def load_plan(con, repo: str, settings: RepoSettings) -> RepoPlan:
     cursors = {e: read_cursor(con, SOURCE, f"{repo}:{e}") for e in ENTITIES}
     details = read_details(con, SOURCE, repo)
     chain = dict(con.execute("SELECT sha, position FROM branch_commits WHERE repo = ?", [repo]).fetchall())
-    return RepoPlan(repo, settings, cursors, details, chain)
+    known = {rid: (attempt, status, iso(finished)) for rid, attempt, status, finished in con.execute(
+        "SELECT id, attempt, status, finished_at FROM pipeline_runs WHERE repo = ? AND source = ? "
+        "QUALIFY row_number() OVER (PARTITION BY id ORDER BY attempt DESC) = 1", [repo, SOURCE]).fetchall()}
+    return RepoPlan(repo, settings, cursors, details, chain, read_cursor(con, SOURCE, f"{repo}:actions"),
+                    read_details(con, SOURCE, f"{repo}:actions"), known)
 
 
 def write_result(con, result: RepoResult, production: Iterable[str]) -> dict[str, int]:
@@ -1174,6 +1193,10 @@ def write_result(con, result: RepoResult, production: Iterable[str]) -> dict[str
         con.execute("DELETE FROM branch_commits WHERE repo = ? AND position > ?", [repo, result.chain_drop_above])
     upsert_rows(con, "branch_commits", result.chain_rows)
     rows["deployment_changes"] = link_deployments(con, repo, production, result.details.get("compare", {}))
+    if result.actions is not None:
+        rows.update(write_pipeline_rows(con, result.actions.runs, result.actions.jobs))
+        write_cursor(con, SOURCE, f"{repo}:actions", result.actions.cursor,
+                     rows_written=rows["pipeline_runs"] + rows["pipeline_jobs"], details=result.actions.details)
     total = sum(rows.values())
     for entity, cursor in result.cursors.items():
         if cursor is not None:

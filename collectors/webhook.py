@@ -2,11 +2,12 @@
 
 A Starlette app served by uvicorn (``cadence webhook``):
 
-* ``POST /deployments``, ``POST /incidents``, ``POST /changes``, ``POST /sli``: a JSON body holding
+* ``POST /deployments``, ``POST /incidents``, ``POST /changes``, ``POST /sli``, ``POST /pipeline_runs``,
+  ``POST /pipeline_jobs``: a JSON body holding
   one object or a list of objects with the columns of ``cadence ingest`` (docs/ingest.md). Validation and the
   write are ``warehouse.ingest.ingest_records``, the same code as ``cadence ingest``: a bad body is
   a 422 naming what and where, and nothing is written; rows are upserted on their key (``id``;
-  ``slo, hour`` for SLI hours), so a pipeline that retries a post changes nothing. The limits of a
+  ``slo, hour`` for SLI hours; ``id, attempt`` for pipeline runs, ``run_id, attempt, name`` for jobs), so a pipeline that retries a post changes nothing. The limits of a
   JSON record (keys, nesting, a key given twice, NUL characters, lone surrogates) are the same
   rules too (docs/ingest.md).
 * ``GET /healthz``: 200 when the process serves (no token needed, tells nothing about data).
@@ -48,7 +49,7 @@ DEFAULT_PORT = 8502
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 MIN_TOKEN_LENGTH = 16
-KINDS = ("deployments", "incidents", "changes", "sli")
+KINDS = ("deployments", "incidents", "changes", "sli", "pipeline_runs", "pipeline_jobs")
 SOURCE_NAME = "webhook"
 
 class _BodyTooLarge(Exception):

@@ -97,6 +97,10 @@ METRICS_COLUMNS: tuple[Column, ...] = (
     _c("cost_per_deployment", "float", "currency/deployment", "effective_cost / deployments.", 2),
     _c("cost_per_change", "float", "currency/change", "effective_cost / changes_deployed.", 2),
     _c("utilization", "float", "fraction 0-1", "Used / provisioned compute, weighted by cost.", 4),
+    _c("ci_cost", "float", "USD", "CI minutes (each job rounded up to whole minutes) x the runner's per-minute "
+                                  "rate; empty by service.", 2),
+    _c("flaky_rate", "float", "fraction 0-1", "Of the (workflow, commit) pairs with a failed CI attempt, the share "
+                                              "that later passed on the same commit; empty by service.", 4),
 )
 
 CHANGES_COLUMNS: tuple[Column, ...] = (
@@ -158,7 +162,7 @@ _SPEC: dict[str, Column] = {c.name: c for c in (*METRICS_COLUMNS, *CHANGES_COLUM
 
 _DORA_COLUMNS = [n for n in METRIC_NAMES[3:] if n != "band_benchmark"
                  and n not in ("effective_cost", "billed_cost", "cost_per_deployment",
-                               "cost_per_change", "utilization")]
+                               "cost_per_change", "utilization", "ci_cost", "flaky_rate")]
 _COST_COLUMNS = ["effective_cost", "billed_cost", "cost_per_deployment", "cost_per_change", "utilization"]
 _COUNT_COLUMNS = ["deployments", "deployment_days", "changes_deployed", "failed_deployments",
                   "incidents", "open_incidents"]
@@ -253,6 +257,22 @@ def _cost_table(con, config: Config, start: date, end: date, by: str, period: st
     return df[["scope", "period_start", *[c for c in _COST_COLUMNS if c in df.columns]]]
 
 
+PIPELINE_BY = ("org", "team", "repo")   # CI runs belong to repos (metrics.pipelines), not to services
+
+
+def _with_pipelines(con, config: Config, merged: pd.DataFrame, start: date, end: date, by: str, period: str,
+                    scope: str | None) -> pd.DataFrame:
+    """CI cost and flaky rate (metrics.pipelines) of each exported scope and period; blank by service."""
+    if by not in PIPELINE_BY:
+        return merged.assign(ci_cost=None, flaky_rate=None)
+    from metrics.pipelines import pipeline_summary
+
+    ci = pipeline_summary(con, config, start, end, by=by, period=period, scope=scope)
+    ci = ci[["scope", "period_start", "ci_cost", "flaky_rate"]].copy()
+    ci["period_start"] = ci["period_start"].map(_as_date)
+    return merged.merge(ci, on=["scope", "period_start"], how="outer", sort=False)
+
+
 def export_metrics_table(con, config: Config, start: date, end: date, by: str = "team",
                          period: str = "week", benchmark: str | None = None,
                          scope: str | None = None) -> pd.DataFrame:
@@ -260,8 +280,8 @@ def export_metrics_table(con, config: Config, start: date, end: date, by: str = 
     deployment and utilization. Columns are exactly ``METRIC_NAMES``; rows sorted by
     period_start, then scope.
 
-    A scope with cost but no delivery activity still gets a row (counts 0, rates empty), so the
-    export shows where money went even in a quiet week.
+    A scope with cost or CI runs but no delivery activity still gets a row (counts 0, rates empty),
+    so the export shows where money went even in a quiet week.
     """
     from metrics import dora_metrics
 
@@ -275,7 +295,8 @@ def export_metrics_table(con, config: Config, start: date, end: date, by: str = 
         cost = cost[cost["scope"] == scope]
     cost = cost.drop(columns=[c for c in ("deployments", "changes_deployed") if c in cost.columns])
     merged = dora.merge(cost, on=["scope", "period_start"], how="outer", sort=False)
-    # Scopes present only in the cost table had no delivery activity: their counts are zero.
+    merged = _with_pipelines(con, config, merged, start, end, by, period, scope)
+    # Scopes present only in the cost or CI tables had no delivery activity: their counts are zero.
     for col in _COUNT_COLUMNS:
         merged[col] = merged[col].fillna(0).astype("Int64")
     merged["deploys_per_week"] = merged["deploys_per_week"].fillna(0.0)

@@ -9,6 +9,7 @@ from cadence import charts, ui
 from cadence.config import NO_TEAM
 from metrics import dora_metrics
 from metrics.costs import cost_by
+from metrics.pipelines import pipeline_summary
 
 f = ui.header("Teams", "Every team side by side")
 dora = ui.load(dora_metrics, start=f.start, end=f.end, by="team", period="total", benchmark=f.benchmark)
@@ -23,11 +24,13 @@ spend = cost.groupby("scope", as_index=False)["effective_cost"].sum() if not cos
     pd.DataFrame(columns=["scope", "effective_cost"])
 board = dora.merge(spend, on="scope", how="outer").rename(columns={"scope": "team"})
 board["cost_per_deployment"] = board["effective_cost"] / board["deployments"].where(board["deployments"] > 0)
+ci = ui.load(pipeline_summary, start=f.start, end=f.end, by="team", period="total")   # CI (issue 18)
+board = board.merge(ci[["scope", "flaky_rate", "ci_cost"]].rename(columns={"scope": "team"}), on="team", how="left")
 board = board[["team", "deployments", "deploys_per_week", "band_deployment_frequency", "lead_time_p50_hours",
                "band_lead_time", "change_failure_rate", "band_change_failure_rate", "recovery_time_p50_hours",
-               "band_recovery_time", "rework_rate", "effective_cost", "cost_per_deployment"]]
+               "band_recovery_time", "rework_rate", "flaky_rate", "effective_cost", "cost_per_deployment", "ci_cost"]]
 if not show_costs:
-    board = board.drop(columns=["effective_cost", "cost_per_deployment"])
+    board = board.drop(columns=["effective_cost", "cost_per_deployment", "ci_cost"])
 board = board.sort_values("deploys_per_week", ascending=False, na_position="last", ignore_index=True)
 # What the sidebar can filter to: the configured teams and "(no team)"; cost scopes ("unallocated",
 # "shared") are not teams.
@@ -53,6 +56,8 @@ ui.table(board, f"teams-{f.start}-{f.end}", key="teams-board", on_select=pick_ro
              "rework_rate": st.column_config.NumberColumn("rework rate", format="percent"),
              "effective_cost": st.column_config.NumberColumn("cost", format="dollar"),
              "cost_per_deployment": st.column_config.NumberColumn("cost / deployment", format="dollar"),
+             "flaky_rate": st.column_config.NumberColumn("CI flaky rate", format="percent"),
+             "ci_cost": st.column_config.NumberColumn("CI cost", format="dollar"),
              **{c: st.column_config.TextColumn("band") for c in board.columns if c.startswith("band_")}})
 st.session_state["teams-pick"] = f.team if f.team in teams else None  # mirror the sidebar filter
 st.pills("Filter every page to", teams, key="teams-pick",

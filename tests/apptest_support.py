@@ -21,7 +21,8 @@ from streamlit.testing.v1 import AppTest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 APP = REPO_ROOT / "app.py"
-PAGES = ("overview", "delivery", "stability", "reliability", "teams", "costs", "capacity", "data_health")
+PAGES = ("overview", "delivery", "stability", "reliability", "teams", "costs", "capacity", "data_health",
+         "pipelines")
 # The demo's fixed "today" in every dashboard test, benchmark and screenshot.
 DEMO_TODAY = date(2026, 11, 20)
 

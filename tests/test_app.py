@@ -19,7 +19,8 @@ from warehouse import connect, read_connection, upsert_rows, write_connection
 pytestmark = pytest.mark.xdist_group("dashboard")
 
 TITLES = {"overview": "Overview", "delivery": "Delivery", "stability": "Stability", "reliability": "Reliability",
-          "teams": "Teams", "costs": "Costs", "capacity": "Capacity", "data_health": "Data health"}
+          "teams": "Teams", "costs": "Costs", "capacity": "Capacity", "data_health": "Data health",
+          "pipelines": "Pipelines"}
 
 
 @pytest.fixture(scope="session")

@@ -38,7 +38,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 # first on purpose: the first request to a fresh server is then a deep link (see ui._ensure_app_ran).
 PAGES = {"delivery": "Delivery", "": "Overview", "stability": "Stability", "reliability": "Reliability",
          "teams": "Teams", "costs": "Costs",
-         "capacity": "Capacity", "data_health": "Data health"}
+         "capacity": "Capacity", "data_health": "Data health", "pipelines": "Pipelines"}
 # Demo data ends on Sunday 2026-11-15 (the Sunday before DEMO_TODAY); "Last 12 weeks" starts on the
 # Monday 11 weeks before that week's Monday 2026-11-09, i.e. 2026-08-24.
 DEFAULT_START, DEFAULT_END = date(2026, 8, 24), date(2026, 11, 15)
@@ -303,4 +303,37 @@ def test_the_capacity_page_downloads_the_review_that_opens_offline(server, brows
     assert doc.locator("svg").count() >= len(cfg.teams) + 1
     assert requests == [saved.as_uri()]   # nothing but the file itself was requested
     context.close()
+    assert not errors, errors
+
+
+def test_pipelines_page_in_a_real_browser(server, browser):
+    """The Pipelines page (issue 18): its tiles are metrics.pipelines of the view, a team in the URL
+    narrows them, and the runs behind the numbers open in a table."""
+    from playwright.sync_api import expect
+
+    from metrics.pipelines import pipeline_summary
+
+    cfg = effective_config(load_config(None), server["db"])
+
+    def expected(**kw):
+        with read_connection(server["db"]) as con:
+            return pipeline_summary(con, cfg, DEFAULT_START, DEFAULT_END, **kw).iloc[0]
+
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    for query, row in (("", expected()), ("?team=catalog", expected(by="team", scope="catalog"))):
+        page.goto(f"{server['base']}/pipelines{query}")
+        _settle(page, "Pipelines")
+        want = {"Runs": f"{int(row.runs):,}", "Success rate": ui.fmt_pct(row.success_rate),
+                "Flaky rate": ui.fmt_pct(row.flaky_rate), "CI cost": ui.fmt_money(row.ci_cost)}
+        for label, value in want.items():
+            tile = page.locator('[data-testid="stMetric"]').filter(
+                has=page.locator('[data-testid="stMetricLabel"]', has_text=label))
+            expect(tile.locator('[data-testid="stMetricValue"]').first).to_have_text(value, timeout=DEADLINE_MS)
+        assert page.get_by_text("Red spells on the default branch").count() == 1
+    page.get_by_text("Open the runs behind these numbers").click()
+    page.get_by_role("button", name="Download CSV").last.wait_for(timeout=DEADLINE_MS)
+    expect(page.locator('[data-testid="stExpander"] [data-testid="stDataFrame"]').first).to_be_visible(
+        timeout=DEADLINE_MS)
     assert not errors, errors

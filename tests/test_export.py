@@ -170,6 +170,7 @@ def test_export_week_by_team_from_real_rows(project, capsys, monkeypatch):
         "band_change_failure_rate": "low", "band_recovery_time": "high", "band_benchmark": "2024",
         "effective_cost": "70.00", "billed_cost": "70.00", "cost_per_deployment": "35.00",
         "cost_per_change": "35.00", "utilization": "",   # no utilization rows seeded
+        "ci_cost": "", "flaky_rate": "",                   # no CI runs seeded
     }
     # storefront: d3 ships c3 (hotfix) → rework 1/1; lead 11-18 08:00 − 11-17 20:00 = 12 h;
     # coding 1, pickup 1, review 22:00 → 07:00 = 9, deploy 1. No incident: CFR 0, recovery empty.

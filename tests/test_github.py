@@ -98,8 +98,8 @@ def test_first_sync_writes_changes_deployments_links_incidents(fake, db_path):
     r, p1, p2 = small_repo(fake)
     report = run(db_path, make_config(fake))
     assert report.synced == ["shop/api"] and not report.failed
-    # One GraphQL request carries every part of this small repo.
-    assert fake.counted() == 1 and report.requests == 1
+    # One GraphQL request carries every part of this small repo, plus the Actions runs listing (REST).
+    assert fake.counted() == 2 and report.requests == 2
 
     changes = rows(db_path, "SELECT id, author, labels, first_commit_at, opened_at, first_review_at, merged_at, "
                             "merge_sha FROM changes ORDER BY id")
@@ -127,7 +127,7 @@ def test_first_sync_writes_changes_deployments_links_incidents(fake, db_path):
     cursors = dict(rows(db_path, "SELECT scope, cursor FROM sync_state WHERE source = 'github'"))
     assert cursors["shop/api:pulls"] == "2026-03-03T10:00:00Z"
     assert cursors["shop/api:history"] == r.head
-    assert all(q["path"] == "/api/graphql" for q in fake.requests)
+    assert [q["path"] for q in fake.requests] == ["/api/graphql", "/api/v3/repos/shop/api/actions/runs"]
 
 
 def test_resync_costs_one_request_and_picks_up_new_work(fake, db_path):
@@ -249,7 +249,7 @@ def test_secondary_limit_and_429_are_retried_after_retry_after(fake, db_path):
     started = time.monotonic()
     report = run(db_path, make_config(fake))
     assert report.synced == ["shop/api"]
-    assert [q["status"] for q in fake.requests] == [403, 429, 200]
+    assert [q["status"] for q in fake.requests] == [403, 429, 200, 200]   # the last: Actions runs
     assert time.monotonic() - started >= 2          # both Retry-After waits were honoured
 
 
@@ -285,7 +285,8 @@ def test_server_error_burst_is_retried_and_a_lasting_outage_fails_one_repo(fake,
     small_repo(fake)
     fake.add_fault("/api/graphql", server_error(502), server_error(503), server_error(502))
     report = run(db_path, make_config(fake))
-    assert report.synced == ["shop/api"] and [q["status"] for q in fake.requests] == [502, 503, 502, 200]
+    # the last 200: the Actions runs listing
+    assert report.synced == ["shop/api"] and [q["status"] for q in fake.requests] == [502, 503, 502, 200, 200]
     fake.add_fault("/api/graphql", *[server_error(502) for _ in range(5)])
     report = run(db_path, make_config(fake))
     assert "kept failing" in report.failed["shop/api"]
@@ -352,8 +353,9 @@ def test_direct_pushes_between_pull_requests_are_walked_through_history(fake, db
     assert rows(db_path, "SELECT change_id, deployment_id FROM deployment_changes ORDER BY 1") == [
         (f"github:shop/api#{a.number}", f"github:shop/api:deployment:{dep_a.id}"),
         (f"github:shop/api#{b.number}", f"github:shop/api:deployment:{dep_b.id}")]
-    # the first page's 100 commits end inside the direct pushes: one more history page from there
-    assert fake.counted() == 2
+    # the first page's 100 commits end inside the direct pushes: one more history page from there;
+    # and the Actions runs listing
+    assert fake.counted() == 3
     # the first-parent chain skips b's branch commits: init, a, 150 pushes, b's merge commit
     assert rows(db_path, "SELECT count(*) FROM branch_commits") == [(153,)]
 
@@ -494,7 +496,7 @@ def test_cli_sync_then_dora_metrics_show_the_synced_data(fake, db_path, tmp_path
                    "min_request_interval = 0\n")
     assert main(["--db", str(db_path), "--config", str(cfg), "sync", "github"]) == 0
     out = capsys.readouterr().out
-    assert "1 of 1 repositories synced" in out and "Requests: 1" in out
+    assert "1 of 1 repositories synced" in out and "Requests: 2" in out   # GraphQL page + Actions runs
 
     from metrics import dora_metrics
 
@@ -551,7 +553,7 @@ def test_cli_off_a_terminal_prints_one_timestamped_line_per_repo_event(fake, db_
     # the default branch's 3 commits (init + 2 merge commits; the release branch's are not on it)
     assert api == ["github shop/api: reading",
                    "github shop/api: page 1: 2 changes, 3 deployments, 3 new commits",
-                   "github shop/api: done: 1 requests; 2 changes, 3 deployments, 2 incidents written"]
+                   "github shop/api: done: 2 requests; 2 changes, 3 deployments, 2 incidents written"]
     secret = [ln.split(" ", 1)[1] for ln in lines if " shop/secret: " in ln]
     assert secret[0] == "github shop/secret: reading"
     assert secret[1].startswith('github shop/secret: failed: Repository "shop/secret" not found')

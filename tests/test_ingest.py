@@ -429,7 +429,7 @@ def test_docs_examples_ingest(db_path, tmp_path):
             result = ingest_file(db_path, kind, path, config=config)
             assert result.rows_read == 2 and not result.ignored_columns, (kind, fmt, result)
             seen.append((kind, fmt))
-    assert len(seen) == 10
+    assert len(seen) == 14   # csv and json for each of the 7 kinds
     assert rows(db_path, "SELECT team FROM costs ORDER BY team") == [("payments",), ("platform",)]
 
 

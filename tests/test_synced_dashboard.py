@@ -37,8 +37,9 @@ def synced_files(tmp_path_factory):
         with FakeGitHub() as gh, running() as pd:
             # shop/api: 80 PRs, one every 6 h from 2026-01-05 09:00 (→ 2026-01-25 03:00), a
             # production deployment after every 4th merge (20); shop/web: 40 PRs, 10 deployments.
-            busy_repo(gh, "shop/api", pulls=80, deployments=20, start="2026-01-05T09:00:00Z", seed=1)
-            busy_repo(gh, "shop/web", pulls=40, deployments=10, start="2026-01-06T10:00:00Z", seed=2)
+            # Both have a "ci" Actions run per merge, every 10th failing then passing on a re-run.
+            busy_repo(gh, "shop/api", pulls=80, deployments=20, start="2026-01-05T09:00:00Z", seed=1, actions=True)
+            busy_repo(gh, "shop/web", pulls=40, deployments=10, start="2026-01-06T10:00:00Z", seed=2, actions=True)
             pd.add("PDAPI1", "2026-01-12T11:00:00Z", service="PAPI", status="resolved",
                    resolved_at="2026-01-12T13:30:00Z")
             pd.add("PDAPI2", "2026-01-20T08:00:00Z", service="PAPI")            # still open
@@ -46,7 +47,7 @@ def synced_files(tmp_path_factory):
                 "[teams.payments]\nrepos = [\"shop/api\"]\nservices = [\"api\"]\n"
                 "[teams.storefront]\nrepos = [\"shop/web\"]\nservices = [\"web\"]\n"
                 f"[sources.github]\nbase_url = \"{gh.base_url}\"\nrepos = [\"shop/api\", \"shop/web\"]\n"
-                "min_request_interval = 0\n"
+                "min_request_interval = 0\nsince = \"2026-01-01\"\n"
                 f"[sources.pagerduty]\nbase_url = \"{pd.url}\"\nservice_ids = [\"PAPI\"]\n"
                 "[sources.pagerduty.services]\nPAPI = \"api\"\n", encoding="utf-8")
             mp.setenv("GITHUB_TOKEN", "test-token")

@@ -46,8 +46,8 @@ from warehouse.upsert import TABLE_KEYS
 
 log = logging.getLogger(__name__)
 
-KINDS = ("deployments", "changes", "incidents", "costs", "sli")
-NOUNS = {"sli": "SLI hour"}   # one record of a kind, where not the kind minus its "s"
+KINDS = ("deployments", "changes", "incidents", "costs", "sli", "pipeline_runs", "pipeline_jobs")
+NOUNS = {"sli": "SLI hour", "pipeline_runs": "pipeline run attempt", "pipeline_jobs": "pipeline job"}   # one record of a kind, where not the kind minus its "s"
 MAX_SHOWN = 20            # problems listed in an error message; the rest are counted
 PER_CHECK = 5             # offending lines collected per check
 # JSON records (webhook bodies, JSON Lines): a record names a few dozen columns at most, so these
@@ -64,6 +64,18 @@ STATUSES = ("success", "failure", "error", "cancelled", "in_progress", "queued",
 STATUS_SYNONYMS = {"succeeded": "success", "successful": "success", "ok": "success",
                    "passed": "success", "failed": "failure", "canceled": "cancelled",
                    "aborted": "cancelled", "running": "in_progress"}
+# CI attempt and job conclusions as stored (GitHub Actions' words; metrics/pipelines.py reads them),
+# and how other CI systems spell them (Jenkins: SUCCESS/FAILURE/ABORTED/UNSTABLE; CircleCI: failed,
+# canceled; Buildkite: passed, failed, canceled).
+CONCLUSIONS = ("success", "failure", "cancelled", "skipped", "timed_out", "neutral", "action_required",
+               "startup_failure", "stale")
+CONCLUSION_SYNONYMS = {"succeeded": "success", "successful": "success", "passed": "success", "ok": "success",
+                       "fixed": "success", "failed": "failure", "error": "failure", "errored": "failure",
+                       "unstable": "failure", "broken": "failure", "infrastructure_fail": "failure",
+                       "canceled": "cancelled", "aborted": "cancelled", "not_run": "skipped",
+                       "not_built": "skipped", "timedout": "timed_out", "timeout": "timed_out"}
+RUN_STATUSES = ("queued", "in_progress", "completed")
+RUNNER_OSES = ("linux", "windows", "macos")
 UNKNOWN_PROVIDER = "unknown"
 RESERVED_TEAMS = ("shared", "unallocated")
 
@@ -146,11 +158,46 @@ SPECS: dict[str, tuple[Col, ...]] = {
         Col("good", "float", True, doc="good events in the hour, 0 or more, at most `total`"),
         Col("total", "float", True, doc="all events in the hour, 0 or more"),
     ),
+    "pipeline_runs": (
+        Col("id", "key", True, ("run_id",), doc="the run's id, shared by its attempts; prefix it with your CI "
+                                                  "(e.g. `jenkins:api-build:812`)"),
+        Col("attempt", "int", doc="1 for the first attempt, 2.. for re-runs of the same run; default 1"),
+        Col("repo", "key", True, doc="repository, e.g. `shop/api`"),
+        Col("workflow", "key", True, ("pipeline", "job_name"), doc="workflow or pipeline name"),
+        Col("branch", "key", doc="branch built"),
+        Col("sha", "text", False, ("commit",), doc="commit built"),
+        Col("event", "key", doc="what triggered it: push, pull_request, schedule, ..."),
+        Col("conclusion", "status", False, ("result",),
+            doc="success, failure, cancelled, skipped, timed_out (and Jenkins/CircleCI/Buildkite spellings); "
+                "empty while running"),
+        Col("status", "status", doc="queued, in_progress or completed; default completed when finished_at is "
+                                    "given, else in_progress"),
+        Col("created_at", "ts", doc="when the run was created (the push); default queued_at"),
+        Col("queued_at", "ts", doc="when this attempt was queued; not after started_at"),
+        Col("started_at", "ts", doc="when this attempt started; not after finished_at"),
+        Col("finished_at", "ts", doc="when this attempt finished; empty while running"),
+        Col("url", "text", doc="link to the run"),
+    ),
+    "pipeline_jobs": (
+        Col("run_id", "key", True, doc="the `id` of its run"),
+        Col("attempt", "int", doc="the run attempt it belongs to; default 1"),
+        Col("name", "key", True, ("job",), doc="job name, unique within the attempt"),
+        Col("runner_os", "status", doc="linux, windows or macos (prices the minutes)"),
+        Col("runner_labels", "list", False, ("labels",), doc="runner labels, e.g. `ubuntu-latest-8-cores`"),
+        Col("self_hosted", "bool", doc="true for your own runners (priced at `self_hosted`); default false"),
+        Col("conclusion", "status", False, ("result",), doc="as for pipeline_runs"),
+        Col("queued_at", "ts", doc="when the job was queued; not after started_at"),
+        Col("started_at", "ts", doc="when it started; not after finished_at"),
+        Col("finished_at", "ts", doc="when it finished; empty while running"),
+        Col("url", "text", doc="link to the job"),
+    ),
 }
 
 TABLES = {"deployments": "deployments", "changes": "changes", "incidents": "incidents", "costs": "costs",
-          "sli": "sli_hours"}
-LIST_COLUMNS = {"labels"}   # warehouse list columns (updated apart: see _upsert)
+          "sli": "sli_hours", "pipeline_runs": "pipeline_runs", "pipeline_jobs": "pipeline_jobs"}
+# Natural keys of the pipeline kinds as the input spells them (one row per key per input).
+PIPELINE_KEYS = {"pipeline_runs": ["id", "attempt"], "pipeline_jobs": ["run_id", "attempt", "name"]}
+LIST_COLUMNS = {"labels", "runner_labels"}   # warehouse list columns (updated apart: see _upsert)
 
 
 # -- results and problems ---------------------------------------------------------------------------
@@ -785,7 +832,40 @@ def _kind_checks(kind: str, mapping: dict[str, int], config: Config) -> tuple[li
                            '"{v}" is not a currency code (e.g. USD, EUR)'))
     elif kind == "sli":
         errors += _sli_checks(config)
+    elif kind in PIPELINE_KEYS:
+        errors += _pipeline_checks(kind, mapping)
     return errors, warnings
+
+
+def _pipeline_checks(kind: str, mapping: dict[str, int]) -> list[tuple[str, str, str]]:
+    """A CI attempt or job: known words, attempt 1 or more, and queued <= started <= finished (a
+    time out of order is an error, not a warning: it would make durations and queue times negative)."""
+    have = set(mapping)
+    words = ", ".join(CONCLUSIONS)
+    errors = []
+    if "conclusion" in have:
+        errors.append(("conclusion", f"conclusion IS NOT NULL AND conclusion NOT IN ({_sql_list(CONCLUSIONS)}) "
+                                     f"AND conclusion NOT IN ({_sql_list(CONCLUSION_SYNONYMS)})",
+                       f'"{{v}}" is not a conclusion; use one of {words} (empty while running)'))
+    if "attempt" in have:
+        errors.append(("attempt", "attempt IS NOT NULL AND attempt < 1", '"{v}" is not an attempt number (1, 2, ...)'))
+    if kind == "pipeline_runs" and "status" in have:
+        errors.append(("status", f"status IS NOT NULL AND status NOT IN ({_sql_list(RUN_STATUSES)})",
+                       f'"{{v}}" is not a status; use one of {", ".join(RUN_STATUSES)}'))
+    if kind == "pipeline_jobs" and "runner_os" in have:
+        errors.append(("runner_os", f"runner_os IS NOT NULL AND runner_os NOT IN ({_sql_list(RUNNER_OSES)})",
+                       f'"{{v}}" is not a runner OS; use one of {", ".join(RUNNER_OSES)}'))
+    noun = "attempt" if kind == "pipeline_runs" else "job"
+    if {"queued_at", "started_at"} <= have:
+        errors.append(("started_at", "started_at < queued_at",
+                       f'"{{v}}" is before the {noun} was queued ({{other}}); fix the times at their source'))
+    if {"started_at", "finished_at"} <= have:
+        errors.append(("finished_at", "finished_at < started_at",
+                       f'"{{v}}" is before the {noun} started ({{other}}); fix the times at their source'))
+    elif {"queued_at", "finished_at"} <= have:
+        errors.append(("finished_at", "finished_at < queued_at",
+                       f'"{{v}}" is before the {noun} was queued ({{other}}); fix the times at their source'))
+    return errors
 
 
 def _sli_checks(config: Config) -> list[tuple[str, str, str]]:
@@ -835,6 +915,10 @@ def _run_checks(mem, checks: list[tuple[str, str, str]], records: bool, table: s
         problems = []
         if count:
             other = {"resolved_at": "created_at__raw", "good": "total__raw"}.get(col, "NULL")
+            if col in ("started_at", "finished_at") and "queued_at" in checks[i][1]:
+                other = "queued_at__raw"
+            elif col == "finished_at" and "started_at" in checks[i][1]:
+                other = "started_at__raw"
             hits = mem.execute(f"SELECT _line, {col}__raw::VARCHAR, {other}::VARCHAR FROM {table} "
                                f"WHERE list_contains($lines, _line) ORDER BY _line", {"lines": lines}).fetchall()
             for line, value, other_value in hits:
@@ -929,6 +1013,26 @@ def _final_select(kind: str, mapping: dict[str, int], config: Config, source: st
                 "url": pick("url")}
     elif kind == "sli":
         cols = {"slo": "slo", "hour": "hour", "good": "good", "total": "total"}
+    elif kind == "pipeline_runs":
+        conclusion = f"coalesce(map_extract_value(MAP {_synonym_map(CONCLUSION_SYNONYMS)}, {pick('conclusion')}), " \
+                     f"{pick('conclusion')})"
+        cols = {"id": "id", "attempt": f"CAST(coalesce({pick('attempt')}, 1) AS INTEGER)", "repo": "repo",
+                "workflow": "workflow", "branch": pick("branch"), "sha": pick("sha"), "event": pick("event"),
+                "status": f"coalesce({pick('status')}, CASE WHEN {pick('finished_at')} IS NOT NULL "
+                          f"THEN 'completed' ELSE 'in_progress' END)",
+                "conclusion": conclusion,
+                "created_at": f"coalesce({pick('created_at')}, {pick('queued_at')}, {pick('started_at')})",
+                "queued_at": f"coalesce({pick('queued_at')}, {pick('started_at')})",
+                "started_at": pick("started_at"), "finished_at": pick("finished_at"), "url": pick("url")}
+    elif kind == "pipeline_jobs":
+        conclusion = f"coalesce(map_extract_value(MAP {_synonym_map(CONCLUSION_SYNONYMS)}, {pick('conclusion')}), " \
+                     f"{pick('conclusion')})"
+        cols = {"run_id": "run_id", "attempt": f"CAST(coalesce({pick('attempt')}, 1) AS INTEGER)", "name": "name",
+                "runner_os": pick("runner_os"), "runner_labels": f"CAST({pick('runner_labels')} AS VARCHAR[])",
+                "self_hosted": f"coalesce({pick('self_hosted')}, false)",
+                "queued_at": f"coalesce({pick('queued_at')}, {pick('started_at')})",
+                "started_at": pick("started_at"), "finished_at": pick("finished_at"),
+                "conclusion": conclusion, "url": pick("url")}
     else:
         eff = pick("effective_cost", pick("billed_cost"))
         billed = pick("billed_cost", pick("effective_cost"))
@@ -946,8 +1050,8 @@ def _final_select(kind: str, mapping: dict[str, int], config: Config, source: st
     return select, [*cols, "source"]
 
 
-def _synonym_map() -> str:
-    return "{" + ", ".join(f"'{k}': '{v}'" for k, v in STATUS_SYNONYMS.items()) + "}"
+def _synonym_map(synonyms: dict[str, str] = STATUS_SYNONYMS) -> str:
+    return "{" + ", ".join(f"'{k}': '{v}'" for k, v in synonyms.items()) + "}"
 
 
 def _cost_allocation(mem, mapping: dict[str, int], config: Config) -> None:
@@ -1037,6 +1141,14 @@ def _validate(mem, kind: str, header: list[str], fmt: str, name: str, config: Co
     total = sum(n for n, _ in found[:len(errors)])
     if kind == "sli":
         p, n = _duplicate_check(mem, ["slo", "hour"], name, records, "one row per SLO and hour (sum such rows)")
+        problems += p
+        total += n
+    elif kind in PIPELINE_KEYS:
+        # an attempt not given is 1 (as _final_select writes it)
+        key = [k for k in PIPELINE_KEYS[kind] if k != "attempt" or "attempt" in mapping]
+        key = ["coalesce(attempt, 1)" if k == "attempt" else k for k in key]
+        p, n = _duplicate_check(mem, key, name, records,
+                                f"each {' + '.join(PIPELINE_KEYS[kind])} once per input")
         problems += p
         total += n
     elif kind != "costs":

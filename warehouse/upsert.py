@@ -30,6 +30,8 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "notify_alerts": ("alert_key",),
     "notify_alert_channels": ("alert_key", "channel"),
     "notify_deliveries": ("id",),
+    "pipeline_runs": ("id", "attempt"),
+    "pipeline_jobs": ("run_id", "attempt", "name"),
 }
 
 # Tables whose key is not declared as a PRIMARY KEY (migration 004: DuckDB's key index cost more

@@ -79,7 +79,8 @@ class Resolver:
 
     # -- root ---------------------------------------------------------------------------------
     def root(self) -> dict:
-        return {"repository": self.repository, "rateLimit": self.rate_limit,
+        return {"repository": self.repository, "rateLimit": self.rate_limit, "nodes": self.nodes,
+                "node": lambda info, id: self.nodes(info, [id])[0],
                 "viewer": {"__typename": "User", "login": self.token.get("login", "cadence-bot")}}
 
     def rate_limit(self, info, dryRun=False):
@@ -94,6 +95,32 @@ class Resolver:
             raise GraphQLError(f"Could not resolve to a Repository with the name '{full}'.",
                                extensions={"type": "NOT_FOUND"})
         return self.repo_node(repo)
+
+    def nodes(self, info, ids):
+        """Workflow runs by node id (the only node kind the collector asks for); GitHub allows at
+        most 100 ids per call and answers null for an id it cannot resolve."""
+        if len(ids) > PAGE_LIMIT:
+            raise GraphQLError(f"You may not request more than {PAGE_LIMIT} nodes at once.")
+        runs = {r.get("node_id"): (repo, r) for repo in self.fake.repos.values()
+                if self.fake.token_can_see(self.token, repo.full_name) for r in repo.actions_runs()}
+        return [self.run_node(*runs[i]) if i in runs else None for i in ids]
+
+    def run_node(self, repo: Repo, run: dict) -> dict:
+        attempts = run.get("_attempts") or [{"jobs": []}]
+
+        def check_runs(info, first=None, after=None, last=None, before=None, filterBy=None):
+            everything = (filterBy or {}).get("checkType") == "ALL"
+            jobs = [j for a in attempts for j in a["jobs"]] if everything else attempts[-1]["jobs"]
+            return connection(jobs, lambda j: {
+                "__typename": "CheckRun", "databaseId": j["id"], "name": j["name"],
+                "status": j["status"].upper(), "conclusion": j["conclusion"].upper() if j["conclusion"] else None,
+                "startedAt": j["started_at"], "completedAt": j["completed_at"], "detailsUrl": j["html_url"],
+                "url": j["html_url"]}, first=first, after=after, last=last, before=before, name="checkRuns")
+
+        return {"__typename": "WorkflowRun", "id": run["node_id"], "databaseId": run["id"],
+                "runNumber": run["id"], "event": run["event"], "createdAt": run["created_at"],
+                "updatedAt": run["updated_at"], "url": run["html_url"],
+                "checkSuite": {"__typename": "CheckSuite", "checkRuns": check_runs}}
 
     def _require(self, repo: Repo, section: str) -> None:
         if (repo.full_name, section) in self.token.get("forbidden", set()):

@@ -261,12 +261,60 @@ class Repo:
     def add_run(self, wf: Workflow, sha: str, at, *, conclusion: str | None = "success",
                 branch: str | None = None, minutes: int = 8) -> dict:
         at = ts(at)
-        run = {"id": next(_ids), "name": wf.name, "workflow_id": wf.id, "head_sha": sha,
+        rid = next(_ids)
+        run = {"id": rid, "node_id": f"WFR_{rid}", "name": wf.name, "workflow_id": wf.id, "head_sha": sha,
                "head_branch": branch or self.default_branch, "event": "push",
                "status": "completed" if conclusion else "in_progress", "conclusion": conclusion,
-               "created_at": iso(at), "run_started_at": iso(at),
+               "created_at": iso(at), "run_started_at": iso(at), "run_attempt": 1,
                "updated_at": iso(at + timedelta(minutes=minutes)),
-               "html_url": f"https://github.example/{self.full_name}/actions/runs/{len(wf.runs) + 1}",
+               "html_url": f"https://github.example/{self.full_name}/actions/runs/{rid}",
                "path": wf.path}
         wf.runs.append(run)
         return run
+
+    # -- Actions runs with jobs and attempts (issue 18) ----------------------------------------
+    def add_actions_run(self, wf: Workflow, sha: str, at, *, conclusion: str | None = "success",
+                        branch: str | None = None, event: str = "push",
+                        jobs: tuple = (("build", ("ubuntu-latest",), 0.5, 6),), job_conclusions=None) -> dict:
+        """A workflow run whose first attempt has ``jobs`` ((name, labels, queue minutes, minutes)
+        each, started one after the other's queue); ``conclusion`` None leaves it in progress."""
+        run = self.add_run(wf, sha, at, conclusion=conclusion, branch=branch)
+        run["event"] = event
+        run["_attempts"] = []
+        self._attempt(run, ts(at), conclusion, jobs, job_conclusions)
+        return run
+
+    def rerun(self, run: dict, at, *, conclusion: str | None = "success", jobs=None, job_conclusions=None) -> None:
+        """A new attempt of ``run`` (same id and sha), queued at ``at``."""
+        jobs = jobs or tuple((j["name"], tuple(j["labels"]), 0.5, 5) for j in run["_attempts"][-1]["jobs"])
+        self._attempt(run, ts(at), conclusion, jobs, job_conclusions)
+
+    def finish(self, run: dict, conclusion: str, at) -> None:
+        """The latest attempt of an in-progress run completes at ``at``."""
+        attempt = run["_attempts"][-1]
+        for j in attempt["jobs"]:
+            if j["status"] != "completed":
+                j.update(status="completed", conclusion=conclusion, completed_at=iso(ts(at)))
+        run.update(status="completed", conclusion=conclusion, updated_at=iso(ts(at)))
+
+    def _attempt(self, run, at, conclusion, jobs, job_conclusions) -> None:
+        n = len(run["_attempts"]) + 1
+        out, t = [], at
+        for i, (name, labels, queue, minutes) in enumerate(jobs):
+            started = t + timedelta(minutes=queue)
+            done = started + timedelta(minutes=minutes)
+            jc = (job_conclusions or {}).get(name, conclusion)
+            jid = next(_ids)
+            out.append({"id": jid, "run_id": run["id"], "run_attempt": n, "name": name, "labels": list(labels),
+                        "status": "completed" if conclusion else "in_progress",
+                        "conclusion": jc if conclusion else None, "created_at": iso(t),
+                        "started_at": iso(started), "completed_at": iso(done) if conclusion else None,
+                        "html_url": f"https://github.example/{self.full_name}/actions/runs/{run['id']}/job/{jid}",
+                        "runner_name": "GitHub Actions 2" if "self-hosted" not in labels else "rack-1"})
+            t = done
+        run["_attempts"].append({"attempt": n, "jobs": out})
+        run.update(run_attempt=n, run_started_at=iso(at), status="completed" if conclusion else "in_progress",
+                   conclusion=conclusion, updated_at=iso(t))
+
+    def actions_runs(self) -> list[dict]:
+        return [r for wf in self.workflows for r in wf.runs]

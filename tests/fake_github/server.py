@@ -409,6 +409,18 @@ class _Handler(BaseHTTPRequestHandler):
             if wf is None:
                 return self._send(404, {"message": "Not Found"}, repo=full)
             return self._runs(repo, wf)
+        if rest == "/actions/runs":
+            return self._runs(repo, None)
+        m = re.match(r"^/actions/runs/(\d+)/jobs$", rest)
+        if m:
+            run = next((r for r in repo.actions_runs() if r["id"] == int(m.group(1))), None)
+            if run is None:
+                return self._send(404, {"message": "Not Found"}, repo=full)
+            attempts = run.get("_attempts") or []
+            if self._params.get("filter") != "all":
+                attempts = attempts[-1:]
+            jobs = [j for a in attempts for j in a["jobs"]]
+            return self._paginate(jobs, repo.full_name, wrap=("jobs", len(jobs)))
         m = re.match(r"^/compare/(.+)\.\.\.(.+)$", rest)
         if m:
             return self._compare(repo, urllib.parse.unquote(m.group(1)), urllib.parse.unquote(m.group(2)))
@@ -420,7 +432,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _runs(self, repo: Repo, wf) -> None:
         p = self._params
-        runs = sorted(wf.runs, key=lambda r: (r["created_at"], r["id"]), reverse=True)
+        runs = sorted(wf.runs if wf is not None else repo.actions_runs(),
+                      key=lambda r: (r["created_at"], r["id"]), reverse=True)
+        runs = [{k: v for k, v in r.items() if not k.startswith("_")} for r in runs]
         filtered = False
         if p.get("branch"):
             runs = [r for r in runs if r["head_branch"] == p["branch"]]
