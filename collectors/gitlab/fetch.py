@@ -111,6 +111,7 @@ class ProjectResult:
     cursors: dict[str, str | None] = field(default_factory=dict)           # part scope suffix -> cursor
     details: dict = field(default_factory=dict)
     flags: list[dict] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)                 # part -> why GitLab cannot serve it
     requests: int = 0
     pages: dict[str, int] = field(default_factory=dict)
 

@@ -213,7 +213,19 @@ def read_pipelines(f: ProjectFetcher) -> None:
             params["updated_after"] = after
         if page_no > 1:
             params["page"] = page_no
-        resp = f.client.get(f"/projects/{project_id}/pipelines", params, what=f'pipelines of "{f.path}"')
+        try:
+            resp = f.client.get(f"/projects/{project_id}/pipelines", params, what=f'pipelines of "{f.path}"')
+        except GitLabHTTPError as exc:
+            if exc.status not in (403, 404) or read or page_no > 1 or after != since:
+                raise
+            # CI/CD switched off for the project (GitLab answers 403), or the token's user may not
+            # see pipelines: the project's other parts still land; Data health says why
+            f.result.skipped[PART] = (
+                f'GitLab refused the pipelines of "{f.path}" ({exc.status} {exc.message or "Forbidden"}): CI/CD '
+                "is off for the project, or the token's user lacks Reporter access; its merge requests, "
+                "deployments and incidents are synced")
+            log.info("gitlab %s: %s", f.path, f.result.skipped[PART])
+            return
         f._page(PART)
         page = resp.data or []
         for p in page:

@@ -31,7 +31,7 @@ from collectors.gitlab.fetch import (
 )
 from collectors.gitlab.queries import GROUP_PROJECTS_QUERY
 from collectors.gitlab.settings import PROJECT_PATH, GitLabSettings, parse_settings
-from warehouse import record_sync_error, upsert_rows, write_connection, write_cursor
+from warehouse import record_sync_error, record_sync_skipped, upsert_rows, write_connection, write_cursor
 from warehouse.state import read_details
 
 log = logging.getLogger(__name__)
@@ -156,6 +156,8 @@ def write_result(con, result: ProjectResult) -> dict[str, int]:
     for part, cursor in result.cursors.items():
         if cursor is not None:
             write_cursor(con, SOURCE, f"{path}:{part}", cursor)
+    for part, reason in result.skipped.items():
+        record_sync_skipped(con, SOURCE, f"{path}:{part}", reason)
     write_cursor(con, SOURCE, path, str(result.details.get("project", {}).get("id") or ""),
                  rows_written=sum(written.values()), details=result.details)
     return {table: written.get(table, 0) for table in TABLES} | {

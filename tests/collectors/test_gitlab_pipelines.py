@@ -217,6 +217,25 @@ def test_a_gitlab_without_keyset_pagination_on_jobs_gets_offset_pages(fake, db_p
     assert [r[1:] for r in got] == [r[1:] for r in expected]
 
 
+def test_a_project_with_ci_switched_off_still_syncs_its_other_parts(fake, db_path):
+    s = two_projects(fake)
+    s["api"].ci_enabled = False
+    report = run(db_path, make_config(fake))
+    assert sorted(report.synced) == ["shop/api", "shop/web"] and not report.failed
+    assert rows(db_path, "SELECT count(*) FROM changes WHERE repo = 'shop/api'") == [(2,)]
+    assert rows(db_path, "SELECT count(*) FROM pipeline_runs") == [(0,)]
+    ((skipped, error, cursor),) = rows(db_path, "SELECT skipped, last_error, cursor FROM sync_state "
+                                                "WHERE scope = 'shop/api:pipelines'")
+    assert error is None and cursor is None
+    assert skipped.startswith('GitLab refused the pipelines of "shop/api" (403') and "CI/CD is off" in skipped
+    assert requests_to(fake, s["api"].id, "/jobs") == 0
+    # switched on again: the next run reads them and the note goes
+    s["api"].ci_enabled = True
+    run(db_path, make_config(fake))
+    assert rows(db_path, "SELECT count(*) FROM pipeline_runs") == [(4,)]
+    assert rows(db_path, "SELECT skipped FROM sync_state WHERE scope = 'shop/api:pipelines'") == [(None,)]
+
+
 # -- the mapping itself (no HTTP): choices documented in docs/sources.md#gitlab ----------------------
 
 def job(id_, name, status="success", *, shared=True, platform="linux", tags=(), started="2026-03-02T10:01:00Z",

@@ -230,6 +230,7 @@ class Project:
     releases: list[Release] = field(default_factory=list)
     pipelines: list[Pipeline] = field(default_factory=list)
     ci_config_path: str | None = None
+    ci_enabled: bool = True                       # False: CI/CD switched off (pipelines and jobs answer 403)
     _pipeline_iid: int = 0
     _mr_iid: int = 0
     _issue_iid: int = 0

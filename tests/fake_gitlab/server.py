@@ -309,6 +309,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._list(self._releases(p), project)
         if sub == "repository/compare":
             return self._compare(p, project)
+        if (sub == "jobs" or sub.startswith("pipelines")) and not p.ci_enabled:
+            return self._send(403, {"message": "403 Forbidden"}, project=project)
         if sub == "pipelines":
             return self._list(self._pipelines(p), project)
         if sub == "jobs":
