@@ -153,6 +153,7 @@ def pipeline_rows(project: str, pipeline: dict, jobs: list[dict], *, workflow: s
                 row["finished_at"] = None
             job_rows.append(row)
             by_attempt[n].append(row | {"allow_failure": bool(job.get("allow_failure")),
+                                        "manual": (job.get("status") or "").lower() == "manual",
                                         "created_at": parse_time(job.get("created_at"))})
 
     base = {"id": rid, "repo": project, "workflow": workflow, "branch": pipeline.get("ref"),
@@ -188,13 +189,14 @@ def pipeline_rows(project: str, pipeline: dict, jobs: list[dict], *, workflow: s
 
 def _attempt_conclusion(current: list[dict]) -> str | None:
     """An earlier attempt's verdict from its jobs: a failed job that counts fails it (GitLab fails a
-    pipeline so), else a cancelled one cancels it; unfinished jobs leave it open."""
+    pipeline so), else a cancelled one cancels it; unfinished jobs leave it open (a manual job
+    nobody played does not: it may wait for ever)."""
     counted = [r for r in current if not r["allow_failure"]]
     if any(r["conclusion"] == "failure" for r in counted):
         return "failure"
     if any(r["conclusion"] == "cancelled" for r in counted):
         return "cancelled"
-    if any(r["conclusion"] is None for r in current):
+    if any(r["conclusion"] is None and not r["manual"] for r in current):
         return None
     return "success"
 

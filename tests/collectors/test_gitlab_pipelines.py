@@ -14,7 +14,7 @@ from cadence.config import parse_config
 from collectors.gitlab import sync
 from collectors.gitlab.pipelines import pipeline_rows, run_id
 from collectors.gitlab.sync import make_client, settings_of
-from tests.fake_gitlab import FakeGitLab
+from tests.fake_gitlab import FakeGitLab, too_many_requests
 from tests.fake_gitlab.scenarios import busy_project, two_projects
 from warehouse import connect
 
@@ -217,6 +217,18 @@ def test_a_gitlab_without_keyset_pagination_on_jobs_gets_offset_pages(fake, db_p
     assert [r[1:] for r in got] == [r[1:] for r in expected]
 
 
+def test_429_on_pipelines_and_jobs_is_waited_out(fake, db_path):
+    s = two_projects(fake)
+    api = s["api"]
+    fake.add_fault(f"/api/v4/projects/{api.id}/pipelines", too_many_requests(retry_after=1))
+    fake.add_fault(f"/api/v4/projects/{api.id}/jobs", too_many_requests(retry_after=1))
+    report = run(db_path, make_config(fake))
+    assert not report.failed and report.rows["pipeline_runs"] == 4 and report.rows["pipeline_jobs"] == 8
+    statuses = [q["status"] for q in fake.requests if q["path"].startswith(f"/api/v4/projects/{api.id}/")
+                and q["path"].endswith(("/pipelines", "/jobs"))]
+    assert statuses == [429, 200, 429, 200]
+
+
 def test_a_project_with_ci_switched_off_still_syncs_its_other_parts(fake, db_path):
     s = two_projects(fake)
     s["api"].ci_enabled = False
@@ -302,6 +314,11 @@ def test_a_manual_job_nobody_played_is_skipped_once_the_pipeline_is_over():
     # while the pipeline waits on it, it is not over
     (run,), jobs = pipeline_rows("g/a", pipeline("manual"), jobs_in, workflow="ci", hosted=True)
     assert [j["conclusion"] for j in jobs] == ["success", None] and run["conclusion"] is None
+    # build retried although it passed, deploy still waiting: attempt 1 is over (success), attempt 2
+    # waits with the pipeline
+    runs, _ = pipeline_rows("g/a", pipeline("manual"), jobs_in + [job(3, "build")], workflow="ci", hosted=True)
+    assert [(r["attempt"], r["status"], r["conclusion"]) for r in runs] == [
+        (1, "completed", "success"), (2, "waiting", None)]
 
 
 def test_attempts_follow_the_tries_of_each_job():

@@ -344,9 +344,8 @@ class _Handler(BaseHTTPRequestHandler):
         """``GET /projects/:id/jobs``: every job of every pipeline, retried ones too, newest first;
         ``pagination=keyset`` pages by an opaque ``cursor`` in the ``Link`` header (no X-Total)."""
         jobs = sorted(((x, j) for x in p.pipelines for j in x.jobs), key=lambda xj: xj[1].id, reverse=True)
-        items = [self._job_json(p, x, j) for x, j in jobs]
         if self._params.get("pagination") != "keyset":
-            return self._list(items, project)
+            return self._list([self._job_json(p, x, j) for x, j in jobs], project)
         if not self.fake.jobs_keyset:
             return self._send(405, {"error": "Keyset pagination is not yet available for this type of request"},
                               project=project)
@@ -354,10 +353,10 @@ class _Handler(BaseHTTPRequestHandler):
         cursor = self._params.get("cursor")
         if cursor:
             below = json.loads(base64.urlsafe_b64decode(cursor.encode()))["id"]
-            items = [i for i in items if i["id"] < below]
-        chunk = items[:per_page]
+            jobs = [(x, j) for x, j in jobs if j.id < below]
+        chunk = [self._job_json(p, x, j) for x, j in jobs[:per_page]]
         headers = {"X-Per-Page": str(per_page)}
-        if len(items) > per_page:
+        if len(jobs) > per_page:
             query = {k: v for k, v in self._multi.items() if k != "cursor"}
             query["cursor"] = [base64.urlsafe_b64encode(json.dumps({"id": chunk[-1]["id"]}).encode()).decode()]
             headers["Link"] = f'<{self.fake.url}{self._path}?{urllib.parse.urlencode(query, doseq=True)}>; rel="next"'
