@@ -1,4 +1,5 @@
-"""GitLab → ``changes``, ``deployments``, ``deployment_changes``, ``incidents``.
+"""GitLab → ``changes``, ``deployments``, ``deployment_changes``, ``incidents``, ``pipeline_runs``,
+``pipeline_jobs``.
 
 API: GitLab REST v4 and GraphQL (``base_url``: https://gitlab.com or any self-managed instance),
 through python-gitlab (``client.py``: counting, bounded rate-limit waits, errors that say what to do).
@@ -17,12 +18,15 @@ Per project (``fetch.py``):
   cursor, ascending), or published releases when the project has no production environment;
 * which merge requests a successful production deployment shipped: GitLab's own record (GraphQL
   ``mergeRequests(deploymentId:)``, 20 deployments a query), else the commit range since the
-  environment's previous successful deployment (REST ``repository/compare``).
+  environment's previous successful deployment (REST ``repository/compare``);
+* CI pipelines updated since the cursor (REST ``/projects/:id/pipelines``) with their jobs, retried
+  ones included (the keyset-paginated ``/projects/:id/jobs``, or per pipeline when cheaper):
+  ``pipelines.py``.
 
 Incremental: ``sync_state`` (source ``gitlab``) keeps per project a cursor per part (scopes
-``GROUP/PROJECT:merge_requests``, ``:incidents``, ``:deployments:ENV`` or ``:releases``) and, on
-scope ``GROUP/PROJECT``, the project's id with ``details`` (ETag, environments, flags, the objects
-read at each cursor's instant). A re-sync with nothing new costs 3 requests per project. Rows,
+``GROUP/PROJECT:merge_requests``, ``:incidents``, ``:deployments:ENV`` or ``:releases``,
+``:pipelines``) and, on scope ``GROUP/PROJECT``, the project's id with ``details`` (ETag,
+environments, default branch, flags, the objects read at each cursor's instant). A re-sync with nothing new costs 4 requests per project. Rows,
 links and cursors of a project are written in one transaction after its pages are read.
 """
 

@@ -3,10 +3,10 @@ hides pagination. No database access here: ``ProjectFetcher.fetch`` returns a ``
 that ``collectors.gitlab.sync`` writes in one transaction.
 
 Parts today: ``merge_requests`` and ``incidents`` (GraphQL, sharing one request per round),
-``deployments`` (REST, per production environment, or releases). CI ``pipelines`` and ``jobs`` will
-be two more entries of ``PARTS``: a reader filling ``result.rows["pipeline_runs"]`` /
-``["pipeline_jobs"]`` from ``/projects/:id/pipelines?updated_after=`` and the keyset-paginated
-``/projects/:id/jobs``, with their own cursors; the writer upserts whatever tables a part fills.
+``deployments`` (REST, per production environment, or releases) and ``pipelines`` (REST
+``/projects/:id/pipelines?updated_after=`` with their jobs from the keyset-paginated
+``/projects/:id/jobs``, filling ``pipeline_runs`` and ``pipeline_jobs``; ``pipelines.py``). The
+writer upserts whatever tables a part fills.
 """
 
 from __future__ import annotations
@@ -111,6 +111,7 @@ class ProjectResult:
     cursors: dict[str, str | None] = field(default_factory=dict)           # part scope suffix -> cursor
     details: dict = field(default_factory=dict)
     flags: list[dict] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)                 # part -> why GitLab cannot serve it
     requests: int = 0
     pages: dict[str, int] = field(default_factory=dict)
 
@@ -212,7 +213,7 @@ class ProjectFetcher:
         else:
             body = resp.data or {}
             project = {k: body.get(k) for k in ("id", "path_with_namespace", "default_branch", "archived",
-                                                "web_url", "path")}
+                                                "web_url", "path", "ci_config_path")}
             etag = resp.headers.get("ETag") or resp.headers.get("etag")
             if etag:
                 self.details["project_etag"] = etag
@@ -228,6 +229,8 @@ class ProjectFetcher:
                 "or unarchive it.")
         self.project = project
         self.details["project"] = project
+        # what the pipeline metrics take as this repo's default branch (sync_state details, as GitHub's)
+        self.details["default_branch"] = project.get("default_branch")
 
     # -- GraphQL rounds: environments, merge requests, incidents --------------------------------------
     def _graphql_rounds(self) -> None:
@@ -645,10 +648,19 @@ def _first_review(notes: list[dict], author: str | None) -> datetime | None:
     return min(times) if times else None
 
 
+def _read_pipelines(fetcher: ProjectFetcher) -> None:
+    from collectors.gitlab.pipelines import read_pipelines   # it imports this module's helpers
+
+    read_pipelines(fetcher)
+
+
 PARTS: tuple[Part, ...] = (
     Part("merge_requests", ("changes",), "graphql", "latest updatedAt read (sort UPDATED_ASC, updatedAfter)"),
     Part("incidents", ("incidents",), "graphql", "latest updatedAt read (issues of type INCIDENT, and incident_label)"),
     Part("deployments", ("deployments", "deployment_changes"), "rest",
          "per production environment: latest updated_at read (order_by=updated_at, updated_after)",
          ProjectFetcher.read_deployments),
+    Part("pipelines", ("pipeline_runs", "pipeline_jobs"), "rest",
+         "latest updated_at read (order_by=updated_at, updated_after); jobs of the pipelines read",
+         _read_pipelines),
 )

@@ -31,12 +31,12 @@ from collectors.gitlab.fetch import (
 )
 from collectors.gitlab.queries import GROUP_PROJECTS_QUERY
 from collectors.gitlab.settings import PROJECT_PATH, GitLabSettings, parse_settings
-from warehouse import record_sync_error, upsert_rows, write_connection, write_cursor
+from warehouse import record_sync_error, record_sync_skipped, upsert_rows, write_connection, write_cursor
 from warehouse.state import read_details
 
 log = logging.getLogger(__name__)
 
-TABLES = ("changes", "deployments", "deployment_changes", "incidents")
+TABLES = ("changes", "deployments", "deployment_changes", "incidents", "pipeline_runs", "pipeline_jobs")
 
 
 @dataclass
@@ -156,6 +156,8 @@ def write_result(con, result: ProjectResult) -> dict[str, int]:
     for part, cursor in result.cursors.items():
         if cursor is not None:
             write_cursor(con, SOURCE, f"{path}:{part}", cursor)
+    for part, reason in result.skipped.items():
+        record_sync_skipped(con, SOURCE, f"{path}:{part}", reason)
     write_cursor(con, SOURCE, path, str(result.details.get("project", {}).get("id") or ""),
                  rows_written=sum(written.values()), details=result.details)
     return {table: written.get(table, 0) for table in TABLES} | {
@@ -220,12 +222,15 @@ def sync(db_path: str | Path, config: Config, *, projects: Iterable[str] | None 
                 if result.flags:
                     report.flags[name] = result.flags
             log.info("gitlab %s: %d requests (pages: %s); %d changes, %d deployments (%s), %d incidents, "
-                     "%d links; merge_requests cursor now %s", name, result.requests,
+                     "%d links, %d pipeline attempts, %d jobs; merge_requests cursor now %s, pipelines %s",
+                     name, result.requests,
                      ", ".join(f"{k} {v}" for k, v in sorted(result.pages.items())) or "-", rows["changes"],
                      rows["deployments"], result.details.get("signal"), rows["incidents"],
-                     rows["deployment_changes"], result.cursors.get("merge_requests"))
+                     rows["deployment_changes"], rows["pipeline_runs"], rows["pipeline_jobs"],
+                     result.cursors.get("merge_requests"), result.cursors.get("pipelines"))
             tell(name, f"done: {result.requests} requests; {rows['changes']} changes, {rows['deployments']} "
-                       f"deployments, {rows['incidents']} incidents, {rows['deployment_changes']} links written",
+                       f"deployments, {rows['incidents']} incidents, {rows['deployment_changes']} links, "
+                       f"{rows['pipeline_runs']} pipeline attempts, {rows['pipeline_jobs']} jobs written",
                  "done")
 
         with ThreadPoolExecutor(max_workers=settings.parallelism, thread_name_prefix="gitlab") as pool:

@@ -57,7 +57,8 @@ def test_sync_gitlab_then_metrics_give_the_hand_computed_figures(fake, db_path, 
     out = capsys.readouterr().out
     assert "GitLab: 2 of 2 projects synced" in out
     assert "rows written: 4 changes, 4 deployments, 4 deployment_changes, 2 incidents" in out
-    assert "Requests: 10 (of which 0 answered 304 Not Modified)" in out
+    assert "4 pipeline_runs, 8 pipeline_jobs" in out       # p1 twice (a retried job), p2, p3; 3 + 3 + 2 jobs
+    assert "Requests: 13 (of which 0 answered 304 Not Modified)" in out   # 10 + 2 pipelines pages + 1 jobs page
     assert rows(db_path, "SELECT count(*) FROM deployment_changes") == [(4,)]
 
     assert main(["--db", str(db_path), "--config", cfg, "metrics", "--start", "2026-03-02", "--end", "2026-03-08",
@@ -134,11 +135,11 @@ def test_a_killed_sync_resumes_without_loss_or_duplicates(fake, tmp_path):
     of the second project; the next run ends with exactly the rows and cursors of one clean sync."""
     from tests.kill_support import RUN_CLI, kill_while_held
 
-    busy_project(fake, "shop/api", merge_requests=300, deployments=60, seed=3)
-    busy_project(fake, "shop/web", merge_requests=300, deployments=60, start="2025-02-03T09:00:00Z", seed=4,
-                 method="squash_ff")
+    busy_project(fake, "shop/api", merge_requests=300, deployments=60, seed=3, pipelines=100)
+    web = busy_project(fake, "shop/web", merge_requests=300, deployments=60, start="2025-02-03T09:00:00Z", seed=4,
+                       method="squash_ff", pipelines=100)
     cfg = write_config(tmp_path, fake, extra="parallelism = 1\n")
-    tables = ("changes", "deployments", "deployment_changes", "incidents")
+    tables = ("changes", "deployments", "deployment_changes", "incidents", "pipeline_runs", "pipeline_jobs")
 
     def snapshot(db):
         got = {t: sorted(rows(db, f"SELECT * FROM {t}"), key=repr) for t in tables}
@@ -170,3 +171,20 @@ def test_a_killed_sync_resumes_without_loss_or_duplicates(fake, tmp_path):
     fake.faults.clear()
     assert main(["--db", str(db), "--config", cfg, "sync", "gitlab"]) == 0
     assert snapshot(db) == expected
+
+    # Killed again on a fresh database, this time in the middle of shop/web's jobs: 100 pipelines of
+    # 5 jobs + 10 retries = 510 jobs, 6 pages of 100; the third is held.
+    assert len(expected["pipeline_jobs"]) == 2 * 510 and len(expected["pipeline_runs"]) == 2 * 110
+    jobs_path = f"{fake_server.PROJECTS}/{web.id}/jobs"
+    release = threading.Event()
+    fake.hanging = 0
+    fake.add_fault(jobs_path, fake_server.passthrough(), fake_server.passthrough(), fake_server.hang(release))
+    db2 = tmp_path / "killed-in-jobs.duckdb"
+    kill_while_held(RUN_CLI, ["--db", str(db2), "--config", cfg, "sync", "gitlab"],
+                    lambda: fake.hanging, release, env={**os.environ, "GITLAB_TOKEN": TOKEN})
+    partial = snapshot(db2)
+    assert partial["pipeline_runs"] == [r for r in expected["pipeline_runs"] if r[0].startswith("gitlab:shop/api:")]
+    assert not [c for c in partial["cursors"] if c[0].startswith("shop/web")]
+    fake.faults.clear()
+    assert main(["--db", str(db2), "--config", cfg, "sync", "gitlab"]) == 0
+    assert snapshot(db2) == expected

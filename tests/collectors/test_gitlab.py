@@ -113,29 +113,34 @@ def test_first_sync_of_a_squash_and_a_merge_commit_project(fake, db_path):
          "https://gitlab.example/shop/api/-/issues/2")]   # still open; #3 is a plain issue
 
     # Requests: shop/api: project, 1 GraphQL page (environments, MRs, incidents), 1 REST list of the
-    # two squash commits, 1 deployments page, 1 query for the retried deployment's merge requests = 5;
-    # shop/web: project, 1 GraphQL page, 1 deployments page, 1 relation query, 1 compare = 5.
-    assert fake.counted("shop/api") == 5 and fake.counted("shop/web") == 5
-    assert report.requests == 10 and report.rows == {"changes": 4, "deployments": 4,
-                                                     "deployment_changes": 4, "incidents": 2}
+    # two squash commits, 1 deployments page, 1 query for the retried deployment's merge requests,
+    # 1 pipelines page, 1 jobs page = 7; shop/web: project, 1 GraphQL page, 1 deployments page,
+    # 1 relation query, 1 compare, 1 (empty) pipelines page = 6.
+    assert fake.counted("shop/api") == 7 and fake.counted("shop/web") == 6
+    # pipeline attempts: p1 2 (a retried job), p2 1, p3 1 = 4; jobs: 3 + 3 + 2 = 8 (tests/test_gitlab_pipelines.py)
+    assert report.requests == 13 and report.rows == {"changes": 4, "deployments": 4, "deployment_changes": 4,
+                                                     "incidents": 2, "pipeline_runs": 4, "pipeline_jobs": 8}
     scopes = dict(rows(db_path, "SELECT scope, cursor FROM sync_state WHERE source = 'gitlab' ORDER BY scope"))
     assert scopes == {"shop/api": str(api.id), "shop/api:deployments:production": "2026-03-02T16:10:00.000Z",
                       "shop/api:incidents": "2026-03-03T09:00:00.000Z",
                       "shop/api:merge_requests": "2026-03-02T14:00:00.000Z",
+                      # p3's last change: its test job started at 14:05
+                      "shop/api:pipelines": "2026-03-02T14:05:00.000Z",
                       "shop/web": str(web.id), "shop/web:deployments:production": "2026-03-03T14:10:00.000Z",
                       "shop/web:merge_requests": "2026-03-03T13:30:00.000Z"}   # no incident read yet: no cursor
 
 
-def test_resync_with_nothing_new_costs_three_requests_and_changes_nothing(fake, db_path):
+def test_resync_with_nothing_new_costs_four_requests_and_changes_nothing(fake, db_path):
     s = two_projects(fake)
     config = make_config(fake)
     run(db_path, config)
-    tables = ("changes", "deployments", "deployment_changes", "incidents")
+    tables = ("changes", "deployments", "deployment_changes", "incidents", "pipeline_runs", "pipeline_jobs")
     before = {t: rows(db_path, f"SELECT * FROM {t} ORDER BY 1, 2") for t in tables}
     fake.reset_log()
     report = run(db_path, config)
-    # per project: the project (304, unchanged), one GraphQL page, one deployments page
-    assert fake.counted("shop/api") == 3 and fake.counted("shop/web") == 3
+    # per project: the project (304, unchanged), one GraphQL page, one deployments page, one
+    # pipelines page (only the pipeline at the cursor's instant, already read: no jobs asked for)
+    assert fake.counted("shop/api") == 4 and fake.counted("shop/web") == 4
     assert fake.not_modified() == 2 and report.rows == dict.fromkeys(tables, 0)
     assert {t: rows(db_path, f"SELECT * FROM {t} ORDER BY 1, 2") for t in tables} == before
 
@@ -147,12 +152,13 @@ def test_resync_with_nothing_new_costs_three_requests_and_changes_nothing(fake, 
     s["i2"].closed_at = s["i2"].updated_at = datetime.fromisoformat("2026-03-05T12:00:00+00:00")
     fake.reset_log()
     report = run(db_path, config)
-    assert report.rows == {"changes": 1, "deployments": 1, "deployment_changes": 1, "incidents": 1}
+    assert report.rows == {"changes": 1, "deployments": 1, "deployment_changes": 1, "incidents": 1,
+                           "pipeline_runs": 0, "pipeline_jobs": 0}
     assert rows(db_path, "SELECT deployment_id FROM deployment_changes WHERE change_id = ?",
                 [f"gitlab:shop/web!{w3.iid}"]) == [(f"gitlab:shop/web:deployment:{d3.id}",)]
     assert rows(db_path, "SELECT resolved_at FROM incidents WHERE id = 'gitlab:shop/api:issue:2'") == [
         (datetime(2026, 3, 5, 12),)]
-    assert fake.counted("shop/web") == 4       # + the new deployment's merge requests
+    assert fake.counted("shop/web") == 5       # + the new deployment's merge requests
 
 
 def test_budget_first_sync_and_resync_of_a_busy_project(fake, db_path):
@@ -161,8 +167,9 @@ def test_budget_first_sync_and_resync_of_a_busy_project(fake, db_path):
     run(db_path, config)
     first = fake.counted("shop/api")
     # project 1 + 10 GraphQL pages of 100 merge requests + 3 deployment pages + 15 relation queries
-    # of 20 deployments = 29, against a budget of 300 (one request per object: ~2,600)
-    assert first == 29
+    # of 20 deployments + 1 (empty) pipelines page = 30, against a budget of 300 (one request per
+    # object: ~2,600)
+    assert first == 30
     assert rows(db_path, "SELECT count(*) FROM changes") == [(1000,)]
     assert rows(db_path, "SELECT count(*) FROM deployments") == [(300,)]
     # a deployment after every third merge: 300 × 3 = 900 merge requests shipped, 100 still waiting
@@ -381,7 +388,7 @@ def test_the_sync_state_rows_are_what_data_health_lists(fake, db_path):
         con.close()
     gitlab = df[df["source"] == "gitlab"]
     assert set(gitlab["scope"]) == {"shop/api", "shop/api:merge_requests", "shop/api:incidents",
-                                    "shop/api:deployments:production", "shop/web"}
+                                    "shop/api:deployments:production", "shop/api:pipelines", "shop/web"}
     web = gitlab[gitlab["scope"] == "shop/web"].iloc[0]
     assert "not found" in web["last_error"]
 

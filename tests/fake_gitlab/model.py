@@ -156,6 +156,65 @@ class Release:
 
 
 @dataclass
+class Job:
+    """A CI job (one try: a retry is a new job with the same name and a higher id)."""
+
+    id: int
+    name: str
+    stage: str
+    status: str                  # created / pending / running / success / failed / canceled / skipped / manual
+    created_at: datetime
+    queued_at: datetime | None   # entered the queue (its stage came); GitLab shows it as queued_duration
+    started_at: datetime | None
+    finished_at: datetime | None
+    tags: list[str] = field(default_factory=list)
+    runner: str | None = "instance"   # instance (shared) / group / project / None (no runner took it)
+    platform: str | None = "linux"    # the runner manager's platform: linux / darwin / windows
+    allow_failure: bool = False
+
+
+@dataclass
+class Pipeline:
+    id: int
+    iid: int
+    sha: str
+    ref: str
+    source: str                  # push / merge_request_event / schedule / web / parent_pipeline / ...
+    created_at: datetime
+    updated_at: datetime
+    name: str | None = None
+    jobs: list[Job] = field(default_factory=list)
+    forced_status: str | None = None
+
+    def latest(self) -> list[Job]:
+        """Each name's newest try (what GitLab shows and bases the pipeline's status on)."""
+        out: dict[str, Job] = {}
+        for j in sorted(self.jobs, key=lambda j: j.id):
+            out[j.name] = j
+        return list(out.values())
+
+    @property
+    def status(self) -> str:
+        if self.forced_status:
+            return self.forced_status
+        jobs = self.latest()
+        if not jobs:
+            return "failed"      # no job at all: GitLab fails a pipeline whose config yields none
+        states = {j.status for j in jobs}
+        if states & {"running"}:
+            return "running"
+        if states & {"pending", "created"}:
+            return "running" if any(j.started_at for j in jobs) else "pending"
+        if any(j.status == "failed" and not j.allow_failure for j in jobs):
+            return "failed"
+        if "canceled" in states:
+            return "canceled"
+        if states <= {"skipped", "manual"}:
+            return "skipped"
+        return "success"
+
+
+@dataclass
 class Project:
     path: str                                     # full path, e.g. "shop/api" or "shop/backend/api"
     id: int = field(default_factory=lambda: next(_ids))
@@ -169,6 +228,10 @@ class Project:
     deployments: list[Deployment] = field(default_factory=list)
     issues: dict[int, Issue] = field(default_factory=dict)
     releases: list[Release] = field(default_factory=list)
+    pipelines: list[Pipeline] = field(default_factory=list)
+    ci_config_path: str | None = None
+    ci_enabled: bool = True                       # False: CI/CD switched off (pipelines and jobs answer 403)
+    _pipeline_iid: int = 0
     _mr_iid: int = 0
     _issue_iid: int = 0
     _deploy_iid: int = 0
@@ -331,3 +394,55 @@ class Project:
         rel = Release(tag, sha, ts(at) - timedelta(minutes=5), ts(at), upcoming)
         self.releases.append(rel)
         return rel
+
+    # -- CI pipelines and jobs ----------------------------------------------------------------------
+    def pipeline(self, at, *, jobs: list[dict], sha: str | None = None, ref: str | None = None,
+                 source: str = "push", name: str | None = None, status: str | None = None) -> Pipeline:
+        """A pipeline created at ``at`` with its jobs, each a dict: ``name``, ``queued``/``started``/
+        ``finished`` (minutes after ``at``; None: not yet), ``status`` (default success, or running
+        / pending when it has not finished / started), ``tags``, ``runner``, ``platform``,
+        ``allow_failure``, ``stage``. Jobs get ids in order, all created with the pipeline."""
+        at = ts(at)
+        self._pipeline_iid += 1
+        p = Pipeline(next(_ids), self._pipeline_iid, sha or self.head or make_sha(self.path, "ci", at),
+                     ref or self.default_branch, source, at, at, name, forced_status=status)
+        for spec in jobs:
+            p.jobs.append(self._job(at, at, spec))
+        self.pipelines.append(p)
+        self._touch(p)
+        return p
+
+    def retry(self, p: Pipeline, name: str, at, **spec) -> Job:
+        """Retry job ``name`` at ``at`` (a new job, same name); ``spec`` as in ``pipeline``, minutes
+        after ``at``."""
+        at = ts(at)
+        job = self._job(p.created_at, at, {"name": name, "queued": 0, **spec},
+                        base=next(j for j in p.jobs if j.name == name))
+        p.jobs.append(job)
+        self._touch(p)
+        return job
+
+    def finish_job(self, p: Pipeline, job: Job, at, status: str = "success") -> None:
+        job.finished_at, job.status = ts(at), status
+        if job.started_at is None:
+            job.started_at = job.queued_at = ts(at)
+        self._touch(p)
+
+    def _job(self, created, origin, spec: dict, base: Job | None = None) -> Job:
+        def at(key):
+            v = spec.get(key)
+            return None if v is None else origin + timedelta(minutes=v)
+
+        queued, started, finished = at("queued"), at("started"), at("finished")
+        status = spec.get("status") or ("success" if finished else "running" if started else "pending")
+        created = origin if base is not None else created
+        return Job(next(_ids), spec["name"], spec.get("stage", base.stage if base else "test"), status, created,
+                   queued, started, finished, list(spec.get("tags", base.tags if base else [])),
+                   spec.get("runner", base.runner if base else "instance"),
+                   spec.get("platform", base.platform if base else "linux"),
+                   spec.get("allow_failure", base.allow_failure if base else False))
+
+    def _touch(self, p: Pipeline) -> None:
+        """GitLab bumps a pipeline's updated_at whenever its status or a job changes."""
+        times = [p.created_at] + [t for j in p.jobs for t in (j.created_at, j.started_at, j.finished_at) if t]
+        p.updated_at = max(times)

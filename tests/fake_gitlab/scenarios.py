@@ -5,14 +5,16 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-from tests.fake_gitlab.model import Project, ts
+from tests.fake_gitlab.model import Project, make_sha, ts
 
 
 def busy_project(fake, path: str = "shop/api", *, merge_requests: int = 1000, deployments: int = 300,
-                 start: str = "2025-01-06T09:00:00Z", seed: int = 7, method: str = "merge") -> Project:
+                 start: str = "2025-01-06T09:00:00Z", seed: int = 7, method: str = "merge",
+                 pipelines: int = 0) -> Project:
     """``merge_requests`` merged merge requests (by ``method``), one every 6 hours, each with a
     comment and an approval by a colleague; a production deployment after every
-    ``merge_requests/deployments``-th merge, 30 minutes after it, linked by GitLab to what it shipped."""
+    ``merge_requests/deployments``-th merge, 30 minutes after it, linked by GitLab to what it shipped;
+    and ``pipelines`` CI pipelines (``add_pipelines``)."""
     rnd = random.Random(seed)
     project = fake.add_project(path, merge_method=method)
     t0 = ts(start)
@@ -31,7 +33,30 @@ def busy_project(fake, path: str = "shop/api", *, merge_requests: int = 1000, de
         if every and made < deployments and (i + 1) % every == 0:
             project.deploy(mr.landed_sha if method != "merge" else project.head, merged + timedelta(minutes=30))
             made += 1
+    add_pipelines(project, pipelines, start=start)
     return project
+
+
+PIPELINE_JOBS = (("build", "build"), ("unit", "test"), ("integration", "test"), ("lint", "test"),
+                 ("package", "deploy"))
+
+
+def add_pipelines(project: Project, count: int, *, start: str = "2025-01-06T09:00:00Z") -> None:
+    """``count`` finished pipelines on the default branch, one every 2 hours, of five jobs (build;
+    unit, integration, lint; package: 5.5 jobs on average with retries); in every tenth the
+    integration job fails once and passes on retry 10 minutes later."""
+    t0 = ts(start)
+    for i in range(count):
+        at = t0 + timedelta(hours=2 * i)
+        jobs = [{"name": "build", "stage": "build", "queued": 0, "started": 1, "finished": 4},
+                {"name": "unit", "queued": 4, "started": 5, "finished": 9},
+                {"name": "integration", "queued": 4, "started": 5, "finished": 12,
+                 "status": "failed" if i % 10 == 0 else "success"},
+                {"name": "lint", "queued": 4, "started": 6, "finished": 7},
+                {"name": "package", "stage": "deploy", "queued": 12, "started": 13, "finished": 15}]
+        p = project.pipeline(at, jobs=jobs, sha=make_sha(project.path, "ci", i))
+        if i % 10 == 0:
+            project.retry(p, "integration", at + timedelta(minutes=22), started=1, finished=8)
 
 
 def two_projects(fake) -> dict:
@@ -82,5 +107,34 @@ def two_projects(fake) -> dict:
     w2 = web.merge("footer", author="dee", first_commit="2026-03-03T12:00:00Z", opened="2026-03-03T12:30:00Z",
                    merged="2026-03-03T13:30:00Z", approvals=[("cy", "2026-03-03T13:00:00Z")])
     d2 = web.deploy(web.head, "2026-03-03T14:00:00Z", link=False)
+    p1, p2, p3 = ci_pipelines(api, a1, a2)
     return {"api": api, "web": web, "a1": a1, "a2": a2, "a3": a3, "staging": staging, "failed": failed,
-            "retried": retried, "i1": i1, "i2": i2, "w1": w1, "w2": w2, "d1": d1, "d2": d2}
+            "retried": retried, "i1": i1, "i2": i2, "w1": w1, "w2": w2, "d1": d1, "d2": d2,
+            "p1": p1, "p2": p2, "p3": p3}
+
+
+def ci_pipelines(api: Project, a1, a2):
+    """shop/api's pipelines (shop/web has none), all 2026-03-02 UTC; "q/s/f" = queued/started/finished:
+
+    p1 push to main at 11:00 on !1's squash commit: build q 11:00 s 11:01 f 11:05 on an instance
+       runner; test q 11:05 s 11:07 failed 11:12, retried at 11:20: s 11:21 f 11:26 success.
+    p2 merge request pipeline of !2 at 13:05 (refs/merge-requests/2/head): test on a project runner
+       tagged docker, gpu (q 13:05 s 13:07 f 13:15); lint, allowed to fail, fails (s 13:06 f 13:08);
+       ios on GitLab's macOS runner tag saas-macos-medium-m1 (s 13:09 f 13:24): passed.
+    p3 push to main at 14:00 on !2's squash commit, still running: build s 14:01 f 14:04, test
+       q 14:04 s 14:05 running.
+    """
+    p1 = api.pipeline("2026-03-02T11:00:00Z", sha=a1.squash_commit_sha, jobs=[
+        {"name": "build", "stage": "build", "queued": 0, "started": 1, "finished": 5},
+        {"name": "test", "queued": 5, "started": 7, "finished": 12, "status": "failed"}])
+    api.retry(p1, "test", "2026-03-02T11:20:00Z", started=1, finished=6)
+    p2 = api.pipeline("2026-03-02T13:05:00Z", sha=a2.head_sha, ref="refs/merge-requests/2/head",
+                      source="merge_request_event", jobs=[
+        {"name": "test", "queued": 0, "started": 2, "finished": 10, "runner": "project", "tags": ["docker", "gpu"]},
+        {"name": "lint", "queued": 0, "started": 1, "finished": 3, "status": "failed", "allow_failure": True},
+        {"name": "ios", "queued": 0, "started": 4, "finished": 19, "tags": ["saas-macos-medium-m1"],
+         "platform": "darwin"}])
+    p3 = api.pipeline("2026-03-02T14:00:00Z", sha=a2.squash_commit_sha, jobs=[
+        {"name": "build", "stage": "build", "queued": 0, "started": 1, "finished": 4},
+        {"name": "test", "queued": 4, "started": 5}])
+    return p1, p2, p3

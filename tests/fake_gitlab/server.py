@@ -10,6 +10,7 @@ project the token cannot read. Every request is logged so tests can count what t
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import threading
@@ -69,6 +70,7 @@ class FakeGitLab:
         self.invalid_queries: list[tuple[str, list[str]]] = []
         self.hanging = 0
         self.deployment_filter = True               # False: a GitLab before 17.1 (no deploymentId)
+        self.jobs_keyset = True                     # False: no keyset pagination on the jobs list (405)
         self.max_complexity: int | None = None
         self.rate_limit = 2000
         self.remaining = 2000
@@ -88,6 +90,7 @@ class FakeGitLab:
             self.invalid_queries.clear()
             self.hanging = 0
             self.deployment_filter = True
+            self.jobs_keyset = True
             self.max_complexity = None
             self.remaining = self.rate_limit
 
@@ -306,13 +309,91 @@ class _Handler(BaseHTTPRequestHandler):
             return self._list(self._releases(p), project)
         if sub == "repository/compare":
             return self._compare(p, project)
+        if (sub == "jobs" or sub.startswith("pipelines")) and not p.ci_enabled:
+            return self._send(403, {"message": "403 Forbidden"}, project=project)
+        if sub == "pipelines":
+            return self._list(self._pipelines(p), project)
+        if sub == "jobs":
+            return self._project_jobs(p, project)
+        if sub.startswith("pipelines/") and sub.endswith("/jobs"):
+            pid = sub.split("/")[1]
+            found = next((x for x in p.pipelines if str(x.id) == pid), None)
+            if found is None:
+                return self._send(404, {"message": "404 Not found"}, project=project)
+            include = self._params.get("include_retried", "false") == "true"
+            jobs = sorted(found.jobs if include else found.latest(), key=lambda j: j.id)
+            return self._list([self._job_json(p, found, j) for j in jobs], project)
         self._send(404, {"error": "404 Not Found"}, project=project)
+
+    # -- CI -------------------------------------------------------------------------------------------
+    def _pipelines(self, p: Project) -> list[dict]:
+        """``GET /projects/:id/pipelines``: ``updated_after`` includes its instant (GitLab's
+        ``updated_at >= ?``); ``order_by`` id (default) or updated_at, ``sort`` desc by default."""
+        pipes = list(p.pipelines)
+        if "updated_after" in self._params:
+            since = ts(self._params["updated_after"])
+            pipes = [x for x in pipes if x.updated_at >= since]
+        order = self._params.get("order_by", "id")
+        keys = {"id": lambda x: x.id, "updated_at": lambda x: (x.updated_at, x.id)}
+        pipes.sort(key=keys[order], reverse=self._params.get("sort", "desc") == "desc")
+        return [{"id": x.id, "iid": x.iid, "project_id": p.id, "sha": x.sha, "ref": x.ref, "status": x.status,
+                 "source": x.source, "created_at": rest_time(x.created_at), "updated_at": rest_time(x.updated_at),
+                 "web_url": f"{p.web_url}/-/pipelines/{x.id}", "name": x.name} for x in pipes]
+
+    def _project_jobs(self, p: Project, project: str | None) -> None:
+        """``GET /projects/:id/jobs``: every job of every pipeline, retried ones too, newest first;
+        ``pagination=keyset`` pages by an opaque ``cursor`` in the ``Link`` header (no X-Total)."""
+        jobs = sorted(((x, j) for x in p.pipelines for j in x.jobs), key=lambda xj: xj[1].id, reverse=True)
+        if self._params.get("pagination") != "keyset":
+            return self._list([self._job_json(p, x, j) for x, j in jobs], project)
+        if not self.fake.jobs_keyset:
+            return self._send(405, {"error": "Keyset pagination is not yet available for this type of request"},
+                              project=project)
+        per_page = max(1, min(int(self._params.get("per_page", 20)), 100))
+        cursor = self._params.get("cursor")
+        if cursor:
+            below = json.loads(base64.urlsafe_b64decode(cursor.encode()))["id"]
+            jobs = [(x, j) for x, j in jobs if j.id < below]
+        chunk = [self._job_json(p, x, j) for x, j in jobs[:per_page]]
+        headers = {"X-Per-Page": str(per_page)}
+        if len(jobs) > per_page:
+            query = {k: v for k, v in self._multi.items() if k != "cursor"}
+            query["cursor"] = [base64.urlsafe_b64encode(json.dumps({"id": chunk[-1]["id"]}).encode()).decode()]
+            headers["Link"] = f'<{self.fake.url}{self._path}?{urllib.parse.urlencode(query, doseq=True)}>; rel="next"'
+        self._send(200, chunk, headers, project=project)
+
+    def _job_json(self, p: Project, x, j) -> dict:
+        """A job as GitLab's jobs API shows it (``runner``, ``runner_manager``, ``tag_list``...)."""
+        runner = None
+        if j.runner and j.started_at:
+            rid = int(hashlib.sha1(f"{p.path}|{j.runner}".encode()).hexdigest()[:4], 16)
+            runner = {"id": rid, "description": f"{j.runner} runner",
+                      "ip_address": None, "active": True, "paused": False, "is_shared": j.runner == "instance",
+                      "runner_type": f"{j.runner}_type", "name": "gitlab-runner", "online": True, "status": "online"}
+        manager = None
+        if runner and j.platform:
+            manager = {"id": runner["id"] + 1, "system_id": f"s_{runner['id']:012x}", "version": "17.5.0",
+                       "revision": "9a8b7c6d", "platform": j.platform, "architecture": "amd64",
+                       "created_at": rest_time(x.created_at), "contacted_at": rest_time(j.started_at),
+                       "ip_address": "127.0.0.1", "status": "online"}
+        queued = (j.started_at - j.queued_at).total_seconds() if j.started_at and j.queued_at else None
+        duration = (j.finished_at - j.started_at).total_seconds() if j.finished_at and j.started_at else None
+        return {"id": j.id, "name": j.name, "stage": j.stage, "status": j.status, "ref": x.ref, "tag": False,
+                "allow_failure": j.allow_failure, "created_at": rest_time(j.created_at),
+                "started_at": rest_time(j.started_at), "finished_at": rest_time(j.finished_at), "erased_at": None,
+                "duration": duration, "queued_duration": queued, "tag_list": list(j.tags),
+                "web_url": f"{p.web_url}/-/jobs/{j.id}", "coverage": None, "archived": False, "artifacts": [],
+                "failure_reason": "script_failure" if j.status == "failed" else None,
+                "pipeline": {"id": x.id, "project_id": p.id, "ref": x.ref, "sha": x.sha, "status": x.status},
+                "commit": {"id": x.sha, "short_id": x.sha[:8]}, "user": {"username": "dev"},
+                "runner": runner, "runner_manager": manager}
 
     def _project_json(self, p: Project) -> dict:
         name = p.path.rsplit("/", 1)[-1]
         return {"id": p.id, "name": name, "path": name, "path_with_namespace": p.path,
                 "name_with_namespace": p.path.replace("/", " / "), "default_branch": p.default_branch,
                 "archived": p.archived, "web_url": p.web_url, "visibility": "private",
+                "ci_config_path": p.ci_config_path,
                 "namespace": {"full_path": p.path.rsplit("/", 1)[0]}}
 
     def _list(self, items: list, project: str | None) -> None:
