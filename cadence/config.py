@@ -17,6 +17,7 @@ from typing import Any
 from cadence.auth.settings import AuthSettings, parse_auth
 from cadence.errors import ConfigError, DatabaseLockedError
 from cadence.scrub import SECRET_ENV, register_secret_env  # noqa: F401 (SECRET_ENV: the list of secrets)
+from cadence.service.schedule import Schedule, parse_schedule
 from cadence.slos import SLO, parse_slos
 
 DEFAULT_CONFIG_FILE = "cadence.toml"
@@ -32,7 +33,7 @@ TOKEN_ENV_SOURCES = ("github", "pagerduty")
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 TOP_LEVEL_KEYS = {"database", "production_environments", "attribution_window_days",
                   "rework_labels", "teams", "sources", "cost_allocation", "benchmark", "slos",
-                  "auth"}
+                  "auth", "schedule"}
 TEAM_KEYS = {"repos", "services", "cost_tags", "accounts"}
 BENCHMARKS = ("2021", "2023", "2024")
 COST_ALLOCATION_KEYS = {"accounts", "services", "shared_split", "shared_tags"}
@@ -69,6 +70,7 @@ class Config:
     cost_allocation: dict[str, Any] = field(default_factory=dict)
     slos: tuple[SLO, ...] = ()
     auth: AuthSettings | None = None  # [auth]: who may enter a signed-in dashboard (cadence.auth)
+    schedule: Schedule | None = None  # [schedule]: what `cadence serve` runs when (cadence.service.schedule)
 
     # -- team mapping (used by metrics through the team_map tables) ---------------------------
     def team_rows(self) -> list[tuple[str, str, str]]:
@@ -209,6 +211,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     kwargs["slos"] = parse_slos(data.get("slos"), path)   # [[slos]]: cadence/slos.py
     if "auth" in data:
         kwargs["auth"] = parse_auth(data["auth"], path)
+    if "schedule" in data:
+        kwargs["schedule"] = parse_schedule(data["schedule"], path)
     return Config(**kwargs)
 
 

@@ -27,6 +27,7 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "warehouse_meta": ("key",),
     "branch_commits": ("repo", "sha"),
     "sli_hours": ("slo", "hour"),
+    "job_runs": ("run_id",),
 }
 
 # Tables whose key is not declared as a PRIMARY KEY (migration 004: DuckDB's key index cost more
