@@ -22,6 +22,7 @@ schedule fired since its latest recorded run (or that never ran) runs once at st
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -96,6 +97,7 @@ class Service:
         self.started = datetime.now(UTC)
         self.scheduler = None
         self._catch_up: set[str] = set()   # jobs whose start-up run makes up for a missed one
+        self._manual: set[str] = set()     # jobs asked to run now (POST /jobs/<job>/run)
 
     # -- scheduler -------------------------------------------------------------------------------
     def start_scheduler(self) -> None:
@@ -132,11 +134,14 @@ class Service:
 
     def _scheduled(self, job: Job, trigger_kind: str | None = None) -> None:
         if trigger_kind is None:
-            trigger_kind = "missed" if job.name in self._catch_up else "schedule"
+            trigger_kind = ("manual" if job.name in self._manual else
+                            "missed" if job.name in self._catch_up else "schedule")
             self._catch_up.discard(job.name)
+            self._manual.discard(job.name)
         self.runner(job, trigger_kind)
 
     def _skipped(self, event) -> None:
+        self._manual.discard(event.job_id)
         reason = "the previous run of this job was still going"
         log.warning("scheduler: run of %s skipped: %s", event.job_id, reason)
         self.telemetry.runs.labels(job=event.job_id, outcome="skipped").inc()
@@ -149,12 +154,14 @@ class Service:
         log.warning("scheduler: run of %s missed its time (the process was busy); coalesced", event.job_id)
 
     def run_now(self, name: str) -> bool:
-        """Run a scheduled job now, through the scheduler (so an overlapping run is skipped)."""
+        """Run a scheduled job now: its next run is moved to now, so the run goes through the
+        scheduler like any other (an overlap with a run still going is skipped); the schedule
+        then carries on from its trigger."""
         job = next((j for j in self.jobs if j.name == name), None)
         if job is None or self.scheduler is None:
             return False
-        self.scheduler.add_job(self._scheduled, args=[job, "manual"], id=f"{name}#manual-{time.monotonic_ns()}",
-                               name=name, max_instances=1)
+        self._manual.add(name)
+        self.scheduler.modify_job(name, next_run_time=datetime.now(UTC))
         return True
 
     # -- readiness -------------------------------------------------------------------------------
@@ -271,3 +278,9 @@ def serve(service: Service, host: str, port: int) -> None:
     # uvicorn installs its own SIGTERM/SIGINT handlers while serving (they set should_exit too)
     server.run(sockets=[sock])
     service.stop()
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        # A job thread still blocked on its source after the stop timeout (its run is recorded as
+        # interrupted): end the process now instead of waiting for it; its open transaction, if
+        # any, was never committed, so DuckDB rolls it back.
+        logging.shutdown()
+        os._exit(0)
