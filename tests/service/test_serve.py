@@ -46,6 +46,8 @@ def http(url: str, *, token: str | None = None, method: str = "GET", body: bytes
             return r.status, dict(r.headers), r.read()
     except urllib.error.HTTPError as exc:
         return exc.code, dict(exc.headers), exc.read()
+    except OSError:   # not listening (yet, or any more)
+        return 0, {}, b""
 
 
 def wait_until(condition, what: str, timeout: float = DEADLINE, log: Path | None = None):
