@@ -17,7 +17,8 @@ from cadence.cli import AppContext, pass_app
 @click.option("--port", default=8501, show_default=True, help="Dashboard port.")
 @click.option("--webhook-host", default="127.0.0.1", show_default=True,
               help="Address of the webhook port (webhook, /metrics, /healthz, /readyz); it has its own token.")
-@click.option("--webhook-port", default=8502, show_default=True, help="Webhook port.")
+@click.option("--webhook-port", default=8502, show_default=True, envvar="CADENCE_WEBHOOK_PORT",
+              help="Webhook port (env CADENCE_WEBHOOK_PORT).")
 @click.option("--no-auth", is_flag=True, help="Serve the dashboard without sign-in on a non-loopback --host.")
 @click.option("--stop-timeout", type=click.FloatRange(0, 3600), default=10.0, show_default=True,
               help="Seconds a running sync gets to finish its transaction on SIGTERM before it is cut off "
@@ -49,7 +50,7 @@ def command(app: AppContext, host: str, port: int, webhook_host: str, webhook_po
     # The dashboard needs neither the webhook token nor (sign-in's file carries them) the OIDC secrets.
     dashboard = Part("dashboard", streamlit_args(port, host) + sign_in.streamlit_args,
                      dict(child_env(sign_in.env, (webhook.TOKEN_ENV,)), **common))
-    worker_args = [sys.executable, "-c", "import sys; from cadence.cli import main; sys.exit(main())", "service-worker", "--host", webhook_host,
+    worker_args = [sys.executable, "-m", "cadence", "service-worker", "--host", webhook_host,
                    "--port", str(webhook_port), "--stop-timeout", str(stop_timeout)]
     worker = Part("worker", worker_args, dict(child_env(dict(os.environ), SECRET_ENV), **common))
     jobs = ", ".join(f"{j.name} ({j.cron})" for j in planned_jobs(config)) or "nothing scheduled"

@@ -254,6 +254,20 @@ def test_backup_while_serving_and_restore(service, tmp_path):
     assert query(restored, "SELECT count(*) FROM changes")[0][0] == manifest["tables"]["changes"] >= 440
 
 
+def test_the_images_healthcheck_passes_against_the_service(service):
+    from tests.service.test_deploy_files import healthcheck_command
+
+    cmd = healthcheck_command()
+    assert cmd[0] == "python"
+    port = service.hook.rsplit(":", 1)[1]
+    out = subprocess.run([sys.executable, *cmd[1:]], env=dict(os.environ, CADENCE_WEBHOOK_PORT=port),
+                         capture_output=True, text=True, timeout=DEADLINE)
+    assert out.returncode == 0, out.stderr
+    dead = subprocess.run([sys.executable, *cmd[1:]], env=dict(os.environ, CADENCE_WEBHOOK_PORT=str(free_port())),
+                          capture_output=True, text=True, timeout=DEADLINE)
+    assert dead.returncode != 0     # nothing listening: unhealthy
+
+
 def test_killing_the_worker_restarts_it(service):
     old = worker_pid(service.proc.pid)
     assert old is not None
