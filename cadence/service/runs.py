@@ -68,9 +68,11 @@ def close_interrupted(db_path: str | Path, *, now: datetime | None = None) -> in
 
 
 def last_runs(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
-    """Per job, its latest run's start and outcome and its latest success's end."""
+    """Per job: ``last_start``, the start of its latest run that ran to its end (success or failure;
+    not a skipped or interrupted one, which still leave the run owed), its latest success's end and
+    its latest outcome."""
     rows = con.execute(
-        "SELECT job, max(started_at) AS last_start, "
+        "SELECT job, max(started_at) FILTER (WHERE outcome IN ('success', 'failed')) AS last_start, "
         "max(finished_at) FILTER (WHERE outcome = 'success') AS last_success, "
         "arg_max(outcome, started_at) AS last_outcome FROM job_runs GROUP BY job").fetchall()
     return {job: {"last_start": start, "last_success": success, "last_outcome": outcome}

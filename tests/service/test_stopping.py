@@ -46,3 +46,8 @@ def test_a_run_left_open_is_closed_as_interrupted_at_start(db_path):
     assert rows == {run: "interrupted", done: "success"}
     assert "rolled back" in message
     assert runs.close_interrupted(db_path) == 0     # nothing left open
+    with read_connection(db_path) as con:
+        last = runs.last_runs(con)
+    # the interrupted run is still owed (the start-up check runs it again); the finished one is not
+    assert last["sync:github"]["last_start"] is None and last["sync:github"]["last_outcome"] == "interrupted"
+    assert last["sync:gitlab"]["last_start"] is not None and last["sync:gitlab"]["last_success"] is not None
