@@ -78,13 +78,14 @@ def bare_pip() -> float:
     with tempfile.TemporaryDirectory() as tmp:
         started = time.monotonic()
         subprocess.run([sys.executable, "-m", "venv", f"{tmp}/v"], check=True)
-        subprocess.run([f"{tmp}/v/bin/pip", "install", "--quiet", *deps], check=True)
+        subprocess.run([f"{tmp}/v/bin/pip", "install", "--quiet", *deps], check=True, stderr=subprocess.DEVNULL)
         return time.monotonic() - started
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--no-pip-make", action="store_true", help="skip `make run USE_UV=0` (4 min here)")
     args = parser.parse_args()
     load = os.getloadavg()[0]
     print(f"machine: {os.cpu_count()} cores, load average {load:.1f} at start")
@@ -92,14 +93,18 @@ def main() -> None:
                                        "baseline: venv + bare pip install of the runtime packages": []}
     for n in range(args.runs):
         for name, fn in (("make run (uv)", lambda: make_run([])),
-                         ("make run USE_UV=0 (pip)", lambda: make_run(["USE_UV=0"])),
+                         ("make run USE_UV=0 (pip)", None if args.no_pip_make else lambda: make_run(["USE_UV=0"])),
                          ("baseline: venv + bare pip install of the runtime packages", bare_pip)):
+            if fn is None:
+                continue
             seconds = fn()
             results[name].append(seconds)
             print(f"run {n + 1}: {name}: {seconds:.1f} s", flush=True)
     base = statistics.median(results["baseline: venv + bare pip install of the runtime packages"])
     print("\nmedians (fresh clone -> /_stcore/health 'ok'; baseline installs only):")
     for name, times in results.items():
+        if not times:
+            continue
         med = statistics.median(times)
         print(f"  {name}: {med:.1f} s ({med / base:.2f} x baseline)")
     print("target: make run <= 60 s")
