@@ -12,14 +12,15 @@ USE_UV ?= 1
 
 .PHONY: run test install install-run bench screenshots clean
 
-# UV: uv on PATH, else one pip-installed once into .venv/uv (from PyPI); empty when USE_UV=0 or
-# neither works. With uv the venv is made without pip (ensurepip alone took 22 s on the busy 2-core
-# machine); pip is added only if the install has to fall back to it.
-UV_BIN = $(shell [ "$(USE_UV)" = "1" ] && { command -v uv || { [ -x $(VENV)/uv/bin/uv ] || $(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(VENV)/uv uv >/dev/null 2>&1; } && [ -x $(VENV)/uv/bin/uv ] && echo $(VENV)/uv/bin/uv; })
+# UV: uv on PATH, else one pip-installed once per user into UV_DIR (from PyPI, like pip's own
+# cache); empty when USE_UV=0 or neither works. With uv the venv is made without pip (ensurepip
+# alone took 22 s on the busy 2-core machine); pip is added only if the install falls back to it.
+UV_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/cadence-uv
+UV_BIN = $(shell [ "$(USE_UV)" = "1" ] && { command -v uv || { [ -x $(UV_DIR)/bin/uv ] || $(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(UV_DIR) uv >/dev/null 2>&1; } && [ -x $(UV_DIR)/bin/uv ] && echo $(UV_DIR)/bin/uv; })
 
 # pip install ARGS, through uv when there is one, else pip (same arguments).
 define pip_install
-	if [ -n "$(UV)" ] && PYTHONPATH=$(VENV)/uv $(UV) pip install --quiet --python $(BIN)/python $(1); then :; else \
+	if [ -n "$(UV)" ] && PYTHONPATH=$(UV_DIR) $(UV) pip install --quiet --python $(BIN)/python $(1); then :; else \
 		$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --upgrade >/dev/null; \
 		$(BIN)/python -m pip install --quiet $(1); \
 	fi
