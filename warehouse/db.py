@@ -41,6 +41,11 @@ class StoppingError(WarehouseError):
     """A write was refused because this process is shutting down (``stop_new_writes``)."""
 
 
+# Called with the seconds each write connection held the file (open to close), e.g. by
+# `cadence serve`'s metrics: that is how long a reader in another process may have waited.
+WRITE_OBSERVERS: list = []
+
+
 def stop_new_writes() -> None:
     """Refuse every write transaction that has not started yet in this process (shutdown)."""
     _STOPPING.set()
@@ -182,6 +187,7 @@ def write_connection(path: str | os.PathLike, *, lock_wait_seconds: float | None
         if _STOPPING.is_set() and not _when_stopping:
             raise StoppingError(f'Database "{path}": this process is stopping; the write was not started.')
         con = connect(path, read_only=False, lock_wait_seconds=wait, _deadline=deadline)
+        opened = time.monotonic()
         try:
             con.execute("BEGIN TRANSACTION")
             try:
@@ -192,6 +198,8 @@ def write_connection(path: str | os.PathLike, *, lock_wait_seconds: float | None
             con.execute("COMMIT")
         finally:
             con.close()
+            for observe in WRITE_OBSERVERS:
+                observe(time.monotonic() - opened)
     finally:
         _WRITE_LOCK.release()
 

@@ -44,12 +44,16 @@ def command(app: AppContext, host: str, port: int, webhook_host: str, webhook_po
         click.echo(f"Warning: {warning}", err=True)
     db = app.db_path.resolve()
     connect(db).close()                       # create or migrate the warehouse before the parts read it
+    from cadence.service.snapshot import take_snapshot
+
+    # The dashboard reads a copy the worker refreshes after writes: no page waits behind a sync.
+    dashboard_db = take_snapshot(db)
     common = {"CADENCE_DB": str(db)}
     if config.path:
         common["CADENCE_CONFIG"] = str(config.path.resolve())
     # The dashboard needs neither the webhook token nor (sign-in's file carries them) the OIDC secrets.
     dashboard = Part("dashboard", streamlit_args(port, host) + sign_in.streamlit_args,
-                     dict(child_env(sign_in.env, (webhook.TOKEN_ENV,)), **common))
+                     dict(child_env(sign_in.env, (webhook.TOKEN_ENV,)), **{**common, "CADENCE_DB": str(dashboard_db)}))
     worker_args = [sys.executable, "-m", "cadence", "service-worker", "--host", webhook_host,
                    "--port", str(webhook_port), "--stop-timeout", str(stop_timeout)]
     worker = Part("worker", worker_args, dict(child_env(dict(os.environ), SECRET_ENV), **common))

@@ -3,14 +3,16 @@ command, in this process) and ``export`` (``cadence export --last-week`` into ``
 
 Each run is recorded in ``job_runs`` (``cadence.service.runs``) and in the Prometheus metrics. A
 sync's rows are the growth of its ``sync_state.rows_written`` over the run. Reads in this process
-go through ``write_connection`` too: DuckDB refuses a read-only connection in a process that holds
-a read-write one to the same file, and the webhook and the syncs write from this process.
+go through ``reading``: a read-only connection held under the process's write lock, since DuckDB
+refuses a read-only connection in a process that holds a read-write one to the same file (the
+webhook and the syncs write from this process); other processes' readers are not held up.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterator
 import logging
 import sys
 import threading
@@ -25,13 +27,20 @@ from cadence.errors import CadenceError
 from cadence.scrub import scrub
 from cadence.service import runs
 from cadence.service.schedule import SYNC_COMMANDS, Schedule
-from warehouse import write_connection
-from warehouse.db import StoppingError
+from warehouse import read_connection
+from warehouse.db import _WRITE_LOCK, StoppingError
 
 log = logging.getLogger(__name__)
 
 # `cadence sync <command>` -> the source name its collector records in sync_state.
 STATE_SOURCE = {"aws-costs": "aws-cost-explorer"}
+
+
+@contextlib.contextmanager
+def reading(db_path: Path) -> Iterator:
+    """A read-only connection for this process (see the module docstring)."""
+    with _WRITE_LOCK, read_connection(db_path) as con:
+        yield con
 
 
 @dataclass(frozen=True)
@@ -68,7 +77,7 @@ def run_sync(db_path: Path, config_path: str | None, command: str) -> int:
     from cadence.commands.sync import command as sync_group
 
     app = AppContext(db_arg=str(db_path), config_arg=config_path)
-    with write_connection(db_path) as con:
+    with reading(db_path) as con:
         before = _rows_written(con, command)
     ctx = click.Context(sync_group, obj=app, info_name="sync")
     cmd = sync_group.get_command(ctx, command)
@@ -83,7 +92,7 @@ def run_sync(db_path: Path, config_path: str | None, command: str) -> int:
                 raise CadenceError(f"`cadence sync {command}` exited with status {exc.exit_code}") from None
         except click.ClickException as exc:
             raise CadenceError(exc.format_message()) from None
-    with write_connection(db_path) as con:
+    with reading(db_path) as con:
         return _rows_written(con, command) - before
 
 
@@ -109,7 +118,7 @@ def run_export(db_path: Path, config_path: str | None) -> int:
     config = load_config(config_path)
     out = (config.schedule or Schedule()).export_dir
     label = last_complete_week()
-    with write_connection(db_path) as con:   # read under the process's write lock (module docstring)
+    with reading(db_path) as con:
         result = build_export(con, _effective(config, con), label, by="team")
     names = export_file_names(result.label)
     written = write_files_atomically(out, {names[t]: result.payloads[t] for t in ("metrics", "changes")})

@@ -10,6 +10,8 @@ Names (all prefixed ``cadence_``):
 * ``job_runs_total{job,outcome}``: runs by outcome (success, failed, interrupted, skipped).
 * ``webhook_requests_total{route,outcome}``: requests to the webhook port by route and outcome
   (accepted, rejected, unauthorized, too_large, unavailable, error).
+* ``warehouse_write_hold_seconds`` (histogram): how long each write of the worker held the file,
+  the longest a dashboard reader could have waited behind it.
 * ``warehouse_size_bytes``: the DuckDB file plus its WAL.
 """
 
@@ -47,6 +49,9 @@ class Telemetry:
         self.runs = Counter("cadence_job_runs", "Job runs by outcome", ["job", "outcome"], registry=r)
         self.webhook = Counter("cadence_webhook_requests", "Requests to the webhook port by route and outcome",
                                ["route", "outcome"], registry=r)
+        self.write_hold = Histogram("cadence_warehouse_write_hold_seconds",
+                                    "How long each write held the warehouse file (readers wait at most this)",
+                                    registry=r, buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10))
         size = Gauge("cadence_warehouse_size_bytes", "Size of the warehouse file and its WAL", registry=r)
         size.set_function(self.warehouse_size)
 

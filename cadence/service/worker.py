@@ -38,15 +38,17 @@ from starlette.routing import Mount, Route
 from cadence.config import Config
 from cadence.errors import CadenceError
 from cadence.service import runs
-from cadence.service.jobs import Job, Runner, planned_jobs
+from cadence.service.jobs import Job, Runner, planned_jobs, reading
 from cadence.service.schedule import Schedule, trigger
 from cadence.service.telemetry import Telemetry
-from warehouse import write_connection
+from warehouse import read_connection
+from warehouse import db as warehouse_db
 from warehouse.db import LATEST_VERSION, database_version, stop_new_writes
 
 log = logging.getLogger(__name__)
 
 READY_LOCK_WAIT_SECONDS = 2.0
+SLOW_WRITE_SECONDS = 1.0   # a write holding the file longer than this is logged
 
 
 def interval(cron: str, timezone: str, now: datetime) -> timedelta:
@@ -93,11 +95,21 @@ class Service:
         self.max_body_bytes = max_body_bytes
         self.stop_timeout = stop_timeout
         self.telemetry = Telemetry(self.db_path)
+        warehouse_db.WRITE_OBSERVERS.append(self._write_held)
+        from cadence.service.snapshot import Refresher
+
+        self.snapshots = Refresher(self.db_path, warehouse_db._WRITE_LOCK)
+        warehouse_db.WRITE_OBSERVERS.append(self.snapshots.mark)
         self.runner = Runner(self.db_path, config_path, self.telemetry)
         self.started = datetime.now(UTC)
         self.scheduler = None
         self._catch_up: set[str] = set()   # jobs whose start-up run makes up for a missed one
         self._manual: set[str] = set()     # jobs asked to run now (POST /jobs/<job>/run)
+
+    def _write_held(self, seconds: float) -> None:
+        self.telemetry.write_hold.observe(seconds)
+        if seconds > SLOW_WRITE_SECONDS:
+            log.warning("warehouse: a write held the file for %.1f s; dashboard readers waited behind it", seconds)
 
     # -- scheduler -------------------------------------------------------------------------------
     def start_scheduler(self) -> None:
@@ -108,7 +120,7 @@ class Service:
         closed = runs.close_interrupted(self.db_path)
         if closed:
             log.warning("scheduler: %d run(s) left open by a stopped service closed as interrupted", closed)
-        with write_connection(self.db_path) as con:
+        with reading(self.db_path) as con:
             last = runs.last_runs(con)
         self.telemetry.seed(last)
         tz = ZoneInfo(self.schedule.timezone)
@@ -131,6 +143,7 @@ class Service:
             log.warning("scheduler: nothing scheduled; add [schedule] sync = \"*/30 * * * *\" to cadence.toml "
                         "(docs/operations.md)")
         self.scheduler.start()
+        self.snapshots.start()
 
     def _scheduled(self, job: Job, trigger_kind: str | None = None) -> None:
         if trigger_kind is None:
@@ -168,7 +181,8 @@ class Service:
     def readiness(self, now: datetime | None = None) -> tuple[bool, list[str]]:
         now = now or datetime.now(UTC)
         try:
-            with write_connection(self.db_path, lock_wait_seconds=READY_LOCK_WAIT_SECONDS) as con:
+            with warehouse_db._WRITE_LOCK, read_connection(self.db_path,
+                                                           lock_wait_seconds=READY_LOCK_WAIT_SECONDS) as con:
                 if database_version(con) < LATEST_VERSION:
                     return False, ["migrations"]
                 last = runs.last_runs(con)
@@ -181,6 +195,7 @@ class Service:
     def stop(self) -> None:
         """No new write starts; running jobs get ``stop_timeout`` seconds to end at a transaction
         boundary; those still going are recorded as interrupted."""
+        self.snapshots.stopped.set()
         self.runner.stopping.set()
         stop_new_writes()
         if self.scheduler is not None:
