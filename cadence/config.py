@@ -19,6 +19,7 @@ from cadence.capacity_settings import ReviewSettings, parse_review
 from cadence.errors import ConfigError, DatabaseLockedError
 from cadence.scrub import SECRET_ENV, register_secret_env  # noqa: F401 (SECRET_ENV: the list of secrets)
 from cadence.notify.settings import NotifySettings, parse_notify
+from cadence.service.schedule import Schedule, parse_schedule
 from cadence.slos import SLO, parse_slos
 
 DEFAULT_CONFIG_FILE = "cadence.toml"
@@ -36,7 +37,7 @@ ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 TOP_LEVEL_KEYS = {"database", "production_environments", "attribution_window_days",
                   "rework_labels", "teams", "sources", "cost_allocation", "benchmark", "slos",
                   "auth", "investment", "exclude_authors", "capacity", "notify",
-                  "pipelines"}
+                  "pipelines", "schedule"}
 TEAM_KEYS = {"repos", "services", "cost_tags", "accounts", "notify"}
 BENCHMARKS = ("2021", "2023", "2024")
 COST_ALLOCATION_KEYS = {"accounts", "services", "shared_split", "shared_tags"}
@@ -78,6 +79,7 @@ class Config:
     review: ReviewSettings = field(default_factory=ReviewSettings)
     notify: NotifySettings | None = None  # [notify]: digest and alert channels (cadence.notify)
     pipelines: Any = None  # [pipelines]: cadence.pipelines.PipelineSettings (None: the defaults)
+    schedule: Schedule | None = None  # [schedule]: what `cadence serve` runs when (cadence.service.schedule)
 
     # -- team mapping (used by metrics through the team_map tables) ---------------------------
     def team_rows(self) -> list[tuple[str, str, str]]:
@@ -224,6 +226,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     if "pipelines" in data:   # CI default branches and minute rates: cadence/pipelines.py
         from cadence.pipelines import parse_pipelines
         kwargs["pipelines"] = parse_pipelines(data["pipelines"], path)
+    if "schedule" in data:   # what `cadence serve` runs when: cadence/service/schedule.py
+        kwargs["schedule"] = parse_schedule(data["schedule"], path)
     config = Config(**kwargs)
     if {"cost_exports", "aws_exports"} & set(sources) or "athena" in sources.get("aws", {}):
         # The billing-export sections are validated by their collector (imported only when used).

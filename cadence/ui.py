@@ -316,6 +316,7 @@ def sidebar_filters() -> Filters:
     else:
         start, end = preset_range(preset, as_of)
         st.sidebar.caption(f"{start:%d %b %Y} – {end:%d %b %Y} · data through {as_of:%d %b %Y}")
+    synced_caption()
 
     options = load(scope_options)
     # "(no team)" is offered when some repo or service belongs to no team; it sorts last.
@@ -339,6 +340,16 @@ def sidebar_filters() -> Filters:
                       period=period, benchmark=benchmark, as_of=as_of)
     st.session_state[KEY_FILTERS] = filters
     return filters
+
+
+def synced_caption() -> None:
+    """"Data as of …": the end of the latest successful sync `cadence serve` ran (job_runs); nothing
+    when the warehouse has none (filled by hand, or the demo)."""
+    from metrics.service import data_as_of
+
+    synced = load(data_as_of)["synced_at"].iloc[0]
+    if not pd.isna(synced):
+        st.sidebar.caption(f"Data as of {pd.Timestamp(synced):%d %b %Y %H:%M} UTC (latest scheduled sync)")
 
 
 def start() -> bool:

@@ -9,6 +9,7 @@ from metrics.catalog import data_extent, sync_states
 from metrics.costs import untagged_share
 from cadence.timerange import describe_accepted_range
 from metrics.health import data_health, duplicate_keys, out_of_range_rows
+from metrics.service import job_runs
 
 SYNC_COMMAND = {"github": "cadence sync github", "pagerduty": "cadence sync pagerduty",
                 "aws": "cadence sync aws-costs", "aws-costs": "cadence sync aws-costs",
@@ -58,6 +59,23 @@ else:
         "last_success_at": st.column_config.DatetimeColumn("last success (UTC)", format="YYYY-MM-DD HH:mm"),
         "last_attempt_at": st.column_config.DatetimeColumn("last attempt (UTC)", format="YYYY-MM-DD HH:mm"),
         "rows_written": st.column_config.NumberColumn("rows written", format="%d")})
+
+st.subheader("Scheduled runs")
+runs = ui.load(job_runs, limit=50)
+if runs.empty:
+    st.caption("No scheduled run recorded: `cadence serve` runs the syncs and exports of `[schedule]` in cadence.toml "
+               "and lists each run here (docs/operations.md).")
+else:
+    latest = runs.drop_duplicates("job")
+    for row in latest[latest["outcome"].isin(["failed", "interrupted"])].itertuples():
+        st.warning(f"**{row.job}**: latest run {row.outcome} at {pd.Timestamp(row.started_at):%Y-%m-%d %H:%M} UTC"
+                   + (f"\n\n{row.message}" if isinstance(row.message, str) else "")
+                   + "\n\nThe next scheduled run retries; see the service log for details.", icon=":material/error:")
+    ui.table(runs, "job-runs", key="dh-runs", column_config={
+        "started_at": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+        "finished_at": st.column_config.DatetimeColumn("finished (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+        "rows_written": st.column_config.NumberColumn("rows", format="%d"),
+        "seconds": st.column_config.NumberColumn("seconds", format="%.1f")})
 
 st.subheader("Coverage in this view")
 health = ui.load(data_health, start=f.start, end=f.end)

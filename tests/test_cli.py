@@ -48,7 +48,7 @@ def test_top_level_help_lists_every_command_with_a_summary():
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0
     for argv, cmd in ALL_COMMANDS:
-        if len(argv) == 1:
+        if len(argv) == 1 and not cmd.hidden:   # hidden: internal (cadence serve's service-worker)
             line = next((ln for ln in result.output.splitlines() if ln.strip().startswith(argv[0] + " ")), None)
             assert line and len(line.split()) > 1, f"{argv[0]} lacks a summary in `cadence --help`"
 

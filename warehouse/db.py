@@ -31,6 +31,24 @@ LOCK_WAIT_SECONDS = 15.0   # read when opening, so a test (or a caller) may chan
 # a declared key (warehouse.upsert.UNINDEXED_TABLES) must not. Re-entrant for the read-only open
 # of an old file, which upgrades it through a write connection.
 _WRITE_LOCK = threading.RLock()
+# Set by a stopping service (`cadence serve` on SIGTERM): no new write transaction starts in this
+# process, so a sync in progress ends at a transaction boundary (StoppingError) instead of being cut
+# off inside one.
+_STOPPING = threading.Event()
+
+
+class StoppingError(WarehouseError):
+    """A write was refused because this process is shutting down (``stop_new_writes``)."""
+
+
+# Called with the seconds each write connection held the file (open to close), e.g. by
+# `cadence serve`'s metrics: that is how long a reader in another process may have waited.
+WRITE_OBSERVERS: list = []
+
+
+def stop_new_writes() -> None:
+    """Refuse every write transaction that has not started yet in this process (shutdown)."""
+    _STOPPING.set()
 
 
 def _migrations() -> list[tuple[int, str, str]]:
@@ -153,7 +171,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> int:
 
 @contextmanager
 def write_connection(path: str | os.PathLike, *, lock_wait_seconds: float | None = None,
-                     _deadline: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+                     _deadline: float | None = None,
+                     _when_stopping: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short read-write connection: one transaction, committed on success, then closed.
 
     Holds this process's write lock throughout, so write transactions never overlap. Waiting for
@@ -165,7 +184,10 @@ def write_connection(path: str | os.PathLike, *, lock_wait_seconds: float | None
             f'Database "{path}" stayed busy with another write of this process for {_seconds(wait)} s; '
             f"try again when it has finished.")
     try:
+        if _STOPPING.is_set() and not _when_stopping:
+            raise StoppingError(f'Database "{path}": this process is stopping; the write was not started.')
         con = connect(path, read_only=False, lock_wait_seconds=wait, _deadline=deadline)
+        opened = time.monotonic()
         try:
             con.execute("BEGIN TRANSACTION")
             try:
@@ -176,6 +198,8 @@ def write_connection(path: str | os.PathLike, *, lock_wait_seconds: float | None
             con.execute("COMMIT")
         finally:
             con.close()
+            for observe in WRITE_OBSERVERS:
+                observe(time.monotonic() - opened)
     finally:
         _WRITE_LOCK.release()
 

@@ -32,6 +32,7 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "notify_deliveries": ("id",),
     "pipeline_runs": ("id", "attempt"),
     "pipeline_jobs": ("run_id", "attempt", "name"),
+    "job_runs": ("run_id",),
 }
 
 # Tables whose key is not declared as a PRIMARY KEY (migration 004: DuckDB's key index cost more

@@ -1,0 +1,192 @@
+"""What ``cadence serve``'s scheduler runs: ``sync:<source>`` (the source's ``cadence sync``
+command, in this process) and ``export`` (``cadence export --last-week`` into ``export_dir``).
+
+Each run is recorded in ``job_runs`` (``cadence.service.runs``) and in the Prometheus metrics. A
+sync's rows are the growth of its ``sync_state.rows_written`` over the run. Reads in this process
+go through ``reading``: a read-only connection held under the process's write lock, since DuckDB
+refuses a read-only connection in a process that holds a read-write one to the same file (the
+webhook and the syncs write from this process); other processes' readers are not held up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+import logging
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from cadence.config import Config, parse_config
+from cadence.errors import CadenceError
+from cadence.scrub import scrub
+from cadence.service import runs
+from cadence.service.schedule import SYNC_COMMANDS, Schedule
+from warehouse import read_connection
+from warehouse.db import _WRITE_LOCK, StoppingError
+
+log = logging.getLogger(__name__)
+
+# `cadence sync <command>` -> the source name its collector records in sync_state.
+STATE_SOURCE = {"aws-costs": "aws-cost-explorer"}
+
+
+@contextlib.contextmanager
+def reading(db_path: Path) -> Iterator:
+    """A read-only connection for this process (see the module docstring)."""
+    with _WRITE_LOCK, read_connection(db_path) as con:
+        yield con
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str            # "sync:github", "export"
+    cron: str
+    command: str | None  # the sync command; None for the export
+
+
+def planned_jobs(config: Config) -> list[Job]:
+    """The jobs ``[schedule]`` asks for: one per configured source that has a cron, and the export."""
+    schedule = config.schedule or Schedule()
+    jobs = []
+    for section, command in SYNC_COMMANDS.items():
+        if section in config.sources:
+            cron = schedule.cron_for(command)
+            if cron:
+                jobs.append(Job(f"sync:{command}", cron, command))
+    if schedule.export:
+        jobs.append(Job("export", schedule.export, None))
+    return jobs
+
+
+def _rows_written(con, command: str) -> int:
+    source = STATE_SOURCE.get(command, command)
+    return int(con.execute("SELECT coalesce(sum(rows_written), 0) FROM sync_state WHERE source = ?",
+                           [source]).fetchall()[0][0])
+
+
+def run_sync(db_path: Path, config_path: str | None, command: str) -> int:
+    """Run ``cadence sync <command>`` in this process; returns the rows it wrote. Raises CadenceError
+    (or any other exception) when it fails."""
+    from cadence.cli import AppContext
+    from cadence.commands.sync import command as sync_group
+
+    app = AppContext(db_arg=str(db_path), config_arg=config_path)
+    with reading(db_path) as con:
+        before = _rows_written(con, command)
+    ctx = click.Context(sync_group, obj=app, info_name="sync")
+    cmd = sync_group.get_command(ctx, command)
+    if cmd is None:
+        raise CadenceError(f"this Cadence has no `cadence sync {command}`")
+    # The collector's report lines go to the log (stderr), as a cron job's output would.
+    with contextlib.redirect_stdout(sys.stderr):
+        try:
+            cmd.main(args=[], prog_name=f"cadence sync {command}", standalone_mode=False, obj=app)
+        except click.exceptions.Exit as exc:
+            if exc.exit_code:
+                raise CadenceError(f"`cadence sync {command}` exited with status {exc.exit_code}") from None
+        except click.ClickException as exc:
+            raise CadenceError(exc.format_message()) from None
+    with reading(db_path) as con:
+        return _rows_written(con, command) - before
+
+
+def _effective(config: Config, con) -> Config:
+    """``cadence.config.effective_config`` on an open connection (the demo's teams when none are set)."""
+    if config.teams:
+        return config
+    from warehouse.upsert import get_meta
+
+    raw = get_meta(con, "demo_config")
+    if not raw:
+        return config
+    demo = parse_config(json.loads(raw))
+    return Config(**{**config.__dict__, "teams": demo.teams,
+                     "cost_allocation": config.cost_allocation or demo.cost_allocation})
+
+
+def run_export(db_path: Path, config_path: str | None) -> int:
+    """``cadence export --last-week --out <export_dir>``; returns the metric rows written."""
+    from cadence.config import load_config
+    from metrics.export import build_export, export_file_names, last_complete_week, write_files_atomically
+
+    config = load_config(config_path)
+    out = (config.schedule or Schedule()).export_dir
+    label = last_complete_week()
+    with reading(db_path) as con:
+        result = build_export(con, _effective(config, con), label, by="team")
+    names = export_file_names(result.label)
+    written = write_files_atomically(out, {names[t]: result.payloads[t] for t in ("metrics", "changes")})
+    log.info("export: wrote %s", ", ".join(str(p) for p in written))
+    return len(result.tables["metrics"])
+
+
+class Runner:
+    """Runs jobs and records them. ``running`` maps a job to its open run id (for shutdown)."""
+
+    def __init__(self, db_path: Path, config_path: str | None, telemetry=None) -> None:
+        self.db_path = Path(db_path)
+        self.config_path = config_path
+        self.telemetry = telemetry
+        self.running: dict[str, str] = {}
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+
+    def __call__(self, job: Job, trigger: str = "schedule") -> str:
+        """Run ``job`` once; returns the outcome."""
+        try:
+            run_id = runs.start_run(self.db_path, job.name, trigger)
+        except CadenceError as exc:
+            log.error("job %s: could not record its start, not run: %s", job.name, exc)
+            return "failed"
+        with self.lock:
+            self.running[job.name] = run_id
+        started = time.monotonic()
+        outcome, rows, message = "success", None, None
+        log.info("job %s: started (%s)", job.name, trigger)
+        try:
+            rows = run_sync(self.db_path, self.config_path, job.command) if job.command else \
+                run_export(self.db_path, self.config_path)
+        except StoppingError:
+            outcome, message = "interrupted", "the service stopped during the run; nothing after its last " \
+                                              "committed transaction was written"
+        except BaseException as exc:   # noqa: BLE001  a failing job must never end the scheduler
+            outcome = "interrupted" if self.stopping.is_set() else "failed"
+            message = scrub(str(exc) if isinstance(exc, CadenceError) else f"{type(exc).__name__}: {exc}")
+            log.debug("job %s failed", job.name, exc_info=True)
+        seconds = time.monotonic() - started
+        with self.lock:
+            if self.running.get(job.name) != run_id:   # closed by the shutdown already
+                return outcome
+            self.running.pop(job.name, None)
+        finished = runs.utcnow()
+        try:
+            runs.finish_run(self.db_path, run_id, outcome, rows=rows, message=message, now=finished)
+        except CadenceError as exc:
+            log.error("job %s: could not record its end: %s", job.name, exc)
+        if self.telemetry is not None:
+            self.telemetry.run_finished(job.name, outcome, seconds, rows, finished)
+        level = logging.INFO if outcome == "success" else logging.ERROR
+        log.log(level, "job %s: %s in %.1f s%s%s", job.name, outcome, seconds,
+                f", {rows} rows" if rows is not None else "", f": {message}" if message else "")
+        return outcome
+
+    def close_open_runs(self, lock_wait_seconds: float) -> list[str]:
+        """At shutdown: mark the runs still going as interrupted; returns their jobs."""
+        with self.lock:
+            open_runs, self.running = dict(self.running), {}
+        for job, run_id in open_runs.items():
+            try:
+                runs.finish_run(self.db_path, run_id, "interrupted", lock_wait_seconds=lock_wait_seconds,
+                                message="the service stopped during the run; its committed transactions "
+                                        "were kept, the one in progress rolled back", _when_stopping=True)
+            except CadenceError as exc:
+                log.error("job %s: could not record the interruption (closed at the next start): %s", job, exc)
+            if self.telemetry is not None:
+                self.telemetry.run_finished(job, "interrupted", None, None, None)
+        return list(open_runs)

@@ -1,0 +1,28 @@
+"""What ``cadence serve`` recorded of its scheduled runs (``job_runs``, migration 008), for Data
+health and the sidebar's "data as of"."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from cadence.config import Config
+from cadence.scrub import scrub
+
+JOB_RUN_COLUMNS = ("job", "started_at", "finished_at", "outcome", "rows_written", "seconds", "trigger", "message")
+
+
+def job_runs(con: duckdb.DuckDBPyConnection, config: Config, limit: int = 50) -> pd.DataFrame:
+    """The latest ``limit`` runs, newest first; messages scrubbed again on the way out."""
+    from cadence.service.runs import recent_runs
+
+    runs = recent_runs(con, limit)
+    runs["message"] = [scrub(v) if isinstance(v, str) else v for v in runs["message"]]
+    return runs[list(JOB_RUN_COLUMNS)]
+
+
+def data_as_of(con: duckdb.DuckDBPyConnection, config: Config) -> pd.DataFrame:
+    """One row: ``synced_at``, the end of the latest successful scheduled sync (NaT when none)."""
+    from cadence.service.runs import data_as_of as last
+
+    return pd.DataFrame({"synced_at": [pd.Timestamp(last(con)) if last(con) is not None else pd.NaT]})
