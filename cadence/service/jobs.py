@@ -61,6 +61,11 @@ def planned_jobs(config: Config) -> list[Job]:
                 jobs.append(Job(f"sync:{command}", cron, command))
     if schedule.export:
         jobs.append(Job("export", schedule.export, None))
+    if config.notify is not None:   # issue 19: the digest weekly, the alert check every few minutes
+        if schedule.notify_digest:
+            jobs.append(Job("notify:digest", schedule.notify_digest, None))
+        if schedule.notify_check:
+            jobs.append(Job("notify:check", schedule.notify_check, None))
     return jobs
 
 
@@ -126,6 +131,28 @@ def run_export(db_path: Path, config_path: str | None) -> int:
     return len(result.tables["metrics"])
 
 
+def run_notify(db_path: Path, config_path: str | None, what: str) -> int:
+    """``cadence notify digest --last-week`` (``what`` "digest") or ``cadence notify check`` ("check"),
+    in this process; returns the messages sent. A channel that failed is a failed run (its delivery
+    is recorded by cadence.notify and retried at the next check)."""
+    from cadence.config import load_config
+    from cadence.notify.service import scheduled_check, scheduled_digest
+
+    config = load_config(config_path)
+    with reading(db_path) as con:
+        config = _effective(config, con)
+    if what == "digest":
+        outcomes = scheduled_digest(db_path, config)
+    else:
+        report = scheduled_check(db_path, config)
+        outcomes = report.outcomes if report is not None else []
+    failed = [o for o in outcomes if o.status == "failed"]
+    if failed:
+        raise CadenceError(f"notify {what}: {len(failed)} of {len(outcomes)} sends failed (Data health, "
+                           "Notifications, has each error; they are retried at the next check)")
+    return sum(o.status == "sent" for o in outcomes)
+
+
 class Runner:
     """Runs jobs and records them. ``running`` maps a job to its open run id (for shutdown)."""
 
@@ -150,8 +177,12 @@ class Runner:
         outcome, rows, message = "success", None, None
         log.info("job %s: started (%s)", job.name, trigger)
         try:
-            rows = run_sync(self.db_path, self.config_path, job.command) if job.command else \
-                run_export(self.db_path, self.config_path)
+            if job.command:
+                rows = run_sync(self.db_path, self.config_path, job.command)
+            elif job.name.startswith("notify:"):
+                rows = run_notify(self.db_path, self.config_path, job.name.split(":", 1)[1])
+            else:
+                rows = run_export(self.db_path, self.config_path)
         except StoppingError:
             outcome, message = "interrupted", "the service stopped during the run; nothing after its last " \
                                               "committed transaction was written"

@@ -8,6 +8,8 @@ export_dir = "exports"     # relative to the config file
 timezone = "Europe/Berlin"
 [schedule.sources]
 aws-costs = "0 7 * * *"    # a source on its own schedule instead of `sync`
+notify_digest = "0 8 * * MON"   # cadence notify digest --last-week (issue 19)
+notify_check = "*/10 * * * *"   # cadence notify check: the alert rules
 ```
 
 Every key is optional. A cron expression has five fields (minute hour day month weekday);
@@ -26,10 +28,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cadence.errors import ConfigError
 
-SCHEDULE_KEYS = ("sync", "export", "export_dir", "timezone", "sources")
+SCHEDULE_KEYS = ("sync", "export", "export_dir", "timezone", "sources", "notify_digest", "notify_check")
 # [sources.X] section -> the `cadence sync` command that collects it (its job is "sync:<command>").
 SYNC_COMMANDS = {"github": "github", "gitlab": "gitlab", "pagerduty": "pagerduty", "aws": "aws-costs",
-                 "prometheus": "prometheus"}
+                 "prometheus": "prometheus", "aws_exports": "aws-exports"}
 DEFAULT_EXPORT_DIR = "exports"
 _DOW_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
@@ -41,6 +43,8 @@ class Schedule:
     export_dir: Path = Path(DEFAULT_EXPORT_DIR)
     timezone: str = "UTC"
     sources: dict[str, str] = field(default_factory=dict)   # sync command name -> cron
+    notify_digest: str | None = None   # the weekly digest ([notify], cadence.notify)
+    notify_check: str | None = None    # the alert rules' check
 
     def cron_for(self, command: str) -> str | None:
         """The cron expression of the source synced by ``cadence sync <command>`` (None: not scheduled)."""
@@ -107,7 +111,7 @@ def parse_schedule(data: Any, path: Path | None = None) -> Schedule | None:
         raise _fail(path, "timezone", f'unknown time zone "{timezone}"; use an IANA name such as "UTC" or '
                                       '"Europe/Berlin"') from None
     kwargs: dict[str, Any] = {"timezone": timezone}
-    for key in ("sync", "export"):
+    for key in ("sync", "export", "notify_digest", "notify_check"):
         if key in data:
             kwargs[key] = _cron(path, key, data[key], timezone)
     if "export_dir" in data:
