@@ -204,28 +204,6 @@ def test_every_page_in_a_real_browser(server, browser):
     _settle(page, "Overview")
     _assert_tiles(page, _expected(server["db"], DEFAULT_START, DEFAULT_END, by="org"))
 
-    # The demo's SLOs: the Overview's tile counts those met and links to Reliability, which shows them
-    # with their budgets (metrics.slo.slo_status as of the view's end, on the demo's own SLIs).
-    from metrics.slo import slo_status
-
-    with read_connection(server["db"]) as con:
-        slos = slo_status(con, effective_config(load_config(None), server["db"]), DEFAULT_END)
-    assert len(slos) == 8
-    met = f"{int((slos['budget_remaining'] > 0).sum())} / {len(slos)}"
-    assert _tiles(page)["SLOs met"] == met
-    page.get_by_role("link", name="Open Reliability").click()
-    page.wait_for_url(f"{base}/reliability**", timeout=DEADLINE_MS)
-    _settle(page, "Reliability")
-    tiles = _tiles(page)
-    assert tiles["SLOs within budget"] == met
-    assert tiles["fast-burn"] == str(int((slos["status"] == "fast-burn").sum())) != "0"
-    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 1           # the budget burn-down
-    assert page.locator('[data-testid="stPlotlyChart"] .gtitle', has_text="Error budget burn-down of").count() == 1
-    assert page.locator('[data-testid="stDataFrame"]').count() >= 2             # the SLOs and the availability
-    assert page.locator('[data-testid="stException"]').count() == 0
-    page.goto(base)
-    _settle(page, "Overview")
-
     # Change a filter: pick a team in the sidebar; the URL carries it and the tiles follow.
     teams = sorted(effective_config(load_config(None), server["db"]).teams)
     team = teams[1]
@@ -337,3 +315,33 @@ def test_pipelines_page_in_a_real_browser(server, browser):
     expect(page.locator('[data-testid="stExpander"] [data-testid="stDataFrame"]').first).to_be_visible(
         timeout=DEADLINE_MS)
     assert not errors, errors
+
+
+def test_reliability_with_the_demo_slos_in_a_real_browser(server, browser):
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    base = server["base"]
+    page.goto(base)
+    _settle(page, "Overview")
+    # The demo's SLOs: the Overview's tile counts those met and links to Reliability, which shows them
+    # with their budgets (metrics.slo.slo_status as of the view's end, on the demo's own SLIs).
+    from metrics.slo import slo_status
+
+    with read_connection(server["db"]) as con:
+        slos = slo_status(con, effective_config(load_config(None), server["db"]), DEFAULT_END)
+    assert len(slos) == 8
+    met = f"{int((slos['budget_remaining'] > 0).sum())} / {len(slos)}"
+    assert _tiles(page)["SLOs met"] == met
+    page.get_by_role("link", name="Open Reliability").click()
+    page.wait_for_url(f"{base}/reliability**", timeout=DEADLINE_MS)
+    _settle(page, "Reliability")
+    tiles = _tiles(page)
+    assert tiles["SLOs within budget"] == met
+    assert tiles["fast-burn"] == str(int((slos["status"] == "fast-burn").sum())) != "0"
+    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 1           # the budget burn-down
+    assert page.locator('[data-testid="stPlotlyChart"] .gtitle', has_text="Error budget burn-down of").count() == 1
+    assert page.locator('[data-testid="stDataFrame"]').count() >= 2             # the SLOs and the availability
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert not errors, errors
+    page.close()
