@@ -86,12 +86,13 @@ def capacity_table(con: duckdb.DuckDBPyConnection, config: Config, start: date, 
     effective_cost only.
     """
     from metrics import dora_metrics
-    from metrics.costs import commitment_summary, cost_summary, utilization_summary
+    from metrics.costs import _bucket, commitment_summary, daily_cost, utilization_summary
 
     months = _months(start, end)
     days_of = dict(months)
     dora = dora_metrics(con, config, start, end, by="team", period="month")
-    cost = cost_summary(con, config, start, end, by="team", period="month")
+    # cost_summary's effective_cost, without the delivery figures it would compute again
+    cost = _bucket(daily_cost(con, config, start, end, by="team"), "month", start)
 
     def month_key(v) -> date:
         d = pd.Timestamp(v).date()

@@ -190,8 +190,13 @@ def contributors(con: duckdb.DuckDBPyConnection, config: Config, start: date, en
 
     A capacity denominator for the team, never a per-person figure: no function here returns one.
     """
-    merged = contributor_rows(con, config, start, end)
-    shipped = review_changes(con, config, start, end, team=team)
+    return contributors_of(contributor_rows(con, config, start, end), review_changes(con, config, start, end, team=team),
+                           start, end, team)
+
+
+def contributors_of(merged: pd.DataFrame, shipped: pd.DataFrame, start: date, end: date,
+                    team: str | None = None) -> pd.DataFrame:
+    """``contributors`` from ``contributor_rows`` and ``review_changes`` frames already read."""
     if team is not None:
         merged = merged[merged["team"] == team]
     merged = merged.assign(quarter=[quarter_label(quarter_of(pd.Timestamp(t).date())) for t in merged["merged_at"]])
@@ -220,6 +225,15 @@ def bot_changes(con: duckdb.DuckDBPyConnection, config: Config, start: date, end
     shows as "bot changes: N, excluded" so nothing disappears silently."""
     params = range_params(config, start, end, by=by, scope=scope)
     return int(run_query(con, config, compose("bot_changes"), params)["bot_changes"].iloc[0])
+
+
+def review_overview(con: duckdb.DuckDBPyConnection, config: Config, start: date, end: date,
+                    team: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(investment balance, contributors, review changes) of [start, end] from one read of the
+    changes shipped: what the Capacity page shows, at the cost of one query instead of three."""
+    changes = review_changes(con, config, start, end, team=team)
+    people = contributors_of(contributor_rows(con, config, start, end), changes, start, end, team)
+    return balance_of(changes), people, changes
 
 
 # -- next quarter: one forecast, scaled by the scenario ----------------------------------------------

@@ -9,8 +9,7 @@ import streamlit as st
 from cadence import charts, ui
 from cadence.report.capacity import capacity_report_html
 from metrics.capacity import quarter_label, quarter_of
-from metrics.capacity_review import (bot_changes, capacity_with_scenario, contributors, investment_balance,
-                                     previous_quarters, review_changes, right_sizing)
+from metrics.capacity_review import capacity_with_scenario, previous_quarters, review_overview, right_sizing
 
 ui.require_costs()  # issue 15: Costs and Capacity are for the cost role only (hidden from the navigation)
 f = ui.header("Capacity", "The quarterly review: investment balance, contributors, cost and next quarter")
@@ -21,9 +20,9 @@ start = min(quarter_of(f.start), previous_quarters(review_q, 4)[0])  # at least 
 label = quarter_label(review_q)
 st.caption(f"Calendar quarters from {start:%d %b %Y} to {f.end:%d %b %Y}; the review quarter is {label} (the one "
            "holding the end of the date range; to date when it is still running).")
-balance = ui.load(investment_balance, start=start, end=f.end, team=f.team)
-people = ui.load(contributors, start=start, end=f.end, team=f.team)
-bots = ui.load(bot_changes, start=review_q, end=f.end, by="team" if f.team else "org", scope=f.team)
+balance, people, changes = ui.load(review_overview, start=start, end=f.end, team=f.team)
+this_q = changes[changes["quarter"] == label]
+bots = this_q[this_q["is_bot"]]["change_id"].nunique()
 now = people[people["quarter"] == label]
 unplanned = balance[(balance["quarter"] == label) & (balance["category"] == "unplanned")]
 cols = st.columns(5 if costs else 3)
@@ -66,9 +65,9 @@ else:
 box = ui.rows_expander("Open the changes behind the balance (with the rule that classified each)", key="cap-drill")
 if box is not None:
     with box:
-        rows = ui.load(review_changes, start=review_q, end=f.end, team=f.team)
-        st.caption(f"{len(rows):,} changes shipped in {label}; `rule` and `reason` say why each counts where it does.")
-        ui.table(rows, f"investment-changes-{label}", key="cap-drill-table",
+        st.caption(f"{len(this_q):,} changes shipped in {label}; `rule` and `reason` say why each counts where it "
+                   "does.")
+        ui.table(this_q, f"investment-changes-{label}", key="cap-drill-table",
                  column_config={"url": st.column_config.LinkColumn("url")})
 
 st.subheader("Contributors")
