@@ -27,7 +27,8 @@ from cadence.config import effective_config, load_config
 from tests.apptest_support import DEMO_TODAY, REPO_ROOT
 from warehouse import read_connection
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
+# A deadline, not an expected time: a real browser through every page on a busy 2-core machine.
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser"), pytest.mark.timeout(900)]
 
 # `make screenshots` points this at docs/screenshots (README shows them); a plain test run still takes
 # every screenshot, into a scratch folder, so it never changes tracked files.

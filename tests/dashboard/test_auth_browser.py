@@ -30,7 +30,7 @@ from tests.support.browser import chromium
 from tests.support.net import free_port, stop, wait_for_health
 from tests.test_browser import DEFAULT_END, DEFAULT_START, _expected, _require_browser
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]   # a deadline for a busy machine
 
 CADENCE = str(Path(sys.executable).with_name("cadence"))
 CLIENT_SECRET = "client-secret-b81e5d2a"
