@@ -185,6 +185,7 @@ def _screenshot(page, name: str) -> None:
     page.set_viewport_size({"width": 1440, "height": 900})
 
 
+@pytest.mark.timeout(600)   # nine pages now (Pipelines added); a busy 2-core machine needs the room
 def test_every_page_in_a_real_browser(server, browser):
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     errors: list[str] = []

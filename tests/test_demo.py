@@ -25,7 +25,7 @@ pytestmark = pytest.mark.xdist_group("demo")
 
 TODAY = date(2026, 3, 4)            # a Wednesday: the demo ends Sunday 2026-03-01
 TABLES = ("deployments", "changes", "deployment_changes", "incidents", "costs", "utilization",
-          "commitments", "sli_hours", "warehouse_meta")
+          "commitments", "sli_hours", "pipeline_runs", "pipeline_jobs", "warehouse_meta")
 
 
 def checksums(path: Path) -> dict[str, tuple[int, str]]:
@@ -76,6 +76,8 @@ def test_counts_in_plausible_ranges(demo):
     assert 30_000 <= counts["costs"] <= 120_000
     assert 20_000 <= counts["utilization"] <= 100_000
     assert 364 <= counts["commitments"] <= 2 * 364
+    assert 10_000 <= counts["pipeline_runs"] <= 40_000        # CI attempts (issue 18)
+    assert 2 * counts["pipeline_runs"] - 500 <= counts["pipeline_jobs"] <= 2 * counts["pipeline_runs"]
     span = query(path, "SELECT min(charge_date), max(charge_date), max(finished_at) FROM costs, deployments")[0]
     assert span[0] == date(2025, 3, 3) and span[1] == date(2026, 3, 1)   # 52 ISO weeks
     assert span[2].date() <= date(2026, 3, 1)
