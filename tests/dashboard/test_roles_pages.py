@@ -41,11 +41,12 @@ EXPANDERS = {
     "stability": ("st-incidents", "st-table"),
     "reliability": ("rel-incidents", "rel-deployments", "rel-availability-incidents"),
     "teams": (),
+    "pipelines": ("pl-runs",),
     "data_health": (),
     "costs": ("co-summary",),
     "capacity": (),
 }
-EVERYONE = ("overview", "delivery", "stability", "reliability", "teams", "data_health")
+EVERYONE = ("overview", "delivery", "stability", "reliability", "pipelines", "teams", "data_health")
 # Words only a cost figure brings: money signs and units, and the names of money figures and columns.
 COST_MARKS = re.compile(r"\$|USD|cloud cost|cost per|cost ?/|cost of idle|effective[_ ]cost|billed[_ ]cost|"
                         r"cost_per|untagged|unallocated|per deployment\b", re.I)
