@@ -18,7 +18,7 @@ definitions):
   sync is older than ``hours`` (or that never succeeded).
 - ``slo_burn``: a declared SLO whose status (``metrics.slo.slo_status``) is in ``statuses``.
 - ``default_branch_red``: a workflow on a default branch red for more than ``hours``
-  (``pipeline_runs`` of the CI pipelines feature; without that table: "no CI data", not an error).
+  (``pipeline_runs`` of the CI pipelines feature; without any run: "no CI data", not an error).
 """
 
 from __future__ import annotations
@@ -254,8 +254,9 @@ def default_branch_red(con, config: Config, rule: AlertRule, now: datetime, note
 
     exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'pipeline_runs'"
                          ).fetchall()[0][0]
-    if not exists:
-        notes.append("default_branch_red: no CI data (no pipeline_runs table; sync CI pipelines first)")
+    if not exists or not con.execute("SELECT count(*) FROM pipeline_runs").fetchall()[0][0]:
+        notes.append("default_branch_red: no CI data (no pipeline runs yet; sync GitHub Actions or GitLab, or "
+                     "`cadence ingest pipeline_runs`, first)")
         return []
     red = con.execute(load_sql("notify_branch_red"), {"branches": list(rule["branches"]), "at": now}).df()
     out = []

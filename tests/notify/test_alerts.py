@@ -204,23 +204,18 @@ def test_slo_burn_fires_on_fast_burn(db_path, hook):
 
 # -- default_branch_red --------------------------------------------------------------------------
 
-PIPELINE_RUNS = """CREATE TABLE pipeline_runs (id VARCHAR PRIMARY KEY, repo VARCHAR, workflow VARCHAR, branch VARCHAR,
-    sha VARCHAR, event VARCHAR, attempt INTEGER, conclusion VARCHAR, queued_at TIMESTAMP, started_at TIMESTAMP,
-    finished_at TIMESTAMP, url VARCHAR)"""
-
-
 def run(id, repo, branch, conclusion, finished, workflow="ci"):
     t = datetime.fromisoformat(finished)
-    return [id, repo, workflow, branch, "abc", "push", 1, conclusion, t - timedelta(minutes=9),
-            t - timedelta(minutes=8), t, f"https://ci.example.com/{id}"]
+    return {"id": id, "attempt": 1, "repo": repo, "workflow": workflow, "branch": branch, "sha": "abc",
+            "event": "push", "status": "completed", "conclusion": conclusion, "queued_at": t - timedelta(minutes=9),
+            "started_at": t - timedelta(minutes=8), "finished_at": t, "url": f"https://ci.example.com/{id}"}
 
 
 def test_default_branch_red_longer_than_n_hours(db_path, hook):
     _, events = hook
     with write_connection(db_path) as con:
-        # The table as CI pipelines (issue 18) creates it; written here directly, as that feature would.
-        con.execute(PIPELINE_RUNS)
-        con.executemany("INSERT INTO pipeline_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+        # CI pipelines' table (migration 007), written through the writers' upsert.
+        upsert_rows(con, "pipeline_runs", [
             run("1", "shop/api", "main", "success", "2026-03-02T08:00"),
             run("2", "shop/api", "main", "failure", "2026-03-02T09:00"),     # red since 09:00
             run("3", "shop/api", "main", "cancelled", "2026-03-02T10:00"),   # tells nothing
@@ -235,8 +230,7 @@ def test_default_branch_red_longer_than_n_hours(db_path, hook):
     assert [a.key for a in report.firing] == [key]
     assert report.firing[0].title == "shop/api main is red: ci failing for 5.0 h"
     with write_connection(db_path) as con:
-        con.execute("INSERT INTO pipeline_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    run("7", "shop/api", "main", "success", "2026-03-02T14:30"))
+        upsert_rows(con, "pipeline_runs", [run("7", "shop/api", "main", "success", "2026-03-02T14:30")])
     assert run_check(db_path, config, now=datetime(2026, 3, 2, 15, 0)).resolved == [key]
     assert events() == [("firing", key), ("resolved", key)]
 
@@ -244,7 +238,8 @@ def test_default_branch_red_longer_than_n_hours(db_path, hook):
 def test_default_branch_red_without_ci_data_is_a_note_not_an_error(db_path, hook):
     report = run_check(db_path, cfg({"rule": "default_branch_red", "hours": 4}), now=datetime(2026, 3, 2, 14, 0))
     assert report.firing == [] and report.notes == [
-        "default_branch_red: no CI data (no pipeline_runs table; sync CI pipelines first)"]
+        "default_branch_red: no CI data (no pipeline runs yet; sync GitHub Actions or GitLab, or "
+        "`cadence ingest pipeline_runs`, first)"]
 
 
 # -- failures, quiet hours, several channels -----------------------------------------------------
