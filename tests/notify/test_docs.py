@@ -32,7 +32,8 @@ def test_readme_has_a_notifications_section_with_the_dry_run():
 
 def test_the_example_config_notify_block_is_valid_once_uncommented():
     text = (ROOT / "cadence.example.toml").read_text(encoding="utf-8")
-    block = text[text.index("# [notify.channels.eng-leads]"):text.index("# Sign-in for a shared dashboard")]
+    start = text.index("# [notify.channels.eng-leads]")
+    block = text[start:text.index("\n\n", start)]   # the notify block ends at the next blank line
     notify = parse_config(tomllib.loads("\n".join(line[2:] for line in block.splitlines()
                                                   if line.startswith("# ")))).notify
     assert sorted(notify.channels) == ["eng-leads", "finance"] and notify.alerts[0].rule == "stale_source"
