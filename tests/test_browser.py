@@ -334,10 +334,14 @@ def test_reliability_with_the_demo_slos_in_a_real_browser(server, browser):
         slos = slo_status(con, effective_config(load_config(None), server["db"]), DEFAULT_END)
     assert len(slos) == 8
     met = f"{int((slos['budget_remaining'] > 0).sum())} / {len(slos)}"
+    # Wait for the tile itself (a condition), not only for the script to settle: on a busy machine the
+    # settled state can be read between the heading and the rest of the run.
+    page.locator('[data-testid="stMetricLabel"]', has_text="SLOs met").first.wait_for(timeout=DEADLINE_MS)
     assert _tiles(page)["SLOs met"] == met
     page.get_by_role("link", name="Open Reliability").click()
     page.wait_for_url(f"{base}/reliability**", timeout=DEADLINE_MS)
     _settle(page, "Reliability")
+    page.locator('[data-testid="stMetricLabel"]', has_text="SLOs within budget").first.wait_for(timeout=DEADLINE_MS)
     tiles = _tiles(page)
     assert tiles["SLOs within budget"] == met
     assert tiles["fast-burn"] == str(int((slos["status"] == "fast-burn").sum())) != "0"
