@@ -306,6 +306,8 @@ def test_an_allowed_user_without_the_cost_role_has_no_costs_or_capacity(site, br
         # No cost figure reaches the browser: not on the Overview (no cost tile), not on Teams (no money
         # columns), not on Data health (no cost coverage rows), in the DOM or in any websocket frame.
         visit.settle()
+        # The SLO tile itself is the condition (a settled state can be read mid-rerun on a busy machine).
+        visit.page.locator('[data-testid="stMetricLabel"]', has_text="SLOs met").first.wait_for(timeout=60_000)
         assert "SLOs met" in visit.body() and "Cloud cost" not in visit.body()
         for path, title in (("teams", "Teams"), ("data_health", "Data health")):
             visit.page.goto(f"{site['base']}/{path}")
