@@ -1,5 +1,5 @@
 """The one writer of CI pipeline rows (issue 18), for any source: GitHub Actions (collectors/
-github_actions.py), and the GitLab pipelines a later collector adds. ``cadence ingest`` and the
+github/actions.py), and the GitLab pipelines a later collector adds. ``cadence ingest`` and the
 webhook validate their own input (warehouse/ingest.py) and write through their staged path.
 
 Rows are plain dicts with the columns of ``pipeline_runs`` / ``pipeline_jobs`` (docs/architecture.md);
