@@ -14,6 +14,7 @@ from cadence.cli import main
 from cadence.config import parse_config
 from cadence.errors import ConfigError, SourceAuthError, SourceRateLimitError
 from collectors import aws_costs
+from collectors.aws_costs import run as aws_run
 from tests.aws_support import (
     ScriptedAws,
     day_result,
@@ -76,7 +77,7 @@ THREE_PAGES = (
 def test_cli_three_pages_then_estimated_day_refetched_and_replaced(aws, db_path, tmp_path, monkeypatch, capsys):
     toml = tmp_path / "cadence.toml"
     toml.write_text('[sources.aws]\nlookback_months = 0\n')
-    monkeypatch.setattr(aws_costs, "_today", lambda: date(2026, 10, 4))
+    monkeypatch.setattr(aws_run, "_today", lambda: date(2026, 10, 4))
     queue_cost_results(aws, *THREE_PAGES)
 
     assert main(["--db", str(db_path), "--config", str(toml), "sync", "aws-costs", "--only", "costs"]) == 0
@@ -318,10 +319,11 @@ def sync_states(db_path):
 
 def test_cli_full_sync_against_moto_skips_the_commitments_it_lacks(aws, db_path, tmp_path, monkeypatch, capsys,
                                                                     caplog):
-    """moto 5.2.5 has no Savings Plans / reservation calls (a bare HTML 500): the whole sync still
-    succeeds, with costs and utilization written and one warning for commitments."""
+    """moto 5.2.5 has no Savings Plans / reservation calls (answered 501 NotImplemented by the test
+    server, tests/aws_support.py): the whole sync still succeeds, with costs and utilization written
+    and one warning for commitments."""
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-    monkeypatch.setattr(aws_costs, "_today", lambda: date(2026, 10, 3))
+    monkeypatch.setattr(aws_run, "_today", lambda: date(2026, 10, 3))
     ec2 = boto3.client("ec2", region_name="us-east-1")
     iid = ec2.run_instances(ImageId="ami-12345678", InstanceType="t3.large", MinCount=1,
                             MaxCount=1)["Instances"][0]["InstanceId"]
@@ -380,8 +382,8 @@ GENERIC_HTML_500 = ("<!doctype html><title>500 Internal Server Error</title><h1>
 
 @pytest.mark.parametrize("answer", [
     {"__type": "InternalFailure", "message": "We encountered an internal error. Please try again."},
-    GENERIC_HTML_500,                                # HTML, but the server is not moto
-], ids=["aws-InternalFailure", "html-not-moto"])
+    GENERIC_HTML_500,                                # a crashed framework's page
+], ids=["aws-InternalFailure", "html-500"])
 def test_a_generic_500_still_fails_after_retries(monkeypatch, tmp_path, db_path, answer):
     with ScriptedAws([(200, COSTS_OK), (500, answer)]) as fake:
         point_boto3_at(monkeypatch, tmp_path, fake.url)
@@ -394,22 +396,14 @@ def test_a_generic_500_still_fails_after_retries(monkeypatch, tmp_path, db_path,
     assert "failed" in sync_states(db_path)["commitments"][1]
 
 
-def test_not_implemented_signals(monkeypatch):
-    probed = []
-    monkeypatch.setattr(aws_costs, "_is_moto_server", lambda url: probed.append(url) or True)
+def test_not_implemented_signals():
     lacks = aws_costs.endpoint_lacks
-    html = {"content-type": "text/html; charset=utf-8"}
-    local = "http://127.0.0.1:5000"
-    assert lacks(local, "get_cost_and_usage", 501, "", "") == "HTTP 501"
-    assert lacks(local, "get_cost_and_usage", 400, "UnknownOperationException", "") == "UnknownOperationException"
-    # bare 500s: never, except moto's HTML page for the four calls moto lacks, off AWS's hosts
-    assert lacks(local, "get_cost_and_usage", 500, "InternalFailure", "We encountered an internal error") is None
-    assert lacks(local, "get_cost_and_usage", 500, "500", "<html>Internal Server Error</html>", html) is None
-    assert lacks("https://ce.us-east-1.amazonaws.com", "get_savings_plans_utilization", 500, "500", "x", html) is None
-    assert lacks(local, "get_savings_plans_utilization", 500, "500", "x", {"content-type": "application/json"}) is None
-    assert probed == []
-    assert "moto" in lacks(local, "get_reservation_coverage", 500, "500", "x", html)
-    assert probed == [local]
+    assert lacks(501, "", "") == "HTTP 501"
+    assert lacks(400, "UnknownOperationException", "") == "UnknownOperationException"
+    assert lacks(500, "InternalFailure", "The action X is not implemented") == "InternalFailure: not implemented"
+    # bare 500s never: an HTML error page says nothing about the operation
+    assert lacks(500, "InternalFailure", "We encountered an internal error") is None
+    assert lacks(500, "500", "<html>Internal Server Error</html>") is None
 
 
 def test_throttling_that_outlasts_the_retries_says_to_run_again(monkeypatch, tmp_path, db_path):
@@ -428,8 +422,8 @@ def test_throttling_that_outlasts_the_retries_says_to_run_again(monkeypatch, tmp
 
 # -- a killed sync resumes ------------------------------------------------------------------------
 
-PIN_TODAY_AND_RUN = ("import sys, datetime; from collectors import aws_costs; "
-                     "aws_costs._today = lambda: datetime.date(2026, 10, 20); "
+PIN_TODAY_AND_RUN = ("import sys, datetime; from collectors.aws_costs import run; "
+                     "run._today = lambda: datetime.date(2026, 10, 20); "
                      "from cadence.cli import main; sys.exit(main())")
 
 
@@ -513,7 +507,7 @@ def test_a_killed_sync_resumes_without_loss_or_duplicates(aws, tmp_path, monkeyp
                                      "ORDER BY scope").fetchall()}
 
     def sync_cli(db, today):
-        monkeypatch.setattr(aws_costs, "_today", lambda: today)
+        monkeypatch.setattr(aws_run, "_today", lambda: today)
         return main(["--db", str(db), "--config", str(toml), "sync", "aws-costs"])
 
     queue_cost_results(aws, *RUN_1, *RUN_2)

@@ -1,5 +1,5 @@
 """``cadence sync aws-costs``: AWS Cost Explorer, commitments and CloudWatch utilization
-(see collectors/aws_costs.py). Credentials and endpoints come from boto3's standard chain."""
+(see collectors/aws_costs/). Credentials and endpoints come from boto3's standard chain."""
 
 from __future__ import annotations
 
