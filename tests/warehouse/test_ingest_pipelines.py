@@ -14,7 +14,7 @@ from cadence.cli import main
 from cadence.errors import IngestError
 from collectors.webhook import create_app
 from tests.test_webhook import AUTH, TOKEN, serve_app
-from warehouse.ingest import ingest_file, ingest_records
+from collectors.files import ingest_file, ingest_records
 
 
 def stored(db_path, sql="SELECT id, attempt, repo, workflow, branch, status, conclusion, created_at, queued_at, "
