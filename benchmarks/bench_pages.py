@@ -169,7 +169,7 @@ def main() -> int:
     install_navigation_shim()
 
     from cadence.config import effective_config, load_config
-    from cadence.demo import build_demo
+    from collectors.demo import build_demo
 
     db = Path(tempfile.mkdtemp()) / "demo.duckdb"
     build_demo(db, seed=42, today=DEMO_TODAY)

@@ -25,7 +25,7 @@ TITLES = {"overview": "Overview", "delivery": "Delivery", "stability": "Stabilit
 
 @pytest.fixture(scope="session")
 def demo_db(tmp_path_factory):
-    from cadence.demo import build_demo
+    from collectors.demo import build_demo
 
     path = tmp_path_factory.mktemp("dashboard") / "demo.duckdb"
     build_demo(path, seed=42, today=DEMO_TODAY)

@@ -75,7 +75,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from cadence.demo import build_demo
+    from collectors.demo import build_demo
 
     chromium = _require_browser()
     db = tmp_path_factory.mktemp("browser") / "demo.duckdb"

@@ -19,7 +19,7 @@ QUERY = {ui.KEY_RANGE: "This year"}
 
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory):
-    from cadence.demo import build_demo
+    from collectors.demo import build_demo
 
     path = tmp_path_factory.mktemp("capacity-page") / "demo.duckdb"
     build_demo(path, seed=42, today=DEMO_TODAY)

@@ -53,7 +53,7 @@ class StrictHTML(HTMLParser):
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from cadence.demo import build_demo
+    from collectors.demo import build_demo
 
     path = tmp_path_factory.mktemp("report") / "demo.duckdb"
     build_demo(path, seed=42, today=AS_OF)

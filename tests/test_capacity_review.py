@@ -299,7 +299,7 @@ def test_contributors_per_quarter(quarter_db):
 
 def test_the_demo_makes_the_investment_balance_meaningful(tmp_path):
     from cadence.config import effective_config
-    from cadence.demo import build_demo
+    from collectors.demo import build_demo
 
     db = tmp_path / "demo.duckdb"
     build_demo(db, seed=42, today=date(2026, 11, 20))

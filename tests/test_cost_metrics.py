@@ -220,7 +220,7 @@ def test_commitment_summary(con, config):
 def test_cost_metrics_answer_on_the_demo_database(tmp_path):
     """Integration: every cost metric on the demo warehouse, with invariants that must hold there."""
     from cadence.config import Config, effective_config
-    from cadence.demo import build_demo
+    from collectors.demo import build_demo
     from warehouse import connect as open_db
 
     db = tmp_path / "demo.duckdb"

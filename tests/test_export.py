@@ -416,7 +416,7 @@ def test_export_help_and_docs_list_every_column():
 
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory):
-    from cadence.demo import build_demo
+    from collectors.demo import build_demo
 
     path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
     build_demo(path, seed=42, today=date(2026, 11, 25))

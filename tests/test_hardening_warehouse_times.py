@@ -63,7 +63,7 @@ BAD_COUNT = {"deployments": 6, "changes": 4, "incidents": 2, "costs": 2, "utiliz
 @pytest.fixture(scope="module")
 def demo_dbs(tmp_path_factory):
     """(clean, odd): the demo warehouse, and a copy of it holding BAD_ROWS."""
-    from cadence.demo import build_demo
+    from collectors.demo import build_demo
 
     folder = tmp_path_factory.mktemp("odd-times")
     clean, odd = folder / "clean.duckdb", folder / "odd.duckdb"

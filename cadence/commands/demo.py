@@ -44,7 +44,7 @@ def command(ctx: click.Context, db_opt: str | None, seed: int, force: bool) -> N
     accounts, utilization and commitments. The year ends on the Sunday before today. Rebuilding
     replaces the file atomically, so a running dashboard never sees half a demo.
     """
-    from cadence.demo import build_demo
+    from collectors.demo import build_demo
 
     path = demo_path(ctx, db_opt)
     counts = build_demo(path, seed=seed, today=date.today(), force=force)

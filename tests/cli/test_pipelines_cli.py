@@ -17,7 +17,7 @@ DEMO_TODAY = date(2026, 11, 20)   # the demo ends on Sunday 2026-11-15
 
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory):
-    from cadence.demo import build_demo
+    from collectors.demo import build_demo
 
     path = tmp_path_factory.mktemp("pipelines-cli") / "demo.duckdb"
     build_demo(path, seed=42, today=DEMO_TODAY)

@@ -61,7 +61,7 @@ REFUSED_UNVERIFIED = ("Your e-mail address unverified@example.com is not verifie
 
 @pytest.fixture(scope="module")
 def site(oidc_provider, tmp_path_factory):
-    from cadence.demo import build_demo
+    from collectors.demo import build_demo
 
     chromium_path = _require_browser()
     root = tmp_path_factory.mktemp("auth-browser")

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from cadence.config import effective_config, load_config
-from cadence.demo import build_demo
+from collectors.demo import build_demo
 from tests.apptest_support import DEMO_TODAY, dashboard_env, new_app_test, texts
 
 pytestmark = pytest.mark.xdist_group("dashboard")

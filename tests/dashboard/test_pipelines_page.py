@@ -15,7 +15,7 @@ from warehouse import read_connection
 
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory):
-    from cadence.demo import build_demo
+    from collectors.demo import build_demo
 
     path = tmp_path_factory.mktemp("pipelines-page") / "demo.duckdb"
     build_demo(path, seed=42, today=DEMO_TODAY)

@@ -1,5 +1,5 @@
 """pages/reliability.py under AppTest: on the demo warehouse as `cadence demo` builds it (the SLOs
-and SLIs of cadence/demo_slo.py, no cadence.toml), and on a warehouse without any; the Overview's
+and SLIs of collectors/demo/slo.py, no cadence.toml), and on a warehouse without any; the Overview's
 SLO tile on the same demo."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from datetime import timedelta
 import pytest
 
 from cadence.config import parse_config
-from cadence.demo import demo_config, demo_tables
-from cadence.demo_slo import demo_slos
+from collectors.demo import demo_config, demo_tables
+from collectors.demo.slo import demo_slos
 from metrics.slo import slo_status
 from tests.apptest_support import DEMO_TODAY, dashboard_env, open_app, texts
 from warehouse import connect, read_connection
@@ -46,7 +46,7 @@ def config_env(path):
 def reliability_db(tmp_path_factory):
     """The demo as `cadence demo` builds it: its SLOs in its stored config, its SLIs in sli_hours.
     No cadence.toml: the page must find both on its own."""
-    from cadence.demo import build_demo
+    from collectors.demo import build_demo
 
     folder = tmp_path_factory.mktemp("reliability")
     db = folder / "demo.duckdb"

@@ -33,7 +33,7 @@ def smtp_sink():
 
 @pytest.fixture(scope="session")
 def demo_master(tmp_path_factory) -> Path:
-    from cadence.demo import build_demo
+    from collectors.demo import build_demo
 
     path = tmp_path_factory.mktemp("notify-demo") / "demo.duckdb"
     build_demo(path, seed=42, today=DEMO_TODAY)

@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 
 from cadence.cli import main
-from cadence.demo import build_demo
+from collectors.demo import build_demo
 from warehouse import read_connection, write_connection
 
 
