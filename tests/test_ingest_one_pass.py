@@ -16,8 +16,8 @@ import duckdb
 import pytest
 
 import collectors.files.ingest as ingest
-from cadence.config import parse_config
-from cadence.errors import IngestError
+from cadence.core.config import parse_config
+from cadence.core.errors import IngestError
 from collectors.files import TABLES, ingest_file
 from warehouse import read_connection
 

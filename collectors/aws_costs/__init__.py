@@ -32,7 +32,7 @@ wrapper, the paid-request meter), ``cost_explorer``, ``commitments``, ``cloudwat
 and ``run`` (``sync``: each part fetched, then written in its own transaction).
 """
 
-from cadence.errors import SourceError
+from cadence.core.errors import SourceError
 from collectors.aws_costs.calls import (EndpointNotImplementedError, Meter, default_session, endpoint_lacks,
                                         make_client)
 from collectors.aws_costs.cost_explorer import parse_tag_key, plan_ranges

@@ -7,7 +7,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from cadence.errors import SourceAuthError, SourceError, SourceRateLimitError
+from cadence.core.errors import SourceAuthError, SourceError, SourceRateLimitError
 
 CE_REQUEST_USD = 0.01
 

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 
-from cadence.allocation import Allocator
+from cadence.core.allocation import Allocator
 from collectors.aws_costs.calls import call_api
 from collectors.aws_costs.settings import PROVIDER, AwsSettings
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from cadence.errors import SourceError
+from cadence.core.errors import SourceError
 from collectors.aws_costs.calls import Meter, call_api
 from collectors.aws_costs.settings import PROVIDER
 

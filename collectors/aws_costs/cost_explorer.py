@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from cadence.allocation import Allocator
-from cadence.errors import SourceError
+from cadence.core.allocation import Allocator
+from cadence.core.errors import SourceError
 from collectors.aws_costs.calls import Meter, call_api
 from collectors.aws_costs.settings import PROVIDER, SOURCE, AwsSettings
 

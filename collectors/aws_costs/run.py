@@ -9,9 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cadence.allocation import Allocator
-from cadence.config import Config
-from cadence.errors import CadenceError, ConfigError, SourceAuthError
+from cadence.core.allocation import Allocator
+from cadence.core.config import Config
+from cadence.core.errors import CadenceError, ConfigError, SourceAuthError
 from collectors.aws_costs.calls import (CE_REQUEST_USD, EndpointNotImplementedError, Meter, default_session,
                                         make_client)
 from collectors.aws_costs.cloudwatch import discover_ec2, discover_ecs, fetch_utilization

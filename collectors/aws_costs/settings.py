@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from cadence.config import Config
-from cadence.errors import ConfigError
+from cadence.core.config import Config
+from cadence.core.errors import ConfigError
 
 SOURCE = "aws-cost-explorer"
 PROVIDER = "AWS"

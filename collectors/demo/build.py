@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cadence.config import is_demo_database
-from cadence.errors import WarehouseError
+from cadence.core.config import is_demo_database
+from cadence.core.errors import WarehouseError
 from collectors.demo.cloud import build_cloud
 from collectors.demo.common import Calendar, anchor_end
 from collectors.demo.data import ORG, SOURCE, TEAMS, WEEKS

@@ -1,5 +1,5 @@
 """The demo organisation's configuration document, stored with the demo for
-``cadence.config.effective_config``."""
+``cadence.core.config.effective_config``."""
 
 from __future__ import annotations
 

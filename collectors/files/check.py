@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from cadence.config import Config
-from cadence.timerange import accepted_range, describe_accepted_range
+from cadence.core.config import Config
+from cadence.core.timerange import accepted_range, describe_accepted_range
 from collectors.files.results import Problem, json_kind, problem
 from collectors.files.schemas import (CONCLUSION_SYNONYMS, CONCLUSIONS, PER_CHECK, PIPELINE_KEYS, RUN_STATUSES,
                                       RUNNER_OSES, SPECS, STATUS_SYNONYMS, STATUSES, UNKNOWN_PROVIDER)
@@ -15,7 +15,7 @@ TS_HINT = "is not an ISO-8601 timestamp (e.g. 2026-03-01T14:30:00Z or 2026-03-01
 
 
 def time_params() -> dict:
-    """The accepted range (cadence.timerange) as the bound parameters of ``_time_range_check``."""
+    """The accepted range (cadence.core.timerange) as the bound parameters of ``_time_range_check``."""
     earliest, latest = accepted_range()
     return {"ts_min": earliest, "ts_max": latest, "day_min": earliest.date(), "day_max": latest.date()}
 
@@ -389,7 +389,7 @@ def cost_allocation(mem, mapping: dict[str, int], config: Config) -> None:
     """Add _alloc_tag and _team to ``typed``: explicit team → team tag → account → service rules."""
     import pandas as pd
 
-    from cadence.allocation import allocation_rules
+    from cadence.core.allocation import allocation_rules
 
     team_tag = str(config.source("aws").get("team_tag") or "team")
     rules = allocation_rules(config)

@@ -6,8 +6,8 @@ import json
 import os
 import time
 
-from cadence.config import Config, load_config
-from cadence.errors import IngestError
+from cadence.core.config import Config, load_config
+from cadence.core.errors import IngestError
 from collectors.files.load import load
 from collectors.files.one_pass import ONE_PASS_MIN_BYTES, one_pass_load
 from collectors.files.read import (check_kind, detect_format, has_nul_byte, memory, read_header, regular_file_size, stage_csv,

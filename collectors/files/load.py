@@ -8,7 +8,7 @@ import time
 
 import duckdb
 
-from cadence.config import Config
+from cadence.core.config import Config
 from collectors.files.results import IngestResult
 from collectors.files.schemas import TABLES
 from collectors.files.validate import validate

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from cadence.config import Config
+from cadence.core.config import Config
 from collectors.files.check import final_select, kind_checks, time_params, typed_select
 from collectors.files.load import quote
 from collectors.files.read import reader_types

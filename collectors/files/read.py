@@ -18,7 +18,7 @@ import zlib
 
 import duckdb
 
-from cadence.errors import IngestError
+from cadence.core.errors import IngestError
 from collectors.files.results import Problem, fail, json_kind, problem
 from collectors.files.schemas import (CSV_SUFFIXES, JSONL_SUFFIXES, KINDS, MAX_KEYS_PER_RECORD, MAX_NESTING,
                                       NESTING_REASON, PER_CHECK, SPECS, normalize_name)

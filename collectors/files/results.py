@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cadence.errors import IngestError
+from cadence.core.errors import IngestError
 from collectors.files.schemas import MAX_SHOWN, NAMES_SHOWN
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from cadence.config import Config
+from cadence.core.config import Config
 from collectors.files.check import (cost_allocation, duplicate_check, final_select, json_type_checks, kind_checks,
                                     run_checks, time_params, typed_select)
 from collectors.files.results import IngestResult, Problem, fail, names, note_unknown, note_warning

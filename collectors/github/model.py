@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cadence.errors import SourceAuthError, SourceError
+from cadence.core.errors import SourceAuthError, SourceError
 from collectors.github.settings import RepoSettings
 
 # ``progress(repo, message, state)`` is told of each repository event; ``state`` is one of
