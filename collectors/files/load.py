@@ -7,6 +7,7 @@ import logging
 import time
 
 import duckdb
+import pyarrow.compute as pc
 
 from cadence.core.config import Config
 from collectors.files.results import IngestResult
@@ -33,12 +34,17 @@ def write_rows(con: duckdb.DuckDBPyConnection, table: str, cols: list[str]) -> t
     key = list(TABLE_KEYS[table])
     on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in key)
     differs = " OR ".join(f"t.{quote(c)} IS DISTINCT FROM s.{quote(c)}" for c in cols if c not in key) or "false"
-    given = ", ".join(f"s.{quote(c)}" for c in cols)
-    stored = "".join(f", t.{quote(c)}" for c in table_columns(con, table) if c not in cols)
-    new = con.sql(f"SELECT {given} FROM staged AS s "
-                  f"WHERE NOT EXISTS (SELECT 1 FROM {quote(table)} AS t WHERE {on})").to_arrow_table()
-    changed = con.sql(f"SELECT {given}{stored} FROM staged AS s JOIN {quote(table)} AS t ON {on} "
-                      f"WHERE {differs}").to_arrow_table()
+    stored = [c for c in table_columns(con, table) if c not in cols]
+    # One join finds both sets: a row with no stored match is new (the probe column is NULL).
+    probe = f"t.{quote(key[0])} IS NULL"
+    found = con.sql(
+        f"SELECT {', '.join(f's.{quote(c)}' for c in cols)}{''.join(f', t.{quote(c)}' for c in stored)}, "
+        f"{probe} AS _new FROM staged AS s LEFT JOIN {quote(table)} AS t ON {on} "
+        f"WHERE {probe} OR {differs}").to_arrow_table()
+    is_new = found.column("_new")
+    # New rows carry only the input's columns, so the others take their defaults on insert.
+    new = found.filter(is_new).select(cols)
+    changed = found.filter(pc.invert(is_new)).drop_columns(["_new"])
     return upsert_rows(con, table, new), upsert_rows(con, table, changed)
 
 
