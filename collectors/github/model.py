@@ -71,7 +71,7 @@ class RepoPlan:
     cursors: dict[str, str | None]
     details: dict
     chain: dict[str, int]
-    actions_cursor: str | None = None        # collectors/github_actions.py: scope OWNER/NAME:actions
+    actions_cursor: str | None = None        # collectors/github/actions.py: scope OWNER/NAME:actions
     actions_details: dict = field(default_factory=dict)
     actions_known: dict = field(default_factory=dict)
 

@@ -52,7 +52,7 @@ class GitHubSettings:
     app_installation_id: int | None = None
     min_request_interval: float = 0.25
     token_env: str = TOKEN_ENV            # the variable holding the token (never the token itself)
-    actions: bool = True                  # GitHub Actions runs and jobs (collectors/github_actions.py)
+    actions: bool = True                  # GitHub Actions runs and jobs (collectors/github/actions.py)
     defaults: RepoSettings = field(default_factory=RepoSettings)
     per_repo: dict[str, RepoSettings] = field(default_factory=dict)
 
