@@ -48,6 +48,8 @@ class RepoFetcher(WorkflowReading, ChainReading):
         self.walker = ChainWalker(plan.chain)
         self.targets: dict[str, datetime | None] = {}     # shas the chain should reach, with dates
         self.details = dict(plan.details)
+        self._needs_reviews: list[tuple[int, str | None]] = []   # (number, author): reviews beyond the page
+        self._release_rows: list[dict] = []                       # releases, kept until the signal is chosen
         self.requests_before = client.requests
 
     # -- the rounds ------------------------------------------------------------------------------
@@ -244,12 +246,6 @@ class RepoFetcher(WorkflowReading, ChainReading):
                 "first_review_at": first_review, "merged_at": merged_at, "merge_sha": merge_sha,
                 "url": n.get("url"), "source": SOURCE}
 
-    @property
-    def _needs_reviews(self) -> list:
-        if not hasattr(self, "_reviews_todo"):
-            self._reviews_todo = []
-        return self._reviews_todo
-
     def _first_reviews_beyond_page(self) -> None:
         """Pull requests whose first reviews were all by their author: read the rest of them."""
         by_id = {r["id"]: r for r in self.result.changes}
@@ -358,12 +354,6 @@ class RepoFetcher(WorkflowReading, ChainReading):
                 "service": self.service, "environment": env, "sha": sha, "status": "success",
                 "started_at": created, "finished_at": published, "url": n.get("url"), "source": SOURCE})
         self._advance(page, conn, self._stop_at("releases", times, self.plan.cursors.get("releases")))
-
-    @property
-    def _release_rows(self) -> list:
-        if not hasattr(self, "_releases_seen"):
-            self._releases_seen = []
-        return self._releases_seen
 
     def _production_name(self) -> str:
         return self.plan.settings.environment or sorted(self.production, key=lambda e: e != "production")[0]
