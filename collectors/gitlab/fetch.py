@@ -25,7 +25,7 @@ from collectors.gitlab.queries import (
     PROJECT_QUERY,
     deployed_merge_requests_query,
 )
-from collectors.gitlab.settings import GitLabSettings, ProjectSettings
+from cadence.core.settings.gitlab import GitLabSettings, ProjectSettings
 
 log = logging.getLogger(__name__)
 
