@@ -11,16 +11,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import psutil
 import pytest
+
+from tests.support.net import free_port, stop, wait_for_health
 
 ROOT = Path(__file__).resolve().parents[1]
 UV = Path(sys.executable).with_name("uv")
@@ -38,26 +37,6 @@ print(json.dumps({"exceptions": [str(e.value) for e in at.exception], "titles": 
 """
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for_health(base: str, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 180   # a deadline for a busy machine, not an expected time
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                if r.read() == b"ok":
-                    return
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"cadence dashboard did not serve:\n{log.read_text(errors='replace')[-3000:]}")
-        time.sleep(0.3)
 
 
 @pytest.fixture(scope="module")
@@ -90,16 +69,15 @@ def test_the_wheel_carries_the_dashboard_and_not_the_secrets(installed):
 
 
 def test_cadence_dashboard_serves_and_renders_from_the_installed_package(installed, tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CADENCE_", "VIRTUAL_ENV", "PYTHON"))}
     env["HOME"] = str(tmp_path)
-    log = tmp_path / "dashboard.log"
-    with log.open("w") as out:
-        # No database configured: like `make run`, it builds the demo one under ./data first.
-        proc = subprocess.Popen([str(installed / "bin" / "cadence"), "dashboard", "--port", str(port)],
-                                cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+    log = (tmp_path / "dashboard.log").open("w+")
+    # No database configured: like `make run`, it builds the demo one under ./data first.
+    proc = subprocess.Popen([str(installed / "bin" / "cadence"), "dashboard", "--port", str(port)],
+                            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait_for_health(f"http://127.0.0.1:{port}", proc, log)
+        wait_for_health(f"http://127.0.0.1:{port}", proc, log, timeout=180)   # a busy machine's deadline
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as r:
             assert r.status == 200 and b"<noscript>" in r.read()
         demo = tmp_path / "data" / "demo.duckdb"
@@ -109,8 +87,8 @@ def test_cadence_dashboard_serves_and_renders_from_the_installed_package(install
         streamlit = psutil.Process(proc.pid).children()
         assert [c.cmdline()[4] for c in streamlit] == [str(packaged_app)]   # python -m streamlit run APP ...
     finally:
-        proc.send_signal(signal.SIGTERM)   # forwarded to Streamlit, which shuts down
-        proc.wait(timeout=60)
+        stop(proc, timeout=60)   # SIGTERM, which cadence dashboard forwards to Streamlit
+        log.close()
 
     rendered = subprocess.run([str(installed / "bin" / "python"), "-c", RENDER, str(packaged_app)],
         cwd=tmp_path, env={**env, "CADENCE_DB": str(demo)}, capture_output=True, text=True, timeout=300)
