@@ -269,12 +269,12 @@ def check_scenario(traffic_growth: float, contributor_change: Mapping[str, int] 
 def usage_shares(con: duckdb.DuckDBPyConnection, config: Config, start: date, end: date) -> pd.DataFrame:
     """Per allocated team: effective cost in [start, end], its usage-driven part and share
     (``[capacity] usage_driven_categories`` / ``usage_driven_services``)."""
-    from metrics.costs import _compose, _params, _run
+    from metrics.costs import COST_FRAGMENTS, _params, _run
 
     settings = config.review.capacity
     params = _params(config, start, end, usage_categories=list(settings.usage_driven_categories),
                      usage_services=list(settings.usage_driven_services))
-    df = _run(con, config, _compose("review_usage_cost"), params)
+    df = _run(con, config, compose("review_usage_cost", COST_FRAGMENTS), params)
     df["usage_cost"] = df["usage_cost"].astype("float64").fillna(0.0)
     df["usage_share"] = df["usage_cost"] / df["effective_cost"].where(df["effective_cost"] > 0)
     df["scope"] = df["scope"].astype(object)
