@@ -28,7 +28,7 @@ import pandas as pd
 from cadence.capacity_settings import CATEGORIES, InvestmentSettings, author_pattern
 from cadence.config import NO_TEAM, Config
 from cadence.errors import CadenceError
-from metrics._sql import compose, load_sql, range_params, run_query
+from metrics._sql import compose, range_params, run_query
 from metrics.capacity import _next_month, capacity_table, quarter_label, quarter_of
 
 log = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ def balance_of(changes: pd.DataFrame, start: date | None = None, end: date | Non
 def contributor_rows(con: duckdb.DuckDBPyConnection, config: Config, start: date, end: date) -> pd.DataFrame:
     """The changes merged in [start, end] per team (by repo owner) with author and is_bot."""
     params = range_params(config, start, end)
-    sql = "WITH " + load_sql("valid_rows").strip() + ",\n" + load_sql("review_contributors").strip()
+    sql = compose("review_contributors", ("valid_rows",))
     return run_query(con, config, sql, params)
 
 

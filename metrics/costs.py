@@ -309,6 +309,42 @@ def commitment_summary(con, config: Config, start: date, end: date, period: str 
     return out[cols]
 
 
+# -- cost per deployment and per change (the one definition) --------------------------------------
+
+def unit_cost(cost, count):
+    """What one deployment or one change shipped cost: ``cost`` ÷ ``count``. The one place cost per
+    deployment and per change is computed (export, pages, capacity review, digest all read it).
+
+    Series in, Series out (NaN where the count is 0 or missing); scalars in, a float out, or None
+    when there is nothing to divide by (no count, or no cost)."""
+    if isinstance(count, pd.Series):
+        return cost / count.where(count > 0)
+    if cost is None or count is None or pd.isna(cost) or pd.isna(count) or count <= 0:
+        return None
+    return cost / count
+
+
+def with_unit_costs(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (effective_cost, deployments, changes_deployed) with cost_per_deployment and
+    cost_per_change added (NaN where nothing was deployed or shipped)."""
+    frame["cost_per_deployment"] = unit_cost(frame["effective_cost"], frame["deployments"])
+    frame["cost_per_change"] = unit_cost(frame["effective_cost"], frame["changes_deployed"])
+    return frame
+
+
+def delivery_cost(summary: pd.DataFrame, per: str | None = None) -> pd.DataFrame:
+    """Rows of ``cost_summary`` added up (all of them, or per value of the column ``per``, e.g.
+    period_start), with the cost per deployment and per change of the sums: effective_cost,
+    deployments, changes_deployed, cost_per_deployment, cost_per_change."""
+    columns = ["effective_cost", "deployments", "changes_deployed"]
+    if per is None:
+        total = pd.DataFrame([summary[columns].sum()]) if len(summary) else \
+            pd.DataFrame({c: pd.Series([0.0 if c == "effective_cost" else 0]) for c in columns})
+    else:
+        total = summary.groupby(per, as_index=False)[columns].sum()
+    return with_unit_costs(total)
+
+
 def cost_summary(con, config: Config, start: date, end: date, by: str = "team", period: str = "week",
                  scope: str | None = None) -> pd.DataFrame:
     """Allocated cost beside the delivery it paid for, per team (or the org) and period: cost per
@@ -335,8 +371,7 @@ def cost_summary(con, config: Config, start: date, end: date, by: str = "team", 
     dora["period_start"] = _as_dates(dora["period_start"])
     out = cost.merge(dora, on=["scope", "period_start"], how="left")
     out[["deployments", "changes_deployed"]] = out[["deployments", "changes_deployed"]].fillna(0).astype("int64")
-    out["cost_per_deployment"] = out["effective_cost"] / out["deployments"].where(out["deployments"] > 0)
-    out["cost_per_change"] = out["effective_cost"] / out["changes_deployed"].where(out["changes_deployed"] > 0)
+    out = with_unit_costs(out)
     util = utilization_summary(con, config, start, end, by=by, period=period)
     util = util[["scope", "period_start", "utilization"]] if len(util) else \
         pd.DataFrame(columns=["scope", "period_start", "utilization"])
@@ -351,4 +386,4 @@ def cost_summary(con, config: Config, start: date, end: date, by: str = "team", 
 
 
 __all__ = ["commitment_summary", "cost_anomalies", "cost_by", "cost_forecast", "cost_summary", "daily_cost",
-           "top_movers", "untagged_share", "utilization_summary", "UNALLOCATED"]
+           "delivery_cost", "unit_cost", "with_unit_costs", "top_movers", "untagged_share", "utilization_summary", "UNALLOCATED"]
