@@ -18,6 +18,12 @@ if board.empty:
 # What the sidebar can filter to: the configured teams and "(no team)"; cost scopes ("unallocated",
 # "shared") are not teams.
 teams = [t for t in board["team"].dropna() if t in ui.config().teams or t == NO_TEAM]
+# How the board's numbers read: column -> (label, format).
+NUMBERS = {"deploys_per_week": ("deploys / week", "%.2f"), "lead_time_p50_hours": ("lead time p50", "%.1f h"),
+           "recovery_time_p50_hours": ("recovery p50", "%.1f h"),
+           "change_failure_rate": ("change failure rate", "percent"), "rework_rate": ("rework rate", "percent"),
+           "effective_cost": ("cost", "dollar"), "cost_per_deployment": ("cost / deployment", "dollar"),
+           "flaky_rate": ("CI flaky rate", "percent"), "ci_cost": ("CI cost", "dollar")}
 
 
 def pick_row() -> None:
@@ -31,17 +37,8 @@ st.caption(f"Bands: DORA {f.benchmark} clusters. Sort by any column; select a ro
            + ("; *unallocated*: cost no allocation rule gives a team." if show_costs else ".")
            + (f" **Now filtered to {f.team}.**" if f.team else ""))
 ui.table(board, f"teams-{f.start}-{f.end}", key="teams-board", on_select=pick_row, selection_mode="single-row",
-         column_config={
-             "deploys_per_week": st.column_config.NumberColumn("deploys / week", format="%.2f"),
-             "lead_time_p50_hours": st.column_config.NumberColumn("lead time p50", format="%.1f h"),
-             "recovery_time_p50_hours": st.column_config.NumberColumn("recovery p50", format="%.1f h"),
-             "change_failure_rate": st.column_config.NumberColumn("change failure rate", format="percent"),
-             "rework_rate": st.column_config.NumberColumn("rework rate", format="percent"),
-             "effective_cost": st.column_config.NumberColumn("cost", format="dollar"),
-             "cost_per_deployment": st.column_config.NumberColumn("cost / deployment", format="dollar"),
-             "flaky_rate": st.column_config.NumberColumn("CI flaky rate", format="percent"),
-             "ci_cost": st.column_config.NumberColumn("CI cost", format="dollar"),
-             **{c: st.column_config.TextColumn("band") for c in board.columns if c.startswith("band_")}})
+         column_config={c: st.column_config.NumberColumn(label, format=fmt) for c, (label, fmt) in NUMBERS.items()}
+         | {c: st.column_config.TextColumn("band") for c in board.columns if c.startswith("band_")})
 st.session_state["teams-pick"] = f.team if f.team in teams else None  # mirror the sidebar filter
 st.pills("Filter every page to", teams, key="teams-pick",
          on_change=lambda: ui.focus_team(st.session_state["teams-pick"]))
