@@ -8,7 +8,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from cadence.config import Config
+from cadence.core.config import Config
 
 BOARD_COLUMNS = ("team", "deployments", "deploys_per_week", "band_deployment_frequency", "lead_time_p50_hours",
                  "band_lead_time", "change_failure_rate", "band_change_failure_rate", "recovery_time_p50_hours",

@@ -4,8 +4,8 @@ Pick a team (a row, or its button) to filter every page to it."""
 
 import streamlit as st
 
-from cadence import charts, ui
-from cadence.config import NO_TEAM
+from cadence.dashboard import charts, ui
+from cadence.core.config import NO_TEAM
 from metrics.teams import team_board
 
 f = ui.header("Teams", "Every team side by side")

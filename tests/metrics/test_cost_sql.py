@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 import pytest
 
-from cadence.config import parse_config
+from cadence.core.config import parse_config
 from metrics.costs import cost_summary, daily_cost, delivery_cost, unit_cost
 from metrics.health import STALE_AFTER_DAYS, sync_status
 from metrics.teams import BOARD_COLUMNS, team_board
