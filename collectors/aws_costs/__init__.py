@@ -25,7 +25,8 @@ Tables: ``costs`` (source ``aws-cost-explorer``), ``commitments``, ``utilization
 Incremental, because every Cost Explorer request costs USD 0.01: the ``costs`` cursor is the first
 day not yet final (``Estimated`` false); a run fetches only the days before the history already
 held (when the lookback grew) and from that cursor to yesterday. Re-fetched days replace their old
-rows (delete + insert in the same transaction as the cursor), so a group that vanished from
+rows (delete + insert in the same transaction as the cursor), so a group that vanished from an
+estimate leaves nothing behind and two runs never duplicate.
 
 Modules: ``settings`` ([sources.aws] validated), ``calls`` (clients, one error-mapping call
 wrapper, the paid-request meter), ``cost_explorer``, ``commitments``, ``cloudwatch`` (utilization)

@@ -19,8 +19,8 @@ Everything is drawn from one ``numpy`` Generator seeded by ``seed``, and the twe
 a fixed anchor (the Sunday before ``today``), so the same seed and ``today`` give identical rows.
 Rows go through ``warehouse.upsert_rows`` like real data, into a temporary file beside the target
 that replaces it atomically, so a dashboard never sees half a demo. The demo's team configuration
-is stored in ``warehouse_meta`` (``demo_config``) for ``cadence.core.config.effective_config``, with the
-SLOs of ``slo.py``, whose hourly SLIs go into ``sli_hours
+is stored in ``warehouse_meta`` (``demo_config``) for ``warehouse.meta.effective_config``, with the
+SLOs of ``slo.py``, whose hourly SLIs go into ``sli_hours``.
 
 Modules: ``data`` (the organisation: teams, repositories, accounts, services, cost lines; data
 tables), ``common`` (the calendar and the shared draws), ``changes`` (pull requests),

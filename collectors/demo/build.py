@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cadence.core.config import is_demo_database
+from warehouse.meta import is_demo_database
 from cadence.core.errors import WarehouseError
 from collectors.demo.cloud import build_cloud
 from collectors.demo.common import Calendar, anchor_end

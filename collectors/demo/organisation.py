@@ -1,5 +1,5 @@
 """The demo organisation's configuration document, stored with the demo for
-``cadence.core.config.effective_config``."""
+``warehouse.meta.effective_config``."""
 
 from __future__ import annotations
 
