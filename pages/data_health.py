@@ -10,11 +10,8 @@ from metrics.costs import untagged_share
 from cadence.timerange import describe_accepted_range
 from metrics.health import data_health, duplicate_keys, out_of_range_rows
 from metrics.service import job_runs
+from collectors.registry import command_for_state
 
-SYNC_COMMAND = {"github": "cadence sync github", "pagerduty": "cadence sync pagerduty",
-                "aws": "cadence sync aws-costs", "aws-costs": "cadence sync aws-costs",
-                "aws_costs": "cadence sync aws-costs", "webhook": "cadence webhook",
-                "aws-exports": "cadence sync aws-exports", "aws-athena": "cadence sync aws-exports --only athena"}
 STALE_AFTER_DAYS = 2
 COST_TABLES = ("costs", "utilization", "commitments")  # shown only to the cost role
 
@@ -33,7 +30,7 @@ else:
     now = pd.Timestamp(ui.filters().as_of) + pd.Timedelta(days=1)
 
     def advice(row) -> str:
-        command = f"`{SYNC_COMMAND.get(str(row.source).split(':')[0], 'cadence sync ' + str(row.source))}`"
+        command = f"`{command_for_state(str(row.source))}`"
         if isinstance(row.last_error, str) and row.last_error:
             return f"Failing — fix the cause above, then re-run {command}; the cursor has not moved."
         if isinstance(row.skipped, str) and row.skipped:
