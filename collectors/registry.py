@@ -50,7 +50,8 @@ class Source:
     incremental: str                       # how a re-run avoids re-reading (one sentence)
     section: str | None = None             # [sources.<section>] in cadence.toml
     command: str | None = None             # `cadence sync <command>`; None: not pulled
-    sync: str | None = None                # "module:function" -> sync(db_path, config, **options) -> SyncReport
+    sync: str | Callable[..., SyncReport] | None = None   # "module:function" (or the function) ->
+                                           # sync(db_path, config, **options) -> SyncReport
     options: tuple[Option, ...] = ()
     help: str = ""                         # the sync command's help text
     progress: bool = False                 # sync takes progress=(scope, message, state) callback
@@ -67,6 +68,8 @@ class Source:
         """The source's ``sync`` function (imported now)."""
         if self.sync is None:
             raise ConfigError(f"source {self.name} has no sync function: {self.how_to_fill or 'it is pushed'}")
+        if callable(self.sync):
+            return self.sync
         module, _, name = self.sync.partition(":")
         return getattr(importlib.import_module(module), name)
 
