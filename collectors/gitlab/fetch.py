@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from cadence.errors import SourceAuthError, SourceError
@@ -26,6 +26,7 @@ from collectors.gitlab.queries import (
     deployed_merge_requests_query,
 )
 from collectors.gitlab.settings import GitLabSettings, ProjectSettings
+from collectors.http import parse_api_time
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +62,7 @@ def incident_id(project: str, iid) -> str:
     return f"gitlab:{project}:issue:{iid}"
 
 
-def parse_time(value: str | None) -> datetime | None:
-    """GitLab's ISO 8601 (``2026-03-02T10:00:00.123Z`` or with an offset) → naive UTC."""
-    if not value:
-        return None
-    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if dt.tzinfo is not None:
-        dt = dt.astimezone(UTC).replace(tzinfo=None)
-    return dt
+parse_time = parse_api_time   # GitLab's ISO 8601 (``...00.123Z`` or with an offset) → naive UTC
 
 
 def iso(dt: datetime | None) -> str | None:
