@@ -59,6 +59,14 @@ class Source:
     how_to_fill: str = ""                  # what a user runs, for empty states ("`cadence sync github`")
     configured: Callable[[Config], bool] | None = None     # default: its section is present
 
+    def __post_init__(self) -> None:
+        # A pulled source records its runs under its own name and is filled by its command, unless
+        # it says otherwise.
+        if self.command and not self.states:
+            object.__setattr__(self, "states", {self.name: f"cadence sync {self.command}"})
+        if self.command and not self.how_to_fill:
+            object.__setattr__(self, "how_to_fill", f"`cadence sync {self.command}`")
+
     def is_configured(self, config: Config) -> bool:
         if self.configured is not None:
             return self.configured(config)
@@ -84,7 +92,8 @@ class Source:
         return report
 
 
-_AWS_STATES = {"aws-cost-explorer": "cadence sync aws-costs"}
+# What a code host's sync fills (GitHub, GitLab).
+_CODE_HOST_TABLES = ("changes", "deployments", "deployment_changes", "incidents", "pipeline_runs", "pipeline_jobs")
 
 SOURCES: dict[str, Source] = {}
 
@@ -156,16 +165,14 @@ def tables_of(names: Iterable[str]) -> set[str]:
 
 register(Source(
     name="github", title="GitHub", section="github", command="github",
-    tables=("changes", "deployments", "deployment_changes", "incidents", "pipeline_runs", "pipeline_jobs"),
+    tables=_CODE_HOST_TABLES,
     incremental="Per repository: pull requests by updatedAt cursor, deployments and incident issues since the "
                 "last run, the first-parent chain from the last commit seen; ETags make unchanged pages free.",
     sync="collectors.adapters:sync_github", progress=True,
     options=(Option("--repo", "repos", "Sync only this repository (repeatable); default: [sources.github] "
                     "repos / org.", multiple=True, metavar="OWNER/NAME"),),
     help="Sync pull requests, deployments and incident issues from GitHub (incremental; token from "
-         "GITHUB_TOKEN, or a GitHub App via GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY_PATH).",
-    states={"github": "cadence sync github"},
-    how_to_fill="`cadence sync github`"))
+         "GITHUB_TOKEN, or a GitHub App via GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY_PATH)."))
 
 register(Source(
     name="github-actions", title="GitHub Actions", section="github",
@@ -177,16 +184,14 @@ register(Source(
 
 register(Source(
     name="gitlab", title="GitLab", section="gitlab", command="gitlab",
-    tables=("changes", "deployments", "deployment_changes", "incidents", "pipeline_runs", "pipeline_jobs"),
+    tables=_CODE_HOST_TABLES,
     incremental="Per project: merge requests by updated_at cursor, deployments, incident issues and pipelines "
                 "since the last run; ETags make unchanged pages free.",
     sync="collectors.adapters:sync_gitlab", progress=True,
     options=(Option("--project", "projects", "Sync only this project (repeatable); default: [sources.gitlab] "
                     "projects / groups.", multiple=True, metavar="GROUP/PROJECT"),),
     help="Sync merge requests, deployments and incident issues from GitLab.com or a self-managed GitLab "
-         "(incremental; token from GITLAB_TOKEN, scope read_api).",
-    states={"gitlab": "cadence sync gitlab"},
-    how_to_fill="`cadence sync gitlab`"))
+         "(incremental; token from GITLAB_TOKEN, scope read_api)."))
 
 register(Source(
     name="pagerduty", title="PagerDuty", section="pagerduty", command="pagerduty",
@@ -197,9 +202,7 @@ register(Source(
     options=(Option("--since", "since", "Read incidents created since this UTC date (YYYY-MM-DD) instead of from "
                     "the saved cursor; the first run defaults to sources.pagerduty.since, else 180 days back.",
                     kind="day"),),
-    help="Sync PagerDuty incidents (token from PAGERDUTY_TOKEN; incremental, safe to re-run).",
-    states={"pagerduty": "cadence sync pagerduty"},
-    how_to_fill="`cadence sync pagerduty`"))
+    help="Sync PagerDuty incidents (token from PAGERDUTY_TOKEN; incremental, safe to re-run)."))
 
 register(Source(
     name="aws-costs", title="AWS Cost Explorer", section="aws", command="aws-costs",
@@ -213,8 +216,7 @@ register(Source(
                     "one (at most 13; default sources.aws.lookback_months, else 13). Only days not yet held are "
                     "fetched.", kind="int")),
     help="Sync AWS cost (Cost Explorer, USD 0.01 per request), commitments and utilization.",
-    states=_AWS_STATES | {"aws": "cadence sync aws-costs"},
-    how_to_fill="`cadence sync aws-costs`"))
+    states={"aws-cost-explorer": "cadence sync aws-costs", "aws": "cadence sync aws-costs"}))
 
 register(Source(
     name="aws-exports", title="AWS Data Exports", section="aws_exports", command="aws-exports",
@@ -229,8 +231,7 @@ register(Source(
                     kind="choice", choices=("s3", "athena")),
              Option("--full", "full", "Re-read every billing period, changed or not.", kind="flag")),
     help="Sync AWS Data Exports into costs: only billing periods whose files changed are read again.",
-    states={"aws-exports": "cadence sync aws-exports", "aws-athena": "cadence sync aws-exports --only athena"},
-    how_to_fill="`cadence sync aws-exports`"))
+    states={"aws-exports": "cadence sync aws-exports", "aws-athena": "cadence sync aws-exports --only athena"}))
 
 register(Source(
     name="cost-exports", title="Cost exports (FOCUS, CUR 2.0)", section="cost_exports",
@@ -252,9 +253,7 @@ register(Source(
                     "selectors.", multiple=True, metavar="NAME")),
     help="Sync hourly good and total events of each [[slos]] entry from Prometheus ([sources.prometheus] "
          "base_url; PROMETHEUS_TOKEN or PROMETHEUS_USERNAME/PASSWORD; incremental, safe to re-run). Hours "
-         "without samples are gaps, counted neither good nor bad.",
-    states={"prometheus": "cadence sync prometheus"},
-    how_to_fill="`cadence sync prometheus`"))
+         "without samples are gaps, counted neither good nor bad."))
 
 register(Source(
     name="files", title="CSV / JSON Lines files",
