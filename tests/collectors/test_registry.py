@@ -158,3 +158,24 @@ def test_a_registered_source_is_synced_by_export_sync_and_scheduled_by_serve(toy
     config = parse_config({"sources": {"webhook": {}}, "schedule": {"sync": "*/30 * * * *"}})
     assert [(j.name, j.command) for j in planned_jobs(config)] == [("sync:toy", "toy")]
     assert run_sync(db, str(cfg), "toy") == 1
+
+
+def test_data_health_advice_for_a_registered_source_comes_from_its_entry(toy, tmp_path):
+    from tests.apptest_support import dashboard_env, open_app
+    from warehouse import connect, record_sync_error, write_connection
+
+    import dataclasses
+
+    # The toy records its runs as "toy-api" (as Cost Explorer's are "aws-cost-explorer"): only the
+    # registry knows that `cadence sync toy` fills it.
+    registry.SOURCES["toy"] = dataclasses.replace(toy[0], states={"toy-api": "cadence sync toy"})
+    db = tmp_path / "empty.duckdb"
+    connect(db).close()
+    with write_connection(db) as con:
+        record_sync_error(con, "toy-api", "all", "toy API answered HTTP 500", now=datetime(2026, 11, 12, 6))
+    with dashboard_env(db):
+        at = open_app("data_health")
+    assert not at.exception
+    warnings = "\n".join(w.value for w in at.warning)
+    assert "toy-api · all" in warnings and "toy API answered HTTP 500" in warnings
+    assert "re-run `cadence sync toy`;" in warnings
