@@ -15,8 +15,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from cadence.config import Config
-from cadence.errors import CadenceError, ConfigError
+from cadence.core.config import Config
+from cadence.core.errors import CadenceError, ConfigError
 from collectors.report import SyncReport
 
 

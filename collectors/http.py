@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
-from cadence.errors import SourceRateLimitError
+from cadence.core.errors import SourceRateLimitError
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from cadence.config import Config
-from cadence.errors import ConfigError
+from cadence.core.config import Config
+from cadence.core.errors import ConfigError
 from collectors.report import SyncReport
 
 OptionKind = Literal["text", "int", "day", "date", "flag", "choice"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from cadence.errors import SourceError
+from cadence.core.errors import SourceError
 
 
 def utcnow() -> datetime:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from cadence.scrub import scrub
+from cadence.core.scrub import scrub
 
 if TYPE_CHECKING:   # pandas is imported where used: `cadence ingest` starts faster without it
     import pandas as pd

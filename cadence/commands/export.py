@@ -17,8 +17,8 @@ from pathlib import Path
 import click
 
 from cadence.cli import DAY, AppContext, pass_app
-from cadence.errors import CadenceError, ExportError
-from cadence.scrub import scrub
+from cadence.core.errors import CadenceError, ExportError
+from cadence.core.scrub import scrub
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from cadence.cli import DAY, AppContext
-from cadence.errors import CadenceError
+from cadence.core.errors import CadenceError
 from collectors import registry
 from collectors.report import SyncReport
 

@@ -39,8 +39,8 @@ from gql import GraphQLRequest
 from gql.transport.exceptions import TransportError, TransportQueryError
 from gitlab.exceptions import GitlabAuthenticationError, GitlabHttpError
 
-from cadence.config import secret
-from cadence.errors import CadenceError, SourceAuthError, SourceError, SourceRateLimitError
+from cadence.core.config import secret
+from cadence.core.errors import CadenceError, SourceAuthError, SourceError, SourceRateLimitError
 from collectors.http import check_wait, rate_limit_headers, retry_after_seconds
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ from datetime import datetime
 
 import pytest
 
-from cadence.config import parse_config
-from cadence.errors import ConfigError, SourceAuthError, SourceError, SourceRateLimitError
+from cadence.core.config import parse_config
+from cadence.core.errors import ConfigError, SourceAuthError, SourceError, SourceRateLimitError
 from collectors.gitlab import parse_settings, sync
 from collectors.gitlab.sync import make_client, settings_of
 from tests.fake_gitlab import FakeGitLab, server_error, too_many_requests

@@ -35,7 +35,7 @@ def test_the_registry_imports_nothing_above_the_collectors():
 
     code = ("import sys, collectors.registry\n"
             "bad = [m for m in sys.modules if m.split('.')[0] in ('metrics', 'pages', 'click', 'streamlit')\n"
-            "       or m.startswith(('cadence.commands', 'cadence.cli', 'cadence.ui', 'cadence.dashboard'))]\n"
+            "       or m.startswith(('cadence.commands', 'cadence.cli', 'cadence.dashboard'))]\n"
             "print(','.join(sorted(bad)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
@@ -56,8 +56,8 @@ def test_every_sync_command_comes_from_the_registry():
 
 def test_the_schedule_vocabulary_and_the_config_sections_match_the_registry():
     # Config parsing sits below the collectors and cannot import the registry: kept equal here.
-    from cadence.config import KNOWN_SOURCES
-    from cadence.service.schedule import SYNC_COMMANDS
+    from cadence.core.config import KNOWN_SOURCES
+    from cadence.core.settings.schedule import SYNC_COMMANDS
 
     assert SYNC_COMMANDS == registry.sync_commands()
     assert {s.section for s in registry.sources() if s.section} <= set(KNOWN_SOURCES)
@@ -72,7 +72,7 @@ def test_data_health_advice_names_each_states_command():
 
 
 def test_empty_states_name_what_fills_the_table():
-    from cadence import ui
+    from cadence.dashboard import ui
 
     assert ui.fill_commands("changes") == ("`cadence sync github`, `cadence sync gitlab` or "
                                            "`cadence ingest changes FILE`")
@@ -140,7 +140,7 @@ def test_a_registered_source_fails_the_cli_when_a_scope_failed(toy, tmp_path, ca
 
 
 def test_a_registered_source_is_synced_by_export_sync_and_scheduled_by_serve(toy, tmp_path, capsys):
-    from cadence.config import parse_config
+    from cadence.core.config import parse_config
     from cadence.service.jobs import planned_jobs, run_sync
 
     _, calls = toy

@@ -24,10 +24,10 @@ from typing import Any, Callable
 import pandas as pd
 import streamlit as st
 
-from cadence.config import Config, effective_config, is_demo_database, load_config, resolve_config_path, resolve_db_path
-from cadence.config import NO_TEAM
-from cadence.errors import CadenceError
-from cadence.scrub import install_log_scrubber, scrub
+from cadence.core.config import Config, effective_config, is_demo_database, load_config, resolve_config_path, resolve_db_path
+from cadence.core.config import NO_TEAM
+from cadence.core.errors import CadenceError
+from cadence.core.scrub import install_log_scrubber, scrub
 from warehouse.db import connect, last_write_token, read_connection
 
 log = logging.getLogger(__name__)
