@@ -10,7 +10,7 @@ from metrics.costs import untagged_share
 from cadence.core.timerange import describe_accepted_range
 from metrics.health import data_health, duplicate_keys, out_of_range_rows
 from metrics.service import job_runs
-from collectors.registry import command_for_state
+from collectors.registry import command_for_state, pulled
 
 STALE_AFTER_DAYS = 2
 COST_TABLES = ("costs", "utilization", "commitments")  # shown only to the cost role
@@ -23,9 +23,11 @@ if states is None:  # cursors and sync errors are for the admin role
     st.info("Each source's sync state (cursors, last success, errors) is shown to Cadence's admins; ask them if a "
             "figure looks stale.", icon=":material/lock:")
 elif states.empty:
+    first, *others = [s.command for s in pulled()]
     st.info("No sync has run against this warehouse yet: its data came from `cadence ingest` or `cadence demo`. "
-            "Configure a source in `cadence.toml` and run `cadence sync github` (or `pagerduty`, `aws-costs`); "
-            "schedule it (cron or systemd, see README) to keep the dashboard current.", icon=":material/sync:")
+            f"Configure a source in `cadence.toml` and run `cadence sync {first}` (or "
+            f"{', '.join(f'`{c}`' for c in others)}); schedule it (cron or systemd, see README) to keep the "
+            "dashboard current.", icon=":material/sync:")
 else:
     now = pd.Timestamp(ui.filters().as_of) + pd.Timedelta(days=1)
 

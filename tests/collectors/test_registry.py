@@ -179,3 +179,16 @@ def test_data_health_advice_for_a_registered_source_comes_from_its_entry(toy, tm
     warnings = "\n".join(w.value for w in at.warning)
     assert "toy-api · all" in warnings and "toy API answered HTTP 500" in warnings
     assert "re-run `cadence sync toy`;" in warnings
+
+
+def test_data_health_with_no_sync_yet_lists_every_registered_sync_command(toy, tmp_path):
+    from tests.apptest_support import dashboard_env, open_app
+    from warehouse import connect
+
+    db = tmp_path / "empty.duckdb"
+    connect(db).close()
+    with dashboard_env(db):
+        at = open_app("data_health")
+    assert not at.exception
+    hint = next(i.value for i in at.info if "No sync has run" in i.value)
+    assert "`cadence sync github` (or `gitlab`, `pagerduty`, `aws-costs`, `aws-exports`, `prometheus`, `toy`)" in hint
