@@ -1,5 +1,5 @@
 """``sync(db_path, config, **options) -> SyncReport`` for the sources whose collector returns a report
-of its own (GitHub, GitLab, PagerDuty, AWS, Prometheus, files, the demo): each adapter calls the
+of its own (GitHub, GitLab, PagerDuty, AWS, Prometheus, files): each adapter calls the
 collector unchanged and turns what it returned into the shared ``SyncReport``, with the lines
 ``cadence sync X`` has always printed. A new source returns ``SyncReport`` itself and needs none.
 
@@ -158,7 +158,7 @@ def sync_aws_exports(db_path: str | Path, config: Config, *, locations=None, onl
     return report
 
 
-# -- loaded files, the demo ---------------------------------------------------------------------------
+# -- loaded files ------------------------------------------------------------------------------------
 
 def sync_cost_export(db_path: str | Path, config: Config, *, source: str | Path, session=None) -> SyncReport:
     """A FOCUS or CUR 2.0 export (file, folder or s3:// prefix) into ``costs``."""
@@ -185,16 +185,5 @@ def sync_file(db_path: str | Path, config: Config | None, *, kind: str, path: st
                       warnings=[f"Warning: {w}" for w in result.warnings])
 
 
-def sync_demo(db_path: str | Path, config: Config | None = None, *, seed: int = 42, today: date | None = None,
-              force: bool = False) -> SyncReport:
-    """The demo warehouse, written again as a whole (``cadence demo``)."""
-    from cadence.demo import build_demo   # moves to collectors/demo (issue 14, the split)
-
-    counts = build_demo(db_path, seed=seed, today=today, force=force)
-    summary = ", ".join(f"{n:,} {table.replace('_', ' ')}" for table, n in counts.items())
-    return SyncReport("demo", rows=dict(counts), detail=counts,
-                      summary=[f"Demo database written to {db_path}: {summary}."])
-
-
-__all__ = ["sync_aws_costs", "sync_aws_exports", "sync_cost_export", "sync_demo", "sync_file", "sync_github",
+__all__ = ["sync_aws_costs", "sync_aws_exports", "sync_cost_export", "sync_file", "sync_github",
            "sync_gitlab", "sync_pagerduty", "sync_prometheus"]
