@@ -24,7 +24,10 @@ def test_the_registry_lists_every_source_with_its_declaration():
         assert source.how_to_fill, source.name
         if source.command:
             assert source.sync and source.section and source.help, source.name
+        if source.sync:
             assert callable(source.load()), source.name   # the "module:function" path resolves
+    assert {s.name for s in registry.sources() if not s.sync} == {"github-actions", "webhook"}   # read within
+    # `cadence sync github`; pushed
 
 
 def test_the_registry_imports_nothing_above_the_collectors():
