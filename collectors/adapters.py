@@ -141,20 +141,27 @@ def sync_aws_exports(db_path: str | Path, config: Config, *, locations=None, onl
         raise ConfigError("Nothing to sync: set [sources.aws_exports] location = \"s3://bucket/prefix/\" (or give "
                           "--location), or [sources.aws.athena] to query the export with Athena.")
     report = SyncReport("aws-exports", rows={"costs": 0}, detail=[])
-    natives = []
-    if use_s3:
-        from collectors.aws_exports import s3
 
-        natives += s3.sync(db_path, config, locations=_as_list(locations), full=full, session=session)
-    if use_athena:
-        from collectors.aws_exports import athena
-
-        natives.append(athena.sync(db_path, config, full=full, session=session))
-    for native in natives:
+    def add(native) -> None:
         report.summary += native.lines()
         report.rows["costs"] += sum(item["rows_written"] for item in native.loaded)
         report.requests += getattr(native, "queries", 0) or getattr(native, "downloaded", 0)
-    report.detail = natives
+        report.detail.append(native)
+
+    if use_s3:
+        from collectors.aws_exports import s3
+
+        for native in s3.sync(db_path, config, locations=_as_list(locations), full=full, session=session):
+            add(native)
+    if use_athena:
+        from collectors.aws_exports import athena
+
+        try:
+            add(athena.sync(db_path, config, full=full, session=session))
+        except CadenceError as exc:   # what S3 wrote before Athena failed is still worth showing
+            if report.summary:
+                exc.sync_report = report
+            raise
     return report
 
 
