@@ -298,7 +298,7 @@ def test_contributors_per_quarter(quarter_db):
 # -- the demo ---------------------------------------------------------------------------------------
 
 def test_the_demo_makes_the_investment_balance_meaningful(tmp_path):
-    from cadence.core.config import effective_config
+    from warehouse.meta import effective_config
     from cadence.demo import build_demo
 
     db = tmp_path / "demo.duckdb"

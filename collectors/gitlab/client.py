@@ -41,7 +41,21 @@ from gitlab.exceptions import GitlabAuthenticationError, GitlabHttpError
 
 from cadence.core.config import secret
 from cadence.core.errors import CadenceError, SourceAuthError, SourceError, SourceRateLimitError
-from collectors.http import check_wait, rate_limit_headers, retry_after_seconds
+from collectors.http import check_wait, parse_api_time, rate_limit_headers, retry_after_seconds
+
+SOURCE = "gitlab"
+PAGE = 100                   # GitLab's largest page, REST and GraphQL
+
+
+parse_time = parse_api_time   # GitLab's ISO 8601 (``...00.123Z`` or with an offset) → naive UTC
+
+
+def iso(dt: datetime | None) -> str | None:
+    """A cursor: milliseconds kept (GitLab's precision), so ``updated_after`` re-reads nothing older."""
+    if dt is None:
+        return None
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
 
 log = logging.getLogger(__name__)
 

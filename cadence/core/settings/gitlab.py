@@ -130,14 +130,13 @@ def parse_settings(raw: dict[str, Any], path: Path | None = None) -> GitLabSetti
         if url.endswith("/api/v4"):
             raise fail("base_url", f'is the instance URL without /api/v4: "{url[:-len("/api/v4")]}"')
         kw["base_url"] = url
-    for k, pattern, shape in (("projects", PROJECT_PATH, "is not GROUP/PROJECT (the path in the project's URL)"),
-                              ("groups", GROUP_PATH, 'is not a group path such as "shop" or "shop/backend"')):
-        if k in raw:
-            paths = strings(k, raw[k])
-            wrong = next((p for p in paths if not pattern.match(p)), None)
-            if wrong is not None:
-                raise fail(k, f'"{wrong}" {shape}')
-            kw[k] = paths
+    for key, pattern, what in (("projects", PROJECT_PATH, "GROUP/PROJECT (the path in the project's URL)"),
+                               ("groups", GROUP_PATH, 'a group path such as "shop" or "shop/backend"')):
+        if key in raw:
+            kw[key] = strings(key, raw[key])
+            wrong = [v for v in kw[key] if not pattern.match(v)]
+            if wrong:
+                raise fail(key, f'"{wrong[0]}" is not {what}')
     if "include_subgroups" in raw:
         if not isinstance(raw["include_subgroups"], bool):
             raise fail("include_subgroups", f"must be true or false, got {raw['include_subgroups']!r}")
