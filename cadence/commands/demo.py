@@ -44,12 +44,11 @@ def command(ctx: click.Context, db_opt: str | None, seed: int, force: bool) -> N
     accounts, utilization and commitments. The year ends on the Sunday before today. Rebuilding
     replaces the file atomically, so a running dashboard never sees half a demo.
     """
-    from collectors.demo import build_demo
+    from collectors import registry
 
     path = demo_path(ctx, db_opt)
-    counts = build_demo(path, seed=seed, today=date.today(), force=force)
-    summary = ", ".join(f"{n:,} {table.replace('_', ' ')}" for table, n in counts.items())
-    click.echo(f"Demo database written to {path}: {summary}.")
+    for line in registry.get("demo").run(path, None, seed=seed, today=date.today(), force=force).lines():
+        click.echo(line)
     if path == DEMO_DB:
         click.echo("Open it with `cadence dashboard` (used when no real database is configured), "
                    f"or `cadence --db {path} dashboard`.")

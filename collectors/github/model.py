@@ -91,7 +91,7 @@ class RepoResult:
     flags: list[dict] = field(default_factory=list)
     requests: int = 0
     pages: dict[str, int] = field(default_factory=dict)
-    actions: Any = None                       # github_actions.ActionsResult (None: not read)
+    actions: Any = None                       # actions.ActionsResult (None: not read)
 
 
 @dataclass
