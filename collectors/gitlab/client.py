@@ -40,21 +40,13 @@ from gql import GraphQLRequest
 from gql.transport.exceptions import TransportError, TransportQueryError
 from gitlab.exceptions import GitlabAuthenticationError, GitlabHttpError
 
+from cadence.core.clock import parse_utc
 from cadence.core.config import secret
 from cadence.core.errors import CadenceError, SourceAuthError, SourceError, SourceRateLimitError
 
 SOURCE = "gitlab"
 PAGE = 100                   # GitLab's largest page, REST and GraphQL
-
-
-def parse_time(value: str | None) -> datetime | None:
-    """GitLab's ISO 8601 (``2026-03-02T10:00:00.123Z`` or with an offset) → naive UTC."""
-    if not value:
-        return None
-    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if dt.tzinfo is not None:
-        dt = dt.astimezone(UTC).replace(tzinfo=None)
-    return dt
+parse_time = parse_utc       # GitLab's ISO 8601 (``2026-03-02T10:00:00.123Z`` or with an offset) → naive UTC
 
 
 def iso(dt: datetime | None) -> str | None:
