@@ -178,7 +178,7 @@ def month_bounds(period: str) -> tuple[date, date]:
 
 def load_period(db_path, config: Config, conn, settings: AthenaSettings, period: str, files: list,
                 report: AthenaReport) -> dict:
-    """One period: the daily query, its rows into the staging file page by page, then the shared
+    """One period: the daily query, its rows into the stage page by page, then the shared
     checks, allocation and write (with the period's file list, in the same transaction)."""
     import pyarrow as pa
 
