@@ -568,15 +568,18 @@ def write_stage(db_path: str | Path, stage: Stage, source: str,
     with write_connection(db_path) as con:
         con.register("stage_scopes", scopes.__arrow_c_stream__())
         con.register("stage_out", rows.__arrow_c_stream__())
-        try:
-            con.execute("""DELETE FROM costs USING stage_scopes s
-                WHERE costs.source = ? AND costs.provider = s.provider
-                  AND costs.billing_account_id = s.billing_account_id
-                  AND costs.charge_date BETWEEN s.first_day AND s.last_day""", [source])
-            written = con.execute(f"INSERT INTO costs ({cols}) SELECT {cols} FROM stage_out").fetchall()[0][0]
-        finally:
-            con.unregister("stage_out")
-            con.unregister("stage_scopes")
+        # The rows of costs have no order. Keeping the stream's order, DuckDB wrote the row groups
+        # in order and rewrote them when the warehouse closed (1 CPU s and 3.5 s at 833,000 daily
+        # rows); without, it writes each as it fills. SESSION: this connection only, which
+        # write_connection closes after the commit.
+        con.execute("SET SESSION preserve_insertion_order = false")
+        # No unregister: the connection ends with the transaction, and in a failed one it would
+        # raise "transaction is aborted" in place of the failure.
+        con.execute("""DELETE FROM costs USING stage_scopes s
+            WHERE costs.source = ? AND costs.provider = s.provider
+              AND costs.billing_account_id = s.billing_account_id
+              AND costs.charge_date BETWEEN s.first_day AND s.last_day""", [source])
+        written = con.execute(f"INSERT INTO costs ({cols}) SELECT {cols} FROM stage_out").fetchall()[0][0]
         if also is not None:
             also(con, written)
     return int(written)
