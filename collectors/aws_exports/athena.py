@@ -25,7 +25,7 @@ import calendar
 import concurrent.futures
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -34,6 +34,7 @@ from typing import Any
 from cadence.config import Config
 from cadence.errors import CadenceError, IngestError, SourceError
 from collectors.aws_exports.local import (
+    PeriodReport,
     Stage,
     allocate,
     check_daily,
@@ -140,20 +141,12 @@ def iter_pages(result, size: int = PAGE_ROWS):
 
 
 @dataclass
-class AthenaReport:
-    table: str
-    periods: int = 0
-    unchanged: list[str] = field(default_factory=list)
-    loaded: list[dict] = field(default_factory=list)
+class AthenaReport(PeriodReport):
     queries: int = 0
+    verb = "queried"
 
-    def lines(self) -> list[str]:
-        out = [f"aws-exports athena {self.table}: {self.periods} billing periods, {len(self.loaded)} queried, "
-               f"{len(self.unchanged)} unchanged, {self.queries} Athena queries"]
-        for item in self.loaded:
-            out.append(f"  {item['period']} ({item['format']}): {item['rows_read']:,} lines → "
-                       f"{item['rows_written']:,} daily rows ({item['first_day']} to {item['last_day']})")
-        return out
+    def tally(self) -> str:
+        return f"{self.queries} Athena queries"
 
 
 def period_files(conn, settings: AthenaSettings, report: AthenaReport) -> dict[str, list]:
@@ -221,7 +214,7 @@ def sync(db_path: str | Path, config: Config, *, session=None, full: bool = Fals
     """Query every billing period whose files changed since the last run (all with ``full``)."""
     settings = athena_settings(config)
     scope = f"{settings.database}.{settings.table}"
-    report = AthenaReport(scope)
+    report = AthenaReport(f"athena {scope}")
     conn = None
     try:
         conn = connection or connect_athena(settings, session)

@@ -34,7 +34,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -583,6 +583,34 @@ def write_stage(db_path: str | Path, stage: Stage, source: str,
         if also is not None:
             also(con, written)
     return int(written)
+
+
+@dataclass
+class PeriodReport:
+    """What a sync by billing period did (S3 and Athena): periods found, those unchanged since the
+    last run, and what each loaded one gave; ``lines()`` is what the CLI prints."""
+
+    where: str
+    periods: int = 0
+    unchanged: list[str] = field(default_factory=list)
+    loaded: list[dict] = field(default_factory=list)
+    verb = "loaded"      # what was done to a changed period
+
+    def tally(self) -> str:
+        """The reader's own count, ending the headline."""
+        return ""
+
+    def detail(self, item: dict) -> str:
+        """What a loaded period's line says before its lines read (nothing by default)."""
+        return ""
+
+    def lines(self) -> list[str]:
+        headline = (f"aws-exports {self.where}: {self.periods} billing periods, {len(self.loaded)} {self.verb}, "
+                    f"{len(self.unchanged)} unchanged")
+        return [", ".join(filter(None, [headline, self.tally()]))] + [
+            f"  {item['period']} ({item['format']}): {self.detail(item)}{item['rows_read']:,} lines → "
+            f"{item['rows_written']:,} daily rows ({item['first_day']} to {item['last_day']})"
+            for item in self.loaded]
 
 
 def ingest_files(db_path: str | Path, config: Config, files: list[Path], *, name: str,
