@@ -46,9 +46,9 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from cadence.allocation import Allocator
-from cadence.config import Config
-from cadence.errors import CadenceError, ConfigError, SourceAuthError, SourceError, SourceRateLimitError
+from cadence.core.allocation import Allocator
+from cadence.core.config import Config
+from cadence.core.errors import CadenceError, ConfigError, SourceAuthError, SourceError, SourceRateLimitError
 from warehouse import (
     read_cursor,
     record_sync_error,

@@ -38,10 +38,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cadence.config import NO_TEAM, Config
-from cadence.scrub import REDACTED, secret_values  # noqa: F401 (re-exported)
-from cadence.timerange import FIRST_DAY, LAST_DAY
-from cadence.errors import ExportError
+from cadence.core.config import NO_TEAM, Config
+from cadence.core.scrub import REDACTED, secret_values  # noqa: F401 (re-exported)
+from cadence.core.timerange import FIRST_DAY, LAST_DAY
+from cadence.core.errors import ExportError
 
 log = logging.getLogger(__name__)
 

@@ -8,12 +8,13 @@ reads the same SQL fragments as ``metrics.dora``, so the counts match the metric
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import duckdb
 import pandas as pd
 
-from cadence.config import Config
+from cadence.core.config import Config
 from metrics._sql import compose, range_params, run_query
 from metrics.dora import _check_range
 
@@ -64,7 +65,7 @@ def data_health(con: duckdb.DuckDBPyConnection, config: Config, start: date, end
 
 def out_of_range_rows(con: duckdb.DuckDBPyConnection, config: Config | None = None) -> pd.DataFrame:
     """``table, rows, columns``: per table, the rows holding a time outside the accepted range
-    (cadence.timerange), and which time columns hold them; only tables with any.
+    (cadence.core.timerange), and which time columns hold them; only tables with any.
 
     Ingest and the webhook refuse such times, so this is empty unless something wrote around them
     (SQL in the duckdb shell, or a sync storing a source's odd time as given); the metrics leave
@@ -99,3 +100,29 @@ def duplicate_keys(con: duckdb.DuckDBPyConnection, config: Config | None = None)
                             f"GROUP BY {keys} HAVING count(*) > 1)").fetchall()[0]
         rows.append((table, int(found[0]), int(found[1])))
     return pd.DataFrame(rows, columns=["table", "keys", "extra_rows"])
+
+
+# -- sync status ----------------------------------------------------------------------------------
+
+STALE_AFTER_DAYS = 2
+
+
+def sync_status(states: pd.DataFrame, now: pd.Timestamp, command: Callable[[str], str]) -> pd.DataFrame:
+    """``states`` (``metrics.catalog.sync_states``) with a ``status`` column: what each source scope
+    needs, checked in this order — "Failing" (its last sync raised: fix the cause and re-run),
+    "Skipped" (the source cannot serve this part), "Never succeeded", "Stale" (last success more than
+    ``STALE_AFTER_DAYS`` whole days before ``now``) or "OK". ``command(source)`` names the command
+    that syncs a source (the caller's registry), quoted in the advice."""
+    def status(row) -> str:
+        run = f"`{command(str(row.source))}`"
+        if isinstance(row.last_error, str) and row.last_error:
+            return f"Failing — fix the cause above, then re-run {run}; the cursor has not moved."
+        if isinstance(row.skipped, str) and row.skipped:
+            return "Skipped — the source cannot serve this part (why below); the rest of the sync ran."
+        if pd.isna(row.last_success_at):
+            return f"Never succeeded — run {run}."
+        if (now - pd.Timestamp(row.last_success_at)).days > STALE_AFTER_DAYS:
+            return f"Stale — last success over {STALE_AFTER_DAYS} days ago; schedule {run}."
+        return "OK"
+
+    return states.assign(status=[status(r) for r in states.itertuples()])

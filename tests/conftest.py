@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cadence.auth.oidc import OIDC_ENV
-from cadence.config import Config, parse_config
+from cadence.core.config import Config, parse_config
 from tests.support.prometheus import prometheus  # noqa: F401  (session fixture: a real Prometheus)
 from tests.support.oidc_provider import oidc_provider  # noqa: F401  (a session fixture: the OpenID provider)
 from warehouse import connect

@@ -11,8 +11,9 @@ from datetime import date, datetime
 
 import pytest
 
-from cadence import ui
-from cadence.config import effective_config, load_config
+from cadence.dashboard import ui
+from warehouse.meta import effective_config
+from cadence.core.config import load_config
 from tests.apptest_support import DEMO_TODAY, PAGES, dashboard_env, open_app, texts
 from warehouse import connect, read_connection, upsert_rows, write_connection
 

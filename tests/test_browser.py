@@ -22,8 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from cadence import ui
-from cadence.config import effective_config, load_config
+from cadence.dashboard import ui
+from warehouse.meta import effective_config
+from cadence.core.config import load_config
 from tests.apptest_support import DEMO_TODAY, REPO_ROOT
 from warehouse import read_connection
 

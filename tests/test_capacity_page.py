@@ -7,8 +7,9 @@ from datetime import date, datetime
 
 import pytest
 
-from cadence import ui
-from cadence.config import effective_config, load_config
+from cadence.dashboard import ui
+from warehouse.meta import effective_config
+from cadence.core.config import load_config
 from metrics.capacity_review import next_quarter_forecast
 from tests.apptest_support import DEMO_TODAY, dashboard_env, open_app, texts
 from warehouse import read_connection

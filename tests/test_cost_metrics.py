@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from cadence.config import parse_config
+from cadence.core.config import parse_config
 from metrics.costs import (
     commitment_summary,
     cost_anomalies,
@@ -219,7 +219,8 @@ def test_commitment_summary(con, config):
 @pytest.mark.slow
 def test_cost_metrics_answer_on_the_demo_database(tmp_path):
     """Integration: every cost metric on the demo warehouse, with invariants that must hold there."""
-    from cadence.config import Config, effective_config
+    from cadence.core.config import Config
+    from warehouse.meta import effective_config
     from cadence.demo import build_demo
     from warehouse import connect as open_db
 

@@ -13,9 +13,10 @@ from datetime import date, datetime
 import pytest
 
 import collectors.pagerduty as pagerduty
-from cadence import ui
+from cadence.dashboard import ui
 from cadence.cli import main
-from cadence.config import effective_config, load_config
+from warehouse.meta import effective_config
+from cadence.core.config import load_config
 from tests.apptest_support import PAGES, dashboard_env, open_app, texts
 from tests.fake_github import FakeGitHub
 from tests.fake_github.scenarios import busy_repo

@@ -9,7 +9,7 @@ import click
 from click.core import ParameterSource
 
 from cadence.cli import AppContext
-from cadence.config import DEMO_DB
+from cadence.core.config import DEMO_DB
 
 
 def demo_path(ctx: click.Context, db_opt: str | None) -> Path:

@@ -31,8 +31,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from cadence.config import Config
-from cadence.errors import CadenceError, IngestError, SourceError
+from cadence.core.config import Config
+from cadence.core.errors import CadenceError, IngestError, SourceError
 from collectors.aws_exports.local import (
     PeriodReport,
     Stage,
@@ -43,7 +43,7 @@ from collectors.aws_exports.local import (
     summary,
     write_stage,
 )
-from collectors.aws_exports.settings import AthenaSettings, athena_settings, export_settings
+from cadence.core.settings.aws_exports import AthenaSettings, athena_settings, export_settings
 from warehouse import write_connection
 from warehouse.state import read_details, record_sync_error, write_cursor
 

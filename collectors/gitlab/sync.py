@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cadence.config import Config
-from cadence.errors import CadenceError, ConfigError, SourceAuthError, SourceError, SourceRateLimitError
+from cadence.core.config import Config
+from cadence.core.errors import CadenceError, ConfigError, SourceAuthError, SourceError, SourceRateLimitError
 from collectors.gitlab.client import GitLabClient, GraphQLRejected, token_from_env
 from collectors.gitlab.fetch import (
     PARTS,
@@ -30,7 +30,7 @@ from collectors.gitlab.fetch import (
     ProjectResult,
 )
 from collectors.gitlab.queries import GROUP_PROJECTS_QUERY
-from collectors.gitlab.settings import PROJECT_PATH, GitLabSettings, parse_settings
+from cadence.core.settings.gitlab import PROJECT_PATH, GitLabSettings, parse_settings
 from warehouse import record_sync_error, record_sync_skipped, upsert_rows, write_connection, write_cursor
 from warehouse.state import read_details
 

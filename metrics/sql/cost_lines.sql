@@ -1,10 +1,13 @@
 -- Cost lines: the rows of `costs` charged in [$start_date, $end_date), each with its team.
+-- Definition: a costs row counts when its day lies in the range and the accepted range, and is not
+--   a Cost Explorer row of a provider-day an export (CUR/FOCUS) also holds; its team (alloc_team) is
+--   the first rule that matches, as below.
 -- Grain: one row per costs row (day × provider × account × service × region × resource × tag value).
 -- Units: the row's currency (USD). Inputs: costs, cadence_cost_rules (the allocation rules of the
 -- configuration, registered per query: kind tag/account/service, value, team).
 -- Team: the team tag's value → an account rule → a service rule → 'unallocated' when the
 -- configuration has rules ($use_rules), else the team stored when the row was written.
--- Days outside the accepted range ($valid_first_day..$valid_last_day, cadence.timerange) are left
+-- Days outside the accepted range ($valid_first_day..$valid_last_day, cadence.core.timerange) are left
 -- out (only SQL written around Cadence stores one; Data health counts them).
 -- A provider's day held both from Cost Explorer and from a CUR/FOCUS export is counted once:
 -- the export (resource-level, final) wins over Cost Explorer.

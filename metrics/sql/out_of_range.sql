@@ -1,11 +1,13 @@
 -- Out-of-range times: per table and time column, the rows holding a time outside the accepted
---   range (cadence.timerange: 1970-01-01 to one day after now). Ingest and the webhook refuse such
+--   range (cadence.core.timerange: 1970-01-01 to one day after now). Ingest and the webhook refuse such
 --   times; a row written around them (SQL, or a sync storing a source's odd time) can hold one, and
 --   the metrics leave it out (valid_rows.sql; cost_lines.sql and the utilization and commitment
 --   queries for days).
 -- Grain: one row per (table, column) with at least one such row, plus `*` per table: rows with
 --   any. Units: row counts. Inputs: deployments, changes, incidents, costs, utilization,
 --   commitments; $valid_from, $valid_until (times), $valid_first_day, $valid_last_day (days).
+-- Definition: a row counts for a (table, column) when that column holds a time (or day) outside
+--   the accepted range, and once under `*` when any of its columns does.
 WITH counts AS (
     SELECT 'deployments' AS source_table,
            count(*) FILTER (WHERE NOT coalesce(finished_at BETWEEN $valid_from AND $valid_until, true)) AS finished_at,

@@ -25,10 +25,10 @@ import requests
 import sqlglot
 from pyathena.formatter import DefaultParameterFormatter
 
-from cadence.config import parse_config
-from cadence.errors import ConfigError, SourceError
+from cadence.core.config import parse_config
+from cadence.core.errors import ConfigError, SourceError
 from collectors.aws_exports import athena, local
-from collectors.aws_exports.settings import export_settings
+from cadence.core.settings.aws_exports import export_settings
 from tests.aws_support import ScriptedAws, point_boto3_at, reset_moto, start_moto
 from tests.conftest import SHARED_DATA
 from tests.test_cost_exports import _cur_partition

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from cadence.config import parse_config
+from cadence.core.config import parse_config
 from collectors.github import GitHubSettings, make_client, sync
 from tests.fake_github import FakeGitHub
 from tests.fake_github.scenarios import actions_repo

@@ -10,7 +10,7 @@ from datetime import datetime
 
 import pytest
 
-from cadence.config import parse_config
+from cadence.core.config import parse_config
 from collectors.gitlab import sync
 from collectors.gitlab.pipelines import pipeline_rows, run_id
 from collectors.gitlab.sync import make_client, settings_of

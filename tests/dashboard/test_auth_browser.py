@@ -23,8 +23,9 @@ from pathlib import Path
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
-from cadence import ui
-from cadence.config import effective_config, load_config
+from cadence.dashboard import ui
+from warehouse.meta import effective_config
+from cadence.core.config import load_config
 from tests.apptest_support import DEMO_TODAY
 from tests.support.browser import chromium
 from tests.support.net import free_port, stop, wait_for_health

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from cadence.config import effective_config, load_config
+from warehouse.meta import effective_config
+from cadence.core.config import load_config
 from cadence.demo import build_demo
 from tests.apptest_support import DEMO_TODAY, dashboard_env, new_app_test, texts
 
@@ -163,7 +164,7 @@ def _probe():
     """A script that passes the gate, then prints what the page helpers answer."""
     import streamlit as st
 
-    from cadence import ui
+    from cadence.dashboard import ui
     from cadence.auth import gate
 
     gate.gate(ui.auth_settings)
@@ -173,7 +174,7 @@ def _probe():
 def _probe_without_gate():
     import streamlit as st
 
-    from cadence import ui
+    from cadence.dashboard import ui
 
     st.write(f"costs={ui.can_see_costs()} admin={ui.can_see_admin_details()}")
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from cadence import ui
-from cadence.config import effective_config, load_config
+from cadence.dashboard import ui
+from warehouse.meta import effective_config
+from cadence.core.config import load_config
 from metrics.pipelines import pipeline_red_spells, pipeline_summary
 from tests.apptest_support import DEMO_TODAY, dashboard_env, open_app, texts
 from warehouse import read_connection

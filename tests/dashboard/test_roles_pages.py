@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from google.protobuf import text_format
 
-from cadence import ui
+from cadence.dashboard import ui
 from cadence.auth.gate import TAGLINE
 from cadence.demo import build_demo
 from tests.apptest_support import DEMO_TODAY, REPO_ROOT, dashboard_env, new_app_test
