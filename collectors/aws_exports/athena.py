@@ -10,7 +10,8 @@ and endpoint from boto3's standard chain. IAM: ``athena:StartQueryExecution``,
 
 Queries (``collectors/aws_exports/sql/``): ``athena_periods.sql`` lists each billing period's data
 files (path, size, modification time: file pseudo-columns, no cost column read);
-``athena_daily_<format>.sql`` aggregates one period to the grain and columns of the local path.
+``athena_daily.sql`` aggregates one period to the grain and columns of the local path, over the
+line items in common columns that ``athena_lines_<format>.sql`` selects.
 The daily rows go through the same checks, allocation join and write as local files
 (``collectors.aws_exports.local``): a period replaces that period for its billing accounts, in one
 transaction with its file list.
@@ -64,6 +65,14 @@ def query_text(name: str, table: str) -> str:
     """The SQL file ``name`` with the (validated, quoted) table name in place of ``{table}``."""
     sql = resources.files("collectors.aws_exports").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
     return sql.replace("{table}", table)
+
+
+def daily_query(fmt: str, table: str) -> str:
+    """``athena_daily.sql`` over the line items of ``athena_lines_<fmt>.sql`` (its header comment
+    left out): one query, the aggregation written once for both formats."""
+    lines = "\n".join(line for line in query_text(f"athena_lines_{fmt}", table).splitlines()
+                      if not line.startswith("--"))
+    return query_text("athena_daily", table).replace("{lines}", lines)
 
 
 def table_name(settings: AthenaSettings) -> str:
@@ -177,7 +186,7 @@ def load_period(db_path, config: Config, conn, settings: AthenaSettings, period:
 
     fmt = settings.format
     where = f"Athena {table_name(settings)} billing period {period}"
-    sql = query_text(f"athena_daily_{fmt}", table_name(settings))
+    sql = daily_query(fmt, table_name(settings))
     result = run_query(conn, sql, {"billing_period": period, "tag_key": tag_key(config, fmt)}, settings,
                        f"the daily costs of {period}")
     report.queries += 1
