@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
+from cadence.core.clock import parse_utc
 from cadence.core.errors import SourceRateLimitError
 
 log = logging.getLogger(__name__)
@@ -25,14 +26,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def parse_api_time(value: str | None) -> datetime | None:
-    """An API's ISO 8601 timestamp (``Z`` or an offset, any fraction) → naive UTC; None for none."""
-    if not value:
-        return None
-    ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if ts.tzinfo is not None:
-        ts = ts.astimezone(UTC).replace(tzinfo=None)
-    return ts
+# An API's ISO 8601 timestamp (``Z`` or an offset, any fraction) → naive UTC; None for none.
+parse_api_time = parse_utc
 
 
 def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:

@@ -45,8 +45,6 @@ from collectors.http import check_wait, parse_api_time, rate_limit_headers, retr
 
 SOURCE = "gitlab"
 PAGE = 100                   # GitLab's largest page, REST and GraphQL
-
-
 parse_time = parse_api_time   # GitLab's ISO 8601 (``...00.123Z`` or with an offset) → naive UTC
 
 
