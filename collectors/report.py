@@ -8,11 +8,16 @@ this one from it.
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from cadence.core.errors import SourceError
+from cadence.core.errors import CadenceError, SourceAuthError, SourceError, SourceRateLimitError
+from warehouse import record_sync_error, write_connection
 
 
 def utcnow() -> datetime:
@@ -66,4 +71,70 @@ class SyncReport:
                                               f"first: {scope}: {message}")
 
 
-__all__ = ["SyncReport", "utcnow"]
+def sync_scopes(names: Sequence[str], fetch_and_write: Callable[[str], tuple[Any, dict[str, int]]], *,
+                source: str, db_path, db_lock: threading.Lock, report: Any, parallelism: int,
+                tell: Callable[[str, str, str], None], log: logging.Logger,
+                access_error: type[Exception], done: Callable[[str, Any, dict[str, int]], str],
+                explain: Callable[[CadenceError], CadenceError] = lambda exc: exc) -> None:
+    """Sync each scope (repository, project) of a forge on ``parallelism`` threads, the way
+    GitHub and GitLab both do.
+
+    ``fetch_and_write(name)`` reads one scope and writes it (taking ``db_lock`` around its writes)
+    and returns its fetch result and the rows written per table. A failed scope is recorded in
+    ``sync_state`` and in ``report.failed`` while the others still land; a failure that stops every
+    scope (rate limit; credentials, unless it is ``access_error``, one scope's access) skips the
+    scopes not yet started, records them, and is raised at the end. ``explain`` may turn an error
+    into a clearer one before it is recorded; ``done(name, result, rows)`` is the progress line of
+    a synced scope. ``report`` has ``rows``, ``synced``, ``failed`` and ``flags``.
+    """
+    fatal: list[CadenceError] = []
+
+    def one(name: str) -> None:
+        if fatal:
+            tell(name, f"not synced: {fatal[0]}", "skipped")
+            return
+        tell(name, "reading", "start")
+        try:
+            result, rows = fetch_and_write(name)
+        except CadenceError as exc:
+            is_fatal = isinstance(exc, SourceRateLimitError) or (
+                isinstance(exc, SourceAuthError) and not isinstance(exc, access_error))
+            exc = explain(exc)
+            if is_fatal:
+                fatal.append(exc)
+            with db_lock, write_connection(db_path) as con:
+                record_sync_error(con, source, name, str(exc))
+            report.failed[name] = str(exc)
+            log.error("%s %s: %s", source, name, exc)
+            tell(name, f"failed: {exc}", "failed")
+            return
+        with db_lock:
+            for k, v in rows.items():
+                report.rows[k] = report.rows.get(k, 0) + v
+            report.synced.append(name)
+            if result.flags:
+                report.flags[name] = result.flags
+        tell(name, done(name, result, rows), "done")
+
+    with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix=source) as pool:
+        list(pool.map(one, names))
+    if fatal:
+        skipped = [n for n in names if n not in report.synced and n not in report.failed]
+        if skipped:
+            with db_lock, write_connection(db_path) as con:
+                for n in skipped:
+                    record_sync_error(con, source, n, f"not synced: {fatal[0]}")
+        raise fatal[0]
+
+
+def close_client(report: Any, client: Any, *, own_client: bool) -> None:
+    """Copy the client's request counts and rate limit onto ``report``; close it if it is ours."""
+    report.requests = client.requests
+    report.not_modified = client.not_modified
+    report.rate_remaining = client.rate_remaining
+    report.rate_limit = client.rate_limit
+    if own_client:
+        client.close()
+
+
+__all__ = ["SyncReport", "close_client", "sync_scopes", "utcnow"]

@@ -6,19 +6,19 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 from cadence.core.config import Config
-from cadence.core.errors import CadenceError, ConfigError, SourceAuthError, SourceError, SourceRateLimitError
+from cadence.core.errors import ConfigError, SourceError
 from collectors.github.fetch import RepoFetcher
 from collectors.github.model import SOURCE, ProgressFn, RepoAccessError, SyncReport
 from collectors.github.rest import PAGE, next_link
 from collectors.github.settings import REPO_NAME, GitHubSettings
 from collectors.github.write import load_plan, write_result
+from collectors.report import close_client, sync_scopes
 from collectors.github_client import GitHubClient, GitHubHTTPError, make_auth
-from warehouse import record_sync_error, write_connection, write_cursor
+from warehouse import write_connection, write_cursor
 from warehouse.state import read_details
 
 # The source's one logger name (as before the package split): log filters and tests key on it.
@@ -102,67 +102,33 @@ def sync(db_path: str | Path, config: Config, *, repos: Iterable[str] | None = N
     report = SyncReport()
     tell = progress or (lambda repo, msg, state: None)
     db_lock = threading.Lock()
-    fatal: list[CadenceError] = []
     started = time.monotonic()
     try:
         names = resolve_repos(settings, client, db_path, repos)
         report.repos = names
 
-        def one(name: str) -> None:
-            if fatal:
-                tell(name, f"not synced: {fatal[0]}", "skipped")
-                return
-            repo_settings = settings.for_repo(name)
-            tell(name, "reading", "start")
-            try:
-                with db_lock, write_connection(db_path) as con:
-                    plan = load_plan(con, name, repo_settings)
-                fetcher = RepoFetcher(client, settings, plan, config.production_environments, now=now,
-                                      progress=tell)
-                result = fetcher.fetch()
-                with db_lock, write_connection(db_path) as con:
-                    rows = write_result(con, result, config.production_environments)
-            except CadenceError as exc:
-                is_fatal = isinstance(exc, SourceRateLimitError) or (
-                    isinstance(exc, SourceAuthError) and not isinstance(exc, RepoAccessError))
-                if is_fatal:
-                    fatal.append(exc)
-                with db_lock, write_connection(db_path) as con:
-                    record_sync_error(con, SOURCE, name, str(exc))
-                report.failed[name] = str(exc)
-                log.error("github %s: %s", name, exc)
-                tell(name, f"failed: {exc}", "failed")
-                return
-            with db_lock:
-                for k, v in rows.items():
-                    report.rows[k] = report.rows.get(k, 0) + v
-                report.synced.append(name)
-                if result.flags:
-                    report.flags[name] = result.flags
+        def fetch_and_write(name: str):
+            with db_lock, write_connection(db_path) as con:
+                plan = load_plan(con, name, settings.for_repo(name))
+            result = RepoFetcher(client, settings, plan, config.production_environments, now=now,
+                                 progress=tell).fetch()
+            with db_lock, write_connection(db_path) as con:
+                return result, write_result(con, result, config.production_environments)
+
+        def done(name: str, result, rows: dict[str, int]) -> str:
             log.info("github %s: %d requests (pages: %s); %d changes, %d deployments (%s), %d incidents, "
                      "%d links; pulls cursor now %s", name, result.requests,
                      ", ".join(f"{k} {v}" for k, v in result.pages.items()) or "-", rows["changes"],
                      rows["deployments"], result.details.get("signal"), rows["incidents"],
                      rows["deployment_changes"], result.cursors.get("pulls"))
-            tell(name, f"done: {result.requests} requests; {rows['changes']} changes, {rows['deployments']} "
-                       f"deployments, {rows['incidents']} incidents written", "done")
+            return (f"done: {result.requests} requests; {rows['changes']} changes, {rows['deployments']} "
+                    f"deployments, {rows['incidents']} incidents written")
 
-        with ThreadPoolExecutor(max_workers=settings.parallelism, thread_name_prefix="github") as pool:
-            list(pool.map(one, names))
-        if fatal:
-            skipped = [n for n in names if n not in report.synced and n not in report.failed]
-            if skipped:
-                with db_lock, write_connection(db_path) as con:
-                    for n in skipped:
-                        record_sync_error(con, SOURCE, n, f"not synced: {fatal[0]}")
-            raise fatal[0]
+        sync_scopes(names, fetch_and_write, source=SOURCE, db_path=db_path, db_lock=db_lock, report=report,
+                    parallelism=settings.parallelism, tell=tell, log=log, access_error=RepoAccessError,
+                    done=done)
     finally:
-        report.requests = client.requests
-        report.not_modified = client.not_modified
-        report.rate_remaining = client.rate_remaining
-        report.rate_limit = client.rate_limit
-        if own_client:
-            client.close()
+        close_client(report, client, own_client=own_client)
         log.info("github: %d repos in %.1f s, %d requests (%d not modified), rate limit left %s",
                  len(report.synced), time.monotonic() - started, report.requests, report.not_modified,
                  report.rate_remaining)

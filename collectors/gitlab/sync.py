@@ -12,13 +12,12 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from cadence.core.config import Config
-from cadence.core.errors import CadenceError, ConfigError, SourceAuthError, SourceError, SourceRateLimitError
+from cadence.core.errors import CadenceError, ConfigError, SourceError
 from collectors.gitlab.client import GitLabClient, GraphQLRejected, token_from_env
 from collectors.gitlab.fetch import (
     PARTS,
@@ -29,9 +28,10 @@ from collectors.gitlab.fetch import (
     ProjectPlan,
     ProjectResult,
 )
+from collectors.report import close_client, sync_scopes
 from collectors.gitlab.queries import GROUP_PROJECTS_QUERY
 from cadence.core.settings.gitlab import PROJECT_PATH, GitLabSettings, parse_settings
-from warehouse import record_sync_error, record_sync_skipped, upsert_rows, write_connection, write_cursor
+from warehouse import record_sync_skipped, upsert_rows, write_connection, write_cursor
 from warehouse.state import read_details
 
 log = logging.getLogger(__name__)
@@ -184,43 +184,25 @@ def sync(db_path: str | Path, config: Config, *, projects: Iterable[str] | None 
     report = SyncReport()
     tell = progress or (lambda scope, msg, state: None)
     db_lock = threading.Lock()
-    fatal: list[CadenceError] = []
     started = time.monotonic()
     try:
         names = resolve_projects(settings, client, projects)
         report.projects = names
 
-        def one(name: str) -> None:
-            if fatal:
-                tell(name, f"not synced: {fatal[0]}", "skipped")
-                return
-            tell(name, "reading", "start")
-            try:
-                with db_lock, write_connection(db_path) as con:
-                    plan = load_plan(con, name, settings, config.production_environments)
-                result = ProjectFetcher(client, settings, plan, config.production_environments, now=now,
-                                        progress=tell).fetch()
-                with db_lock, write_connection(db_path) as con:
-                    rows = write_result(con, result)
-            except CadenceError as exc:
-                is_fatal = isinstance(exc, SourceRateLimitError) or (
-                    isinstance(exc, SourceAuthError) and not isinstance(exc, ProjectAccessError))
-                if isinstance(exc, GraphQLRejected):
-                    exc = SourceError(f"{exc} Is this GitLab older than 17.1? Please report it.")
-                if is_fatal:
-                    fatal.append(exc)
-                with db_lock, write_connection(db_path) as con:
-                    record_sync_error(con, SOURCE, name, str(exc))
-                report.failed[name] = str(exc)
-                log.error("gitlab %s: %s", name, exc)
-                tell(name, f"failed: {exc}", "failed")
-                return
-            with db_lock:
-                for k, v in rows.items():
-                    report.rows[k] = report.rows.get(k, 0) + v
-                report.synced.append(name)
-                if result.flags:
-                    report.flags[name] = result.flags
+        def fetch_and_write(name: str):
+            with db_lock, write_connection(db_path) as con:
+                plan = load_plan(con, name, settings, config.production_environments)
+            result = ProjectFetcher(client, settings, plan, config.production_environments, now=now,
+                                    progress=tell).fetch()
+            with db_lock, write_connection(db_path) as con:
+                return result, write_result(con, result)
+
+        def explain(exc: CadenceError) -> CadenceError:
+            if isinstance(exc, GraphQLRejected):
+                return SourceError(f"{exc} Is this GitLab older than 17.1? Please report it.")
+            return exc
+
+        def done(name: str, result, rows: dict[str, int]) -> str:
             log.info("gitlab %s: %d requests (pages: %s); %d changes, %d deployments (%s), %d incidents, "
                      "%d links, %d pipeline attempts, %d jobs; merge_requests cursor now %s, pipelines %s",
                      name, result.requests,
@@ -228,27 +210,15 @@ def sync(db_path: str | Path, config: Config, *, projects: Iterable[str] | None 
                      rows["deployments"], result.details.get("signal"), rows["incidents"],
                      rows["deployment_changes"], rows["pipeline_runs"], rows["pipeline_jobs"],
                      result.cursors.get("merge_requests"), result.cursors.get("pipelines"))
-            tell(name, f"done: {result.requests} requests; {rows['changes']} changes, {rows['deployments']} "
-                       f"deployments, {rows['incidents']} incidents, {rows['deployment_changes']} links, "
-                       f"{rows['pipeline_runs']} pipeline attempts, {rows['pipeline_jobs']} jobs written",
-                 "done")
+            return (f"done: {result.requests} requests; {rows['changes']} changes, {rows['deployments']} "
+                    f"deployments, {rows['incidents']} incidents, {rows['deployment_changes']} links, "
+                    f"{rows['pipeline_runs']} pipeline attempts, {rows['pipeline_jobs']} jobs written")
 
-        with ThreadPoolExecutor(max_workers=settings.parallelism, thread_name_prefix="gitlab") as pool:
-            list(pool.map(one, names))
-        if fatal:
-            skipped = [n for n in names if n not in report.synced and n not in report.failed]
-            if skipped:
-                with db_lock, write_connection(db_path) as con:
-                    for n in skipped:
-                        record_sync_error(con, SOURCE, n, f"not synced: {fatal[0]}")
-            raise fatal[0]
+        sync_scopes(names, fetch_and_write, source=SOURCE, db_path=db_path, db_lock=db_lock, report=report,
+                    parallelism=settings.parallelism, tell=tell, log=log, access_error=ProjectAccessError,
+                    done=done, explain=explain)
     finally:
-        report.requests = client.requests
-        report.not_modified = client.not_modified
-        report.rate_remaining = client.rate_remaining
-        report.rate_limit = client.rate_limit
-        if own_client:
-            client.close()
+        close_client(report, client, own_client=own_client)
         log.info("gitlab: %d projects in %.1f s, %d requests (%d not modified), rate limit left %s",
                  len(report.synced), time.monotonic() - started, report.requests, report.not_modified,
                  report.rate_remaining)
