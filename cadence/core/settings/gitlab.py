@@ -8,15 +8,15 @@ The names mirror ``[sources.github]`` (docs/sources.md#github) wherever the idea
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from cadence.core.errors import ConfigError
+from cadence.core.settings.checks import SectionChecks, selected
 
 DEFAULT_BASE_URL = "https://gitlab.com"
 SIGNALS = ("auto", "environments", "releases")
@@ -63,62 +63,21 @@ class GitLabSettings:
 
     def selected(self, paths: Iterable[str]) -> list[str]:
         """``paths`` kept by the include/exclude patterns (fnmatch on the full path, case-insensitive)."""
-        out = []
-        for p in paths:
-            low = p.lower()
-            if self.include and not any(fnmatch.fnmatchcase(low, pat.lower()) for pat in self.include):
-                continue
-            if any(fnmatch.fnmatchcase(low, pat.lower()) for pat in self.exclude):
-                continue
-            out.append(p)
-        return out
+        return selected(paths, self.include, self.exclude)
 
 
 def parse_settings(raw: dict[str, Any], path: Path | None = None) -> GitLabSettings:
     """Validate the raw ``[sources.gitlab]`` table; a fault raises ConfigError naming the file and key."""
     where = f"{path}: sources.gitlab" if path else "sources.gitlab"
-
-    def fail(key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{where}.{key}: {problem}")
-
+    checks = SectionChecks(where)
+    fail = checks.fail
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: must be a table")
-    unknown = sorted(set(raw) - CONFIG_KEYS)
-    if unknown:
-        raise fail(unknown[0], f"unknown key; expected one of {', '.join(sorted(CONFIG_KEYS))}")
-
-    def strings(key: str, value) -> tuple[str, ...]:
-        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-            raise fail(key, f"must be a list of non-empty strings, got {value!r}")
-        return tuple(v.strip().strip("/") for v in value)
-
-    def text(key: str, value) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise fail(key, "must be a non-empty string")
-        return value.strip()
-
-    def number(key: str, value, lo, hi, kind=float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-            raise fail(key, f"must be a number from {lo} to {hi}, got {value!r}")
-        return kind(value)
+    checks.known(raw, CONFIG_KEYS)
 
     def project_settings(prefix: str, body, base: ProjectSettings) -> ProjectSettings:
-        def key(k):
-            return f"{prefix}.{k}" if prefix else k
-
-        if not isinstance(body, dict):
-            raise fail(prefix, "must be a table")
-        kw = dict(base.__dict__)
-        if "deployments" in body:
-            if body["deployments"] not in SIGNALS:
-                raise fail(key("deployments"), f"must be one of {', '.join(SIGNALS)}, got {body['deployments']!r}")
-            kw["deployments"] = body["deployments"]
-        for k in ("environment", "service"):
-            if k in body:
-                kw[k] = text(key(k), body[k])
-        if "environments" in body:
-            kw["environments"] = tuple(e.lower() for e in strings(key("environments"), body["environments"]))
-        return ProjectSettings(**kw)
+        return ProjectSettings(**checks.scope(prefix, body, base, SIGNALS, ("environment", "service"),
+                                              lower_environments=True, trim="/"))
 
     kw: dict[str, Any] = {}
     if "base_url" in raw:
@@ -133,47 +92,26 @@ def parse_settings(raw: dict[str, Any], path: Path | None = None) -> GitLabSetti
     for key, pattern, what in (("projects", PROJECT_PATH, "GROUP/PROJECT (the path in the project's URL)"),
                                ("groups", GROUP_PATH, 'a group path such as "shop" or "shop/backend"')):
         if key in raw:
-            kw[key] = strings(key, raw[key])
+            kw[key] = checks.strings(key, raw[key], trim="/")
             wrong = [v for v in kw[key] if not pattern.match(v)]
             if wrong:
                 raise fail(key, f'"{wrong[0]}" is not {what}')
     if "include_subgroups" in raw:
-        if not isinstance(raw["include_subgroups"], bool):
-            raise fail("include_subgroups", f"must be true or false, got {raw['include_subgroups']!r}")
-        kw["include_subgroups"] = raw["include_subgroups"]
+        kw["include_subgroups"] = checks.flag("include_subgroups", raw["include_subgroups"])
     for k in ("include", "exclude"):
         if k in raw:
-            kw[k] = strings(k, raw[k])
+            kw[k] = checks.strings(k, raw[k], trim="/")
     for k in ("incident_label", "service_label_prefix", "severity_label_prefix"):
         if k in raw:
-            kw[k] = text(k, raw[k])
+            kw[k] = checks.text(k, raw[k])
     if "max_rate_limit_wait" in raw:
-        kw["max_rate_limit_wait"] = number("max_rate_limit_wait", raw["max_rate_limit_wait"], 0, 86400)
+        kw["max_rate_limit_wait"] = checks.number("max_rate_limit_wait", raw["max_rate_limit_wait"], 0, 86400)
     if "parallelism" in raw:
-        kw["parallelism"] = number("parallelism", raw["parallelism"], 1, 16, int)
+        kw["parallelism"] = checks.number("parallelism", raw["parallelism"], 1, 16, int)
     if "since" in raw:
-        value = raw["since"]
-        if isinstance(value, str):
-            try:
-                value = date.fromisoformat(value)
-            except ValueError as exc:
-                raise fail("since", f"must be a date YYYY-MM-DD, got {value!r}") from exc
-        if isinstance(value, datetime):
-            value = value.date()
-        if not isinstance(value, date):
-            raise fail("since", f"must be a date YYYY-MM-DD, got {value!r}")
-        kw["since"] = datetime(value.year, value.month, value.day)
+        kw["since"] = checks.since("since", raw["since"])
     top = {k: raw[k] for k in ("deployments", "environments", "environment") if k in raw}
     defaults = project_settings("", top, ProjectSettings()) if top else ProjectSettings()
-    tables = raw.get("project", {})
-    if not isinstance(tables, dict):
-        raise fail("project", 'must be a table of [sources.gitlab.project."GROUP/PROJECT"] sections')
-    per_project = {}
-    for name, body in tables.items():
-        if not PROJECT_PATH.match(name):
-            raise fail(f'project."{name}"', "section name must be GROUP/PROJECT")
-        bad = sorted(set(body) - PROJECT_KEYS) if isinstance(body, dict) else []
-        if bad:
-            raise fail(f'project."{name}".{bad[0]}', f"unknown key; expected one of {', '.join(sorted(PROJECT_KEYS))}")
-        per_project[name.lower()] = project_settings(f'project."{name}"', body, defaults)
+    per_project = checks.sections(raw, "project", PROJECT_PATH, "GROUP/PROJECT", PROJECT_KEYS,
+                                  lambda prefix, body: project_settings(prefix, body, defaults))
     return GitLabSettings(defaults=defaults, per_project=per_project, **kw)
