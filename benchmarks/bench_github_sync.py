@@ -1,6 +1,6 @@
 """Benchmark: what `cadence sync github` spends against GitHub's rate limit.
 
-Serves the fake GitHub of the tests (tests/fake_github: REST + GraphQL validated and executed
+Serves the fake GitHub of the tests (tests/support/fake_github: REST + GraphQL validated and executed
 against GitHub's published schema) on 127.0.0.1 with one repository of ``--pulls`` squash-merged
 pull requests and ``--deployments`` production deployments, then runs the collector ``--runs``
 times on fresh warehouses (first sync) and once more on the last one (re-sync, nothing new), and
@@ -44,9 +44,9 @@ def naive_rest_requests(pulls: int, deployments: int, issues_pages: int = 1) -> 
 def main() -> None:
     from cadence.config import parse_config
     from collectors.github import sync
-    from tests.fake_github import FakeGitHub
-    from tests.fake_github.graphql_api import schema
-    from tests.fake_github.scenarios import busy_repo
+    from tests.support.fake_github import FakeGitHub
+    from tests.support.fake_github.graphql_api import schema
+    from tests.support.fake_github.scenarios import busy_repo
     from warehouse import connect
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -1,6 +1,6 @@
 """Benchmark: how many requests `cadence sync gitlab` sends to GitLab.
 
-Serves the fake GitLab of the tests (tests/fake_gitlab: REST v4 and GraphQL, queries validated
+Serves the fake GitLab of the tests (tests/support/fake_gitlab: REST v4 and GraphQL, queries validated
 against the schema subset Cadence uses) on 127.0.0.1 with one project of ``--merge-requests``
 merged merge requests (each with a comment and an approval), ``--deployments`` production
 deployments that GitLab linked to what they shipped and ``--pipelines`` CI pipelines (five jobs each,
@@ -57,8 +57,8 @@ def is_pipeline_request(path: str) -> bool:
 def main() -> None:
     from cadence.config import parse_config
     from collectors.gitlab import sync
-    from tests.fake_gitlab import FakeGitLab
-    from tests.fake_gitlab.scenarios import busy_project
+    from tests.support.fake_gitlab import FakeGitLab
+    from tests.support.fake_gitlab.scenarios import busy_project
     from warehouse import connect
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

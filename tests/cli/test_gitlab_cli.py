@@ -13,9 +13,9 @@ import threading
 import pytest
 
 from cadence.cli import main
-from tests.fake_gitlab import FakeGitLab, Fault
-from tests.fake_gitlab import server as fake_server
-from tests.fake_gitlab.scenarios import busy_project, two_projects
+from tests.support.fake_gitlab import FakeGitLab, Fault
+from tests.support.fake_gitlab import server as fake_server
+from tests.support.fake_gitlab.scenarios import busy_project, two_projects
 from warehouse import connect
 
 TOKEN = "test-token"
@@ -133,7 +133,7 @@ def test_the_token_is_never_shown_logged_or_stored(fake, tmp_path):
 def test_a_killed_sync_resumes_without_loss_or_duplicates(fake, tmp_path):
     """`cadence sync gitlab` in its own process, killed (SIGKILL) while a request hangs in the middle
     of the second project; the next run ends with exactly the rows and cursors of one clean sync."""
-    from tests.kill_support import RUN_CLI, kill_while_held
+    from tests.support.kill_support import RUN_CLI, kill_while_held
 
     busy_project(fake, "shop/api", merge_requests=300, deployments=60, seed=3, pipelines=100)
     web = busy_project(fake, "shop/web", merge_requests=300, deployments=60, start="2025-02-03T09:00:00Z", seed=4,

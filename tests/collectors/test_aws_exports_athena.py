@@ -29,9 +29,9 @@ from cadence.config import parse_config
 from cadence.errors import ConfigError, SourceError
 from collectors.aws_exports import athena, local
 from collectors.aws_exports.settings import export_settings
-from tests.aws_support import ScriptedAws, point_boto3_at, reset_moto, start_moto
+from tests.support.aws_support import ScriptedAws, point_boto3_at, reset_moto, start_moto
 from tests.conftest import SHARED_DATA
-from tests.test_cost_exports import _cur_partition
+from tests.collectors.test_cost_exports import _cur_partition
 from warehouse import connect
 
 FOCUS_SAMPLE = SHARED_DATA / "focus-sample" / "focus_sample.csv"

@@ -16,7 +16,7 @@ from cadence.cli import main
 from cadence.config import parse_config
 from cadence.errors import IngestError
 from collectors.aws_exports import s3 as s3_sync
-from tests.aws_support import HoldingProxy, point_boto3_at, reset_moto, start_moto
+from tests.support.aws_support import HoldingProxy, point_boto3_at, reset_moto, start_moto
 from warehouse import connect
 
 BUCKET = "billing"

@@ -10,8 +10,8 @@ import pytest
 
 from cadence.config import parse_config
 from collectors.github import GitHubSettings, make_client, sync
-from tests.fake_github import FakeGitHub
-from tests.fake_github.scenarios import actions_repo
+from tests.support.fake_github import FakeGitHub
+from tests.support.fake_github.scenarios import actions_repo
 from warehouse import connect
 
 NOW = datetime(2026, 3, 20, 12, 0)

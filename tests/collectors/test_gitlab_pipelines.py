@@ -1,6 +1,6 @@
 """GitLab CI pipelines and jobs → ``pipeline_runs`` / ``pipeline_jobs``, against the fake GitLab over
-real HTTP on 127.0.0.1 (tests/fake_gitlab). The scenario's times are in
-``tests.fake_gitlab.scenarios.ci_pipelines``; expected rows are worked out from them in comments.
+real HTTP on 127.0.0.1 (tests/support/fake_gitlab). The scenario's times are in
+``tests.support.fake_gitlab.scenarios.ci_pipelines``; expected rows are worked out from them in comments.
 The fake is a self-managed GitLab (not gitlab.com), so every runner there is the organisation's own."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from cadence.config import parse_config
 from collectors.gitlab import sync
 from collectors.gitlab.pipelines import pipeline_rows, run_id
 from collectors.gitlab.sync import make_client, settings_of
-from tests.fake_gitlab import FakeGitLab, too_many_requests
-from tests.fake_gitlab.scenarios import busy_project, two_projects
+from tests.support.fake_gitlab import FakeGitLab, too_many_requests
+from tests.support.fake_gitlab.scenarios import busy_project, two_projects
 from warehouse import connect
 
 NOW = datetime(2026, 3, 20, 12, 0)

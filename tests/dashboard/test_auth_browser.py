@@ -25,10 +25,10 @@ from itsdangerous import URLSafeTimedSerializer
 
 from cadence import ui
 from cadence.config import effective_config, load_config
-from tests.apptest_support import DEMO_TODAY
+from tests.support.apptest_support import DEMO_TODAY
 from tests.support.browser import chromium
 from tests.support.net import free_port, stop, wait_for_health
-from tests.test_browser import DEFAULT_END, DEFAULT_START, _expected, _require_browser
+from tests.dashboard.test_browser import DEFAULT_END, DEFAULT_START, _expected, _require_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]   # a deadline for a busy machine
 

@@ -10,7 +10,7 @@ import pytest
 
 from cadence.config import effective_config, load_config
 from cadence.demo import build_demo
-from tests.apptest_support import DEMO_TODAY, dashboard_env, new_app_test, texts
+from tests.support.apptest_support import DEMO_TODAY, dashboard_env, new_app_test, texts
 
 pytestmark = pytest.mark.xdist_group("dashboard")
 

@@ -9,7 +9,7 @@ import pytest
 from cadence import ui
 from cadence.config import effective_config, load_config
 from metrics.pipelines import pipeline_red_spells, pipeline_summary
-from tests.apptest_support import DEMO_TODAY, dashboard_env, open_app, texts
+from tests.support.apptest_support import DEMO_TODAY, dashboard_env, open_app, texts
 from warehouse import read_connection
 
 

@@ -14,7 +14,7 @@ from cadence.config import parse_config
 from cadence.demo import demo_config, demo_tables
 from cadence.demo_slo import demo_slos
 from metrics.slo import slo_status
-from tests.apptest_support import DEMO_TODAY, dashboard_env, open_app, texts
+from tests.support.apptest_support import DEMO_TODAY, dashboard_env, open_app, texts
 from warehouse import connect, read_connection
 
 pytestmark = pytest.mark.xdist_group("dashboard")

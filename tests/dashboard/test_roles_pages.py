@@ -18,7 +18,7 @@ from google.protobuf import text_format
 from cadence import ui
 from cadence.auth.gate import TAGLINE
 from cadence.demo import build_demo
-from tests.apptest_support import DEMO_TODAY, REPO_ROOT, dashboard_env, new_app_test
+from tests.support.apptest_support import DEMO_TODAY, REPO_ROOT, dashboard_env, new_app_test
 
 pytestmark = pytest.mark.xdist_group("dashboard")
 
