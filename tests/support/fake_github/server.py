@@ -9,20 +9,19 @@ Every request is logged so tests can count what the collector spent.
 from __future__ import annotations
 
 import json
-import hashlib
 import re
 import threading
 import time
 import urllib.parse
-from collections import defaultdict, deque
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 
 from tests.support.fake_github import graphql_api
 from tests.support.fake_github.model import Repo, iso, ts
+from tests.support.fake_http import FakeHandler, FakeService
 
 GRAPHQL_PATH = "/api/graphql"
 REST_PREFIX = "/api/v3"
@@ -86,27 +85,23 @@ def graphql_partial(field_name: str, message: str = "Something went wrong while 
     return Fault(200, {"message": message}, partial_field=field_name)
 
 
-class FakeGitHub:
+class FakeGitHub(FakeService):
     """The in-memory GitHub and its HTTP server; use as a context manager or start()/stop()."""
 
+    thread_name = "fake-github"
+
     def __init__(self, tokens: dict[str, dict] | None = None):
+        super().__init__()
         self.repos: dict[str, Repo] = {}
         self.renamed: dict[str, str] = {}            # old full name -> new full name
         self.orgs: dict[str, list[str]] = defaultdict(list)
         # token -> {"login", "hidden": {repo,...}, "forbidden": {(repo, section),...}}
         self.tokens: dict[str, dict] = tokens if tokens is not None else {"test-token": {}}
-        self.faults: dict[str, deque[Fault]] = defaultdict(deque)
-        self.requests: list[dict] = []
-        self.invalid_queries: list[tuple[str, list[str]]] = []
-        self.hanging = 0                             # requests held by a ``hang`` fault so far
         self.rate_limit = 5000
         self.remaining = 5000
         self.reset_at = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
         self.app_key_public: str | None = None      # PEM; enables GitHub App installation tokens
         self.installations: dict[str, int] = {}     # owner -> installation id
-        self.lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- model ----------------------------------------------------------------------------------
     def reset(self, tokens: dict[str, dict] | None = None) -> None:
@@ -154,60 +149,19 @@ class FakeGitHub:
     def token_can_see(self, token_info: dict, full_name: str) -> bool:
         return full_name.lower() not in {h.lower() for h in token_info.get("hidden", set())}
 
-    # -- faults and counts -------------------------------------------------------------------
-    def add_fault(self, path: str, *faults: Fault) -> None:
-        """Queue faults for requests to ``path`` (e.g. '/api/graphql'), served in order."""
-        with self.lock:
-            self.faults[path].extend(faults)
-
+    # -- counts ---------------------------------------------------------------------------------
     def counted(self, repo: str | None = None) -> int:
         """Requests that count against the rate limit (everything but 304s), optionally of one repo."""
         return sum(1 for r in self.requests if r["counted"] and (repo is None or r["repo"] == repo))
 
-    def not_modified(self) -> int:
-        return sum(1 for r in self.requests if r["status"] == 304)
-
-    def reset_log(self) -> None:
-        with self.lock:
-            self.requests.clear()
-
     # -- server ---------------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
     @property
     def base_url(self) -> str:
         return self.url + REST_PREFIX
 
-    def start(self) -> FakeGitHub:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-github", daemon=True)
-        self._thread.start()
-        return self
 
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeGitHub:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(FakeHandler):
     fake: FakeGitHub
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format, *args):  # keep test output quiet
-        pass
 
     # -- plumbing -------------------------------------------------------------------------------
     def _send(self, status: int, body, headers: dict | None = None, *, counted: bool = True,
@@ -215,11 +169,8 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.fake
         raw = b"" if body is None else (body.encode() if isinstance(body, str) else json.dumps(body).encode())
         headers = dict(headers or {})
-        if etag and status == 200:
-            tag = 'W/"' + hashlib.sha1(raw).hexdigest() + '"'
-            headers["ETag"] = tag
-            if self.headers.get("If-None-Match") == tag:
-                status, raw, counted = 304, b"", False
+        if etag and status == 200 and self._etag(raw, headers):
+            status, raw, counted = 304, b"", False
         with fake.lock:
             if counted and fake.remaining > 0:
                 fake.remaining -= 1
@@ -248,18 +199,6 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return self.fake.tokens.get(parts[1])
 
-    def _fault(self) -> Fault | None:
-        with self.fake.lock:
-            queue = self.fake.faults.get(self._path)
-            fault = queue.popleft() if queue else None
-            if fault is not None and fault.hang is not None:
-                self.fake.hanging += 1
-        if fault is None or fault.passthrough:
-            return None
-        if fault.hang is not None:
-            fault.hang.wait(60)
-        return fault
-
     def _serve_fault(self, fault: Fault, repo: str | None) -> None:
         headers = dict(fault.headers)
         if fault.echo_headers:
@@ -272,26 +211,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers["X-RateLimit-Reset"] = str(int(time.time()) + 3600)
         self._send(fault.status, fault.body, headers, repo=repo)
 
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def _parse(self) -> None:
-        parsed = urllib.parse.urlsplit(self.path)
-        self._path = parsed.path
-        self._query = parsed.query
-        self._params = {k: v[-1] for k, v in urllib.parse.parse_qs(parsed.query).items()}
-        self._variables = None
-
     # -- verbs ----------------------------------------------------------------------------------
-    def do_GET(self):
-        self._parse()
-        self._dispatch("GET", b"")
-
-    def do_POST(self):
-        self._parse()
-        self._dispatch("POST", self._read_body())
-
     def _dispatch(self, method: str, body: bytes) -> None:
         try:
             if self._path == GRAPHQL_PATH and method == "POST":
@@ -534,3 +454,6 @@ def _null_field(data, name: str, path=()):
             if found is not None:
                 return found
     return None
+
+
+FakeGitHub.handler = _Handler

@@ -16,12 +16,11 @@ import json
 import threading
 import time
 import urllib.parse
-from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from tests.support.fake_gitlab import graphql_api
 from tests.support.fake_gitlab.model import Project, rest_time, ts
+from tests.support.fake_http import FakeHandler, FakeService
 
 API = "/api/v4"
 GRAPHQL_PATH = "/api/graphql"
@@ -57,25 +56,22 @@ def hang(release: threading.Event) -> Fault:
     return Fault(502, "Bad Gateway", hang=release)
 
 
-class FakeGitLab:
+class FakeGitLab(FakeService):
     """The in-memory GitLab and its HTTP server; use as a context manager or start()/stop()."""
 
+    thread_name = "fake-gitlab"
+
     def __init__(self):
+        super().__init__()
         self.projects: dict[str, Project] = {}
         self.moved: dict[str, str] = {}             # old path (lower) -> new path
         self.groups: set[str] = set()
         self.tokens: dict[str, dict] = {"test-token": {}}    # token -> {"hidden": {paths}}
-        self.faults: dict[str, deque[Fault]] = defaultdict(deque)
-        self.requests: list[dict] = []
-        self.invalid_queries: list[tuple[str, list[str]]] = []
-        self.hanging = 0
         self.deployment_filter = True               # False: a GitLab before 17.1 (no deploymentId)
         self.jobs_keyset = True                     # False: no keyset pagination on the jobs list (405)
         self.max_complexity: int | None = None
         self.rate_limit = 2000
         self.remaining = 2000
-        self.lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
     # -- model --------------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -119,59 +115,21 @@ class FakeGitLab:
     def token_can_see(self, token_info: dict, path: str) -> bool:
         return path.lower() not in {h.lower() for h in token_info.get("hidden", ())}
 
-    # -- faults and counts --------------------------------------------------------------------------
-    def add_fault(self, path: str, *faults: Fault) -> None:
-        """Queue faults for requests to ``path`` ('/api/graphql', or a REST path prefix such as
-        '/api/v4/projects'), served in order to the first requests that match."""
-        with self.lock:
-            self.faults[path].extend(faults)
-
+    # -- counts (faults: add_fault with '/api/graphql' or a REST path prefix such as '/api/v4/projects',
+    # served in order to the first requests that match) ----------------------------------------------
     def counted(self, project: str | None = None) -> int:
         """Requests received (GitLab's rate limits count every one, 304s too), optionally of one project."""
         return sum(1 for r in self.requests if project is None or r["project"] == project)
 
-    def not_modified(self) -> int:
-        return sum(1 for r in self.requests if r["status"] == 304)
-
-    def reset_log(self) -> None:
-        with self.lock:
-            self.requests.clear()
-
     # -- server -------------------------------------------------------------------------------------
     @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    base_url = url
-
-    def start(self) -> FakeGitLab:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="fake-gitlab", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeGitLab:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+    def base_url(self) -> str:
+        return self.url
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(FakeHandler):
     fake: FakeGitLab
-    protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True    # headers and body leave at once (no 40 ms delayed-ACK stall)
-
-    def log_message(self, format, *args):  # keep test output quiet
-        pass
 
     # -- plumbing -------------------------------------------------------------------------------------
     def _send(self, status: int, body, headers: dict | None = None, *, project: str | None = None,
@@ -182,11 +140,8 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             raw, ctype = (body or "").encode(), "text/plain"
         headers = dict(headers or {})
-        if etag and status == 200:
-            tag = 'W/"' + hashlib.sha1(raw).hexdigest() + '"'
-            headers["ETag"] = tag
-            if self.headers.get("If-None-Match") == tag:
-                status, raw = 304, b""
+        if etag and status == 200 and self._etag(raw, headers):
+            status, raw = 304, b""
         with fake.lock:
             if fake.remaining > 0:
                 fake.remaining -= 1
@@ -215,34 +170,9 @@ class _Handler(BaseHTTPRequestHandler):
             token = parts[1] if len(parts) == 2 and parts[0].lower() == "bearer" else None
         return self.fake.tokens.get(token) if token else None
 
-    def _fault(self) -> Fault | None:
-        with self.fake.lock:
-            key = next((k for k, q in self.fake.faults.items() if q and self._path.startswith(k)), None)
-            fault = self.fake.faults[key].popleft() if key else None
-            if fault is not None and fault.hang is not None:
-                self.fake.hanging += 1
-        if fault is None or fault.passthrough:
-            return None
-        if fault.hang is not None:
-            fault.hang.wait(60)
-        return fault
-
-    def _parse(self) -> None:
-        parsed = urllib.parse.urlsplit(self.path)
-        self._path = parsed.path
-        self._query = parsed.query
-        self._multi = urllib.parse.parse_qs(parsed.query)
-        self._params = {k: v[-1] for k, v in self._multi.items()}
-        self._variables = None
-
-    def do_GET(self):
-        self._parse()
-        self._dispatch("GET", b"")
-
-    def do_POST(self):
-        self._parse()
-        length = int(self.headers.get("Content-Length") or 0)
-        self._dispatch("POST", self.rfile.read(length) if length else b"")
+    def _fault_key(self) -> str | None:
+        """GitLab faults are queued under a path prefix: the first non-empty queue this path starts with."""
+        return next((k for k, q in self.fake.faults.items() if q and self._path.startswith(k)), None)
 
     def _dispatch(self, method: str, body: bytes) -> None:
         try:
@@ -478,3 +408,6 @@ class _Handler(BaseHTTPRequestHandler):
                          "commits": [{"id": c.sha, "short_id": c.sha[:8], "title": c.title,
                                       "created_at": rest_time(c.committed_at)} for c in commits]},
                    project=project)
+
+
+FakeGitLab.handler = _Handler
