@@ -13,26 +13,15 @@ import threading
 import pytest
 
 from cadence.cli import main
+from tests.support.db import rows
+from tests.support.fake_fixtures import TOKEN, fake_forge_fixtures
 from tests.support.fake_gitlab import FakeGitLab, Fault
 from tests.support.fake_gitlab import server as fake_server
 from tests.support.fake_gitlab.scenarios import busy_project, two_projects
-from warehouse import connect
-
-TOKEN = "test-token"
 
 
-@pytest.fixture(scope="module")
-def server():
-    with FakeGitLab() as fake:
-        yield fake
 
-
-@pytest.fixture
-def fake(server, monkeypatch):
-    server.reset()
-    monkeypatch.setenv("GITLAB_TOKEN", TOKEN)
-    yield server
-    assert not server.invalid_queries, f"GitLab would reject: {server.invalid_queries[0][1]}"
+server, fake = fake_forge_fixtures(FakeGitLab, "GITLAB_TOKEN", "GitLab")
 
 
 def write_config(tmp_path, fake, projects=("shop/api", "shop/web"), extra: str = "") -> str:
@@ -40,14 +29,6 @@ def write_config(tmp_path, fake, projects=("shop/api", "shop/web"), extra: str =
     cfg.write_text(f'[sources.gitlab]\nbase_url = "{fake.url}"\nprojects = {json.dumps(list(projects))}\n{extra}',
                    encoding="utf-8")
     return str(cfg)
-
-
-def rows(db, sql, params=()):
-    con = connect(db)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
 
 
 def test_sync_gitlab_then_metrics_give_the_hand_computed_figures(fake, db_path, tmp_path, capsys):

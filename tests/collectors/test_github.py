@@ -12,7 +12,10 @@ import collectors.github as gh
 from cadence.cli import main
 from cadence.config import parse_config
 from cadence.errors import ConfigError, SourceAuthError, SourceError, SourceRateLimitError
-from collectors.github import GitHubSettings, make_client, sync
+from collectors.github import GitHubSettings, sync
+from tests.support.db import rows
+from tests.support.fake_fixtures import NOW, TOKEN, fake_forge_fixtures
+from tests.support.fake_fixtures import sync_github as run
 from tests.support.fake_github import (
     FakeGitHub,
     graphql_partial,
@@ -25,45 +28,14 @@ from tests.support.fake_github import server as fake_server
 from tests.support.fake_github.scenarios import busy_repo
 from warehouse import connect
 
-NOW = datetime(2026, 3, 20, 12, 0)
-TOKEN = "test-token"
 
 
-@pytest.fixture(scope="module")
-def server():
-    with FakeGitHub() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(server, monkeypatch):
-    server.reset()
-    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-    yield server
-    assert not server.invalid_queries, f"GitHub would reject: {server.invalid_queries[0][1]}"
+server, fake = fake_forge_fixtures(FakeGitHub, "GITHUB_TOKEN", "GitHub")
 
 
 def make_config(fake, repos=("shop/api",), **extra):
     body = {"base_url": fake.base_url, "repos": list(repos), "min_request_interval": 0, **extra}
     return parse_config({"sources": {"github": body}})
-
-
-def run(db_path, config, **kw):
-    """A sync with test-speed retries (1 s secondary wait, tiny backoff)."""
-    settings = GitHubSettings.from_config(config)
-    client = make_client(settings, backoff_factor=0.01, secondary_rate_wait=1, retries=4)
-    try:
-        return sync(db_path, config, client=client, now=NOW, **kw)
-    finally:
-        client.close()
-
-
-def rows(db_path, sql, params=()):
-    con = connect(db_path)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
 
 
 def sync_error(db_path, scope):

@@ -10,51 +10,23 @@ from datetime import datetime
 import pytest
 
 from cadence.config import parse_config
-from cadence.errors import ConfigError, SourceAuthError, SourceError, SourceRateLimitError
+from cadence.errors import ConfigError, SourceAuthError, SourceRateLimitError
 from collectors.gitlab import parse_settings, sync
-from collectors.gitlab.sync import make_client, settings_of
+from tests.support.db import rows
+from tests.support.fake_fixtures import TOKEN, fake_forge_fixtures
+from tests.support.fake_fixtures import sync_gitlab as run
 from tests.support.fake_gitlab import FakeGitLab, server_error, too_many_requests
 from tests.support.fake_gitlab.scenarios import busy_project, two_projects
 from tests.support.fake_gitlab.server import GRAPHQL_PATH, PROJECTS
 from warehouse import connect
 
-NOW = datetime(2026, 3, 20, 12, 0)
-TOKEN = "test-token"
 
 
-@pytest.fixture(scope="module")
-def server():
-    with FakeGitLab() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(server, monkeypatch):
-    server.reset()
-    monkeypatch.setenv("GITLAB_TOKEN", TOKEN)
-    yield server
-    assert not server.invalid_queries, f"GitLab would reject: {server.invalid_queries[0][1]}"
+server, fake = fake_forge_fixtures(FakeGitLab, "GITLAB_TOKEN", "GitLab")
 
 
 def make_config(fake, projects=("shop/api", "shop/web"), **extra):
     return parse_config({"sources": {"gitlab": {"base_url": fake.url, "projects": list(projects), **extra}}})
-
-
-def run(db_path, config, **kw):
-    """A sync with test-speed retries."""
-    client = make_client(settings_of(config), retries=3)
-    try:
-        return sync(db_path, config, client=client, now=NOW, **kw)
-    finally:
-        client.close()
-
-
-def rows(db_path, sql, params=()):
-    con = connect(db_path)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
 
 
 def state(db_path, scope, column="last_error"):
