@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cadence.clock import utcnow
 from cadence.errors import WarehouseError
 
 log = logging.getLogger(__name__)
@@ -1112,7 +1113,7 @@ def build_cloud(rng: np.random.Generator, cal: Calendar) -> dict[str, pd.DataFra
 
 def demo_tables(seed: int = 42, today: date | None = None) -> tuple[dict[str, pd.DataFrame], Calendar]:
     """Every demo table as a DataFrame (no database involved); deterministic in seed and today."""
-    end = anchor_end(today or date.today())
+    end = anchor_end(today or utcnow().date())   # CADENCE_NOW pins it
     cal = Calendar(start=end - timedelta(days=7 * WEEKS - 1), days=7 * WEEKS)
     rng = np.random.default_rng(seed)
     tables = build_delivery(rng, cal)

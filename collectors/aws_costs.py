@@ -47,6 +47,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from cadence.allocation import Allocator
+from cadence.clock import utcnow
 from cadence.config import Config
 from cadence.errors import CadenceError, ConfigError, SourceAuthError, SourceError, SourceRateLimitError
 from warehouse import (
@@ -683,10 +684,6 @@ class SyncReport:
         return out
 
 
-def _today() -> date:
-    return datetime.now(UTC).date()
-
-
 def sync(db_path: str | Path, config: Config, *, session=None, ce_client=None, today: date | None = None,
          parts: tuple[str, ...] = PARTS, lookback_months: int | None = None,
          clients: dict[str, Any] | None = None) -> SyncReport:
@@ -700,7 +697,7 @@ def sync(db_path: str | Path, config: Config, *, session=None, ce_client=None, t
     bad = [p for p in parts if p not in PARTS]
     if bad:
         raise ConfigError(f"Unknown part {bad[0]!r}; choose from {', '.join(PARTS)}.")
-    today = today or _today()
+    today = today or utcnow().date()   # CADENCE_NOW pins it
     clients = dict(clients or {})
     session = session if session is not None else default_session()
     if ce_client is None and ({"costs", "commitments"} & set(parts)):

@@ -47,6 +47,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from cadence.clock import utcnow
 from cadence.config import Config, secret
 from cadence.errors import ConfigError, SourceAuthError, SourceError, SourceRateLimitError
 from warehouse import read_cursor, record_sync_error, upsert_rows, write_connection, write_cursor
@@ -346,10 +347,6 @@ def incident_row(incident: dict, services: dict[str, str]) -> dict:
 
 # -- sync ---------------------------------------------------------------------------------------
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def _apply(open_ids: dict[str, str], incidents: list[dict]) -> None:
     """Track which incidents are open (id → created_at) after reading ``incidents``."""
     for inc in incidents:
@@ -379,7 +376,7 @@ def sync(db_path: str | os.PathLike, config: Config, client: PagerDutyClient | N
     """
     settings = read_settings(config)
     client = client or PagerDutyClient(settings.base_url, token_env=settings.token_env)
-    now = (now or _utcnow()).replace(microsecond=0)
+    now = (now or utcnow()).replace(microsecond=0)   # CADENCE_NOW pins it
     scope = settings.scope
     with write_connection(db_path) as con:
         cursor = read_cursor(con, SOURCE, scope)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import click
 from click.core import ParameterSource
 
 from cadence.cli import AppContext
+from cadence.clock import utcnow
 from cadence.config import DEMO_DB
 
 
@@ -47,7 +47,7 @@ def command(ctx: click.Context, db_opt: str | None, seed: int, force: bool) -> N
     from cadence.demo import build_demo
 
     path = demo_path(ctx, db_opt)
-    counts = build_demo(path, seed=seed, today=date.today(), force=force)
+    counts = build_demo(path, seed=seed, today=utcnow().date(), force=force)
     summary = ", ".join(f"{n:,} {table.replace('_', ' ')}" for table, n in counts.items())
     click.echo(f"Demo database written to {path}: {summary}.")
     if path == DEMO_DB:

@@ -15,7 +15,7 @@ from cadence.config import effective_config, load_config
 from metrics.capacity_review import review_changes
 from warehouse import read_connection
 
-AS_OF = date(2026, 11, 20)   # the demo's "today" (tests/support/apptest_support.DEMO_TODAY)
+AS_OF = date(2026, 11, 20)   # the demo's "today" (tests/support/demo.DEMO_TODAY)
 VOID = {"meta", "br", "img", "hr", "input", "link", "col", "area", "base", "source", "wbr"}
 
 
@@ -52,30 +52,21 @@ class StrictHTML(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    from cadence.demo import build_demo
-
-    path = tmp_path_factory.mktemp("report") / "demo.duckdb"
-    build_demo(path, seed=42, today=AS_OF)
-    return path
-
-
-@pytest.fixture(scope="module")
-def report(demo):
+def report(demo_warehouse):
     from cadence.report.capacity import capacity_report_html
 
-    cfg = effective_config(load_config(None), demo)
-    with read_connection(demo) as con:
+    cfg = effective_config(load_config(None), demo_warehouse)
+    with read_connection(demo_warehouse) as con:
         return capacity_report_html(con, cfg, "2026-Q4", as_of=AS_OF)
 
 
-def test_the_report_parses_with_a_section_per_team(report, demo):
+def test_the_report_parses_with_a_section_per_team(report, demo_warehouse):
     html = report.decode("utf-8")
     parser = StrictHTML()
     parser.feed(html)
     parser.close()
     assert not parser.problems and parser.stack == [], (parser.problems, parser.stack)
-    teams = sorted(effective_config(load_config(None), demo).teams)
+    teams = sorted(effective_config(load_config(None), demo_warehouse).teams)
     assert teams == ["catalog", "checkout", "data", "fulfilment", "growth", "platform"]
     team_sections = [s for s in parser.sections if s.get("class") == "team"]
     assert len(team_sections) == len(teams)
@@ -99,10 +90,10 @@ def test_the_report_opens_offline(report):
     assert html.count("<svg") >= 7   # the organisation chart and one trend chart per team
 
 
-def test_the_report_lists_the_unplanned_changes(report, demo):
+def test_the_report_lists_the_unplanned_changes(report, demo_warehouse):
     html = report.decode("utf-8")
-    cfg = effective_config(load_config(None), demo)
-    with read_connection(demo) as con:
+    cfg = effective_config(load_config(None), demo_warehouse)
+    with read_connection(demo_warehouse) as con:
         rows = review_changes(con, cfg, date(2026, 10, 1), AS_OF, team="fulfilment")
     unplanned = rows[(rows["category"] == "unplanned") & (rows["quarter"] == "2026-Q4")]
     assert len(unplanned) > 10
@@ -111,45 +102,45 @@ def test_the_report_lists_the_unplanned_changes(report, demo):
     assert section.count("<tr><td>brightcart/") == len(unplanned)
 
 
-def test_the_cli_writes_the_same_bytes_twice(demo, report, tmp_path, capsys, monkeypatch):
+def test_the_cli_writes_the_same_bytes_twice(demo_warehouse, report, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("CADENCE_NOW", "2026-11-20T12:00:00Z")
     out = tmp_path / "review.html"
-    assert main(["--db", str(demo), "report", "capacity", "--quarter", "2026-Q4", "--out", str(out)]) == 0
+    assert main(["--db", str(demo_warehouse), "report", "capacity", "--quarter", "2026-Q4", "--out", str(out)]) == 0
     assert "Capacity review 2026-Q4 written to" in capsys.readouterr().out
     first = out.read_bytes()
     # The page's "Download report" calls capacity_report_html with the same arguments: same bytes.
     assert first == report
-    assert main(["--db", str(demo), "report", "capacity", "--quarter", "2026-Q4", "--out", str(out)]) == 0
+    assert main(["--db", str(demo_warehouse), "report", "capacity", "--quarter", "2026-Q4", "--out", str(out)]) == 0
     assert out.read_bytes() == first
     assert [p.name for p in tmp_path.iterdir()] == ["review.html"]   # no temporary file left behind
 
 
-def test_the_cli_refuses_bad_input_and_writes_nothing(demo, tmp_path, capsys, monkeypatch):
+def test_the_cli_refuses_bad_input_and_writes_nothing(demo_warehouse, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("CADENCE_NOW", "2026-11-20T12:00:00Z")
     out = tmp_path / "review.html"
-    assert main(["--db", str(demo), "report", "capacity", "--quarter", "2026-Q7", "--out", str(out)]) == 1
+    assert main(["--db", str(demo_warehouse), "report", "capacity", "--quarter", "2026-Q7", "--out", str(out)]) == 1
     assert 'quarter "2026-Q7" is not YYYY-Qn' in capsys.readouterr().err
-    assert main(["--db", str(demo), "report", "capacity", "--quarter", "2027-Q1", "--out", str(out)]) == 1
+    assert main(["--db", str(demo_warehouse), "report", "capacity", "--quarter", "2027-Q1", "--out", str(out)]) == 1
     assert "has not started yet" in capsys.readouterr().err
-    assert main(["--db", str(demo), "report", "capacity", "--contributors", "checkout", "--out", str(out)]) == 2
+    assert main(["--db", str(demo_warehouse), "report", "capacity", "--contributors", "checkout", "--out", str(out)]) == 2
     assert "is not TEAM=N" in capsys.readouterr().err
     assert not out.exists()
 
 
-def test_a_report_without_costs_shows_no_money(demo):
+def test_a_report_without_costs_shows_no_money(demo_warehouse):
     from cadence.report.capacity import capacity_report_html
 
-    cfg = effective_config(load_config(None), demo)
-    with read_connection(demo) as con:
+    cfg = effective_config(load_config(None), demo_warehouse)
+    with read_connection(demo_warehouse) as con:
         html = capacity_report_html(con, cfg, "2026-Q4", as_of=AS_OF, include_costs=False).decode("utf-8")
     assert "$" not in html and "Cost and idle" not in html and "Throughput and contributors" in html
 
 
-def test_the_scenario_changes_the_forecast_in_the_report(demo):
+def test_the_scenario_changes_the_forecast_in_the_report(demo_warehouse):
     from cadence.report.capacity import review_data
 
-    cfg = effective_config(load_config(None), demo)
-    with read_connection(demo) as con:
+    cfg = effective_config(load_config(None), demo_warehouse)
+    with read_connection(demo_warehouse) as con:
         base = review_data(con, cfg, date(2026, 10, 1), AS_OF)
         grown = review_data(con, cfg, date(2026, 10, 1), AS_OF, traffic_growth=50,
                             contributor_change={"checkout": 2})

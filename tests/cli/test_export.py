@@ -32,6 +32,7 @@ import pytest
 
 from cadence.cli import main
 from metrics.export import CHANGE_NAMES, METRIC_NAMES
+from tests.support.demo import shared_demo
 from warehouse import upsert_rows, write_connection
 
 TEAMS_TOML = """
@@ -416,11 +417,8 @@ def test_export_help_and_docs_list_every_column():
 
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory):
-    from cadence.demo import build_demo
-
-    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
-    build_demo(path, seed=42, today=date(2026, 11, 25))
-    return path
+    """The demo ending Sunday 2026-11-22 (README's export sample is its week 2026-W47): read only."""
+    return shared_demo(tmp_path_factory, today=date(2026, 11, 25))
 
 
 @pytest.mark.slow

@@ -73,10 +73,10 @@ THREE_PAGES = (
 )
 
 
-def test_cli_three_pages_then_estimated_day_refetched_and_replaced(aws, db_path, tmp_path, monkeypatch, capsys):
+def test_cli_three_pages_then_estimated_day_refetched_and_replaced(aws, db_path, tmp_path, pin_now, capsys):
     toml = tmp_path / "cadence.toml"
     toml.write_text('[sources.aws]\nlookback_months = 0\n')
-    monkeypatch.setattr(aws_costs, "_today", lambda: date(2026, 10, 4))
+    pin_now(date(2026, 10, 4))
     queue_cost_results(aws, *THREE_PAGES)
 
     assert main(["--db", str(db_path), "--config", str(toml), "sync", "aws-costs", "--only", "costs"]) == 0
@@ -316,12 +316,12 @@ def sync_states(db_path):
             "SELECT scope, cursor, last_error, skipped FROM sync_state WHERE source = 'aws-cost-explorer'").fetchall()}
 
 
-def test_cli_full_sync_against_moto_skips_the_commitments_it_lacks(aws, db_path, tmp_path, monkeypatch, capsys,
-                                                                    caplog):
+def test_cli_full_sync_against_moto_skips_the_commitments_it_lacks(aws, db_path, tmp_path, monkeypatch, pin_now,
+                                                                    capsys, caplog):
     """moto 5.2.5 has no Savings Plans / reservation calls (a bare HTML 500): the whole sync still
     succeeds, with costs and utilization written and one warning for commitments."""
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-    monkeypatch.setattr(aws_costs, "_today", lambda: date(2026, 10, 3))
+    pin_now(date(2026, 10, 3))
     ec2 = boto3.client("ec2", region_name="us-east-1")
     iid = ec2.run_instances(ImageId="ami-12345678", InstanceType="t3.large", MinCount=1,
                             MaxCount=1)["Instances"][0]["InstanceId"]
@@ -482,7 +482,7 @@ RUN_2 = ({"ResultsByTime": cost_days("2026-10-08", "2026-10-19", tag_totals, "20
 
 
 @pytest.mark.slow
-def test_a_killed_sync_resumes_without_loss_or_duplicates(aws, tmp_path, monkeypatch):
+def test_a_killed_sync_resumes_without_loss_or_duplicates(aws, tmp_path, monkeypatch, pin_now):
     """`cadence sync aws-costs` in its own process, killed (SIGKILL) while the second page of a
     Cost Explorer query hangs in a proxy in front of moto, on a warehouse holding an earlier run with
     estimated days: nothing of the earlier run is lost, and the next run ends with exactly the rows
@@ -513,7 +513,7 @@ def test_a_killed_sync_resumes_without_loss_or_duplicates(aws, tmp_path, monkeyp
                                      "ORDER BY scope").fetchall()}
 
     def sync_cli(db, today):
-        monkeypatch.setattr(aws_costs, "_today", lambda: today)
+        pin_now(today)
         return main(["--db", str(db), "--config", str(toml), "sync", "aws-costs"])
 
     queue_cost_results(aws, *RUN_1, *RUN_2)

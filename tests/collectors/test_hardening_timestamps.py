@@ -14,7 +14,6 @@ from datetime import datetime
 import pytest
 import requests
 
-import cadence.timerange as timerange
 from cadence.cli import main
 from cadence.errors import IngestError
 from collectors.webhook import create_app
@@ -28,8 +27,8 @@ ODD = ["10000-01-01T00:00:00Z", "275760-01-01", "-0044-03-15", "0001-01-01", "19
 
 
 @pytest.fixture(autouse=True)
-def pinned_now(monkeypatch):
-    monkeypatch.setattr(timerange, "utc_now", lambda: NOW)
+def pinned_now(pin_now):
+    pin_now(NOW)
 
 
 def rows(db_path, table):

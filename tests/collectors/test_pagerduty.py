@@ -178,7 +178,7 @@ def test_config_errors_name_the_key(fake):
         pagerduty.read_settings(make_config(fake, since="last year"))
 
 
-def test_cli_sync_uses_env_token_and_reports_missing_one(fake, tmp_path, monkeypatch, capsys):
+def test_cli_sync_uses_env_token_and_reports_missing_one(fake, tmp_path, monkeypatch, pin_now, capsys):
     fake.add("CLI1", "2026-02-10T00:00:00Z", service="PABC123")
     cfg = tmp_path / "cadence.toml"
     cfg.write_text(f'[sources.pagerduty]\nbase_url = "{fake.url}"\nservice_ids = ["PABC123"]\n'
@@ -189,7 +189,7 @@ def test_cli_sync_uses_env_token_and_reports_missing_one(fake, tmp_path, monkeyp
     assert "PAGERDUTY_TOKEN is missing or invalid" in capsys.readouterr().err
 
     monkeypatch.setenv("PAGERDUTY_TOKEN", fake.token)
-    monkeypatch.setattr(pagerduty, "_utcnow", lambda: NOW)
+    pin_now(NOW)
     assert main(args) == 0
     assert "1 incident rows written" in capsys.readouterr().err
     assert rows(db, "SELECT id, service FROM incidents") == [("pagerduty:CLI1", "api")]
@@ -218,7 +218,7 @@ def year_of_incidents(fake):
 
 
 @pytest.mark.slow
-def test_a_killed_sync_resumes_without_loss_or_duplicates(fake, tmp_path, monkeypatch):
+def test_a_killed_sync_resumes_without_loss_or_duplicates(fake, tmp_path, monkeypatch, pin_now):
     """`cadence sync pagerduty` in its own process, killed (SIGKILL) while a page of its second
     6-month window hangs; incidents change before the next run, which resumes from the cursor and
     ends with exactly the rows and state of one clean sync of what PagerDuty then holds."""
@@ -231,7 +231,7 @@ def test_a_killed_sync_resumes_without_loss_or_duplicates(fake, tmp_path, monkey
     cfg.write_text(f'[sources.pagerduty]\nbase_url = "{fake.url}"\nsince = "2025-03-01"\n'
                    f'[sources.pagerduty.services]\nPSVC1 = "api"\n', encoding="utf-8")
     monkeypatch.setenv("PAGERDUTY_TOKEN", fake.token)
-    monkeypatch.setattr(pagerduty, "_utcnow", lambda: NOW)
+    pin_now(NOW)
 
     def snapshot(db):
         return {"incidents": rows(db, "SELECT * FROM incidents ORDER BY id"),

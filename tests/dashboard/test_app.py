@@ -1,7 +1,7 @@
 """The dashboard under Streamlit's AppTest: every page on the demo warehouse and on an empty one,
 the shared filters (URL-bound), the numbers against metrics/, drill-downs and cache invalidation.
 
-The demo warehouse is built once per session with a fixed ``today``; CADENCE_TODAY pins the
+The demo warehouse is built once per session with a fixed ``today``; CADENCE_NOW pins the
 dashboard's "today" too, so nothing depends on the current date.
 """
 
@@ -13,7 +13,7 @@ import pytest
 
 from cadence import ui
 from cadence.config import effective_config, load_config
-from tests.support.apptest_support import DEMO_TODAY, PAGES, dashboard_env, open_app, texts
+from tests.support.apptest_support import PAGES, dashboard_env, open_app, texts
 from warehouse import connect, read_connection, upsert_rows, write_connection
 
 pytestmark = pytest.mark.xdist_group("dashboard")
@@ -21,21 +21,6 @@ pytestmark = pytest.mark.xdist_group("dashboard")
 TITLES = {"overview": "Overview", "delivery": "Delivery", "stability": "Stability", "reliability": "Reliability",
           "teams": "Teams", "costs": "Costs", "capacity": "Capacity", "data_health": "Data health",
           "pipelines": "Pipelines"}
-
-
-@pytest.fixture(scope="session")
-def demo_db(tmp_path_factory):
-    from cadence.demo import build_demo
-
-    path = tmp_path_factory.mktemp("dashboard") / "demo.duckdb"
-    build_demo(path, seed=42, today=DEMO_TODAY)
-    return path
-
-
-@pytest.fixture
-def demo(demo_db):
-    with dashboard_env(demo_db):
-        yield demo_db
 
 
 @pytest.fixture
@@ -246,7 +231,7 @@ def test_data_health_names_a_failing_source_and_what_to_run(empty):
     assert not at.exception
     warnings = "\n".join(w.value for w in at.warning)
     # github failed: the error and the command to re-run; pagerduty last succeeded on 1 Nov, more
-    # than 2 days before "today" (CADENCE_TODAY 2026-11-20 with no data: as of = today): stale.
+    # than 2 days before "today" (CADENCE_NOW 2026-11-20 12:00 with no data: as of = today): stale.
     assert "github · shop/api" in warnings and "not found; check GITHUB_TOKEN" in warnings
     assert "`cadence sync github`" in warnings
     assert "pagerduty · all" in warnings and "Stale" in warnings and "`cadence sync pagerduty`" in warnings

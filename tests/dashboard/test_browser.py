@@ -25,6 +25,8 @@ import pytest
 from cadence import ui
 from cadence.config import effective_config, load_config
 from tests.support.apptest_support import DEMO_TODAY, REPO_ROOT
+from tests.support.clock import now_text
+from tests.support.demo import shared_demo
 from warehouse import read_connection
 
 # A deadline, not an expected time: a real browser through every page on a busy 2-core machine.
@@ -75,14 +77,11 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from cadence.demo import build_demo
-
     chromium = _require_browser()
-    db = tmp_path_factory.mktemp("browser") / "demo.duckdb"
-    build_demo(db, seed=42, today=DEMO_TODAY)
+    db = shared_demo(tmp_path_factory)
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("CADENCE_CONFIG",)}
-    env.update(CADENCE_DB=str(db), CADENCE_TODAY=DEMO_TODAY.isoformat())
+    env.update(CADENCE_DB=str(db), CADENCE_NOW=now_text(DEMO_TODAY))
     log = (tmp_path_factory.getbasetemp() / "streamlit.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"), "--server.port", str(port),

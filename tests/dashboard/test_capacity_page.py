@@ -10,26 +10,11 @@ import pytest
 from cadence import ui
 from cadence.config import effective_config, load_config
 from metrics.capacity_review import next_quarter_forecast
-from tests.support.apptest_support import DEMO_TODAY, dashboard_env, open_app, texts
+from tests.support.apptest_support import dashboard_env, open_app, texts
 from warehouse import read_connection
 
 pytestmark = pytest.mark.xdist_group("dashboard")
 QUERY = {ui.KEY_RANGE: "This year"}
-
-
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    from cadence.demo import build_demo
-
-    path = tmp_path_factory.mktemp("capacity-page") / "demo.duckdb"
-    build_demo(path, seed=42, today=DEMO_TODAY)
-    return path
-
-
-@pytest.fixture
-def demo(demo_db):
-    with dashboard_env(demo_db):
-        yield demo_db
 
 
 def _frame_with(at, column):

@@ -18,7 +18,8 @@ import duckdb
 import pytest
 
 from cadence.cli import main
-from tests.support.apptest_support import DEMO_TODAY, PAGES, dashboard_env, open_app, texts
+from tests.support.apptest_support import PAGES, dashboard_env, open_app
+from tests.support.demo import shared_demo
 
 pytestmark = pytest.mark.xdist_group("dashboard")
 
@@ -63,11 +64,8 @@ BAD_COUNT = {"deployments": 6, "changes": 4, "incidents": 2, "costs": 2, "utiliz
 @pytest.fixture(scope="module")
 def demo_dbs(tmp_path_factory):
     """(clean, odd): the demo warehouse, and a copy of it holding BAD_ROWS."""
-    from cadence.demo import build_demo
-
-    folder = tmp_path_factory.mktemp("odd-times")
-    clean, odd = folder / "clean.duckdb", folder / "odd.duckdb"
-    build_demo(clean, seed=42, today=DEMO_TODAY)
+    clean = shared_demo(tmp_path_factory)
+    odd = tmp_path_factory.mktemp("odd-times") / "odd.duckdb"
     shutil.copy(clean, odd)
     with duckdb.connect(str(odd)) as con:
         con.execute(BAD_ROWS)

@@ -17,8 +17,7 @@ from google.protobuf import text_format
 
 from cadence import ui
 from cadence.auth.gate import TAGLINE
-from cadence.demo import build_demo
-from tests.support.apptest_support import DEMO_TODAY, REPO_ROOT, dashboard_env, new_app_test
+from tests.support.apptest_support import REPO_ROOT, dashboard_env, new_app_test
 
 pytestmark = pytest.mark.xdist_group("dashboard")
 
@@ -53,13 +52,6 @@ COST_MARKS = re.compile(r"\$|USD|cloud cost|cost per|cost ?/|cost of idle|effect
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("roles") / "demo.duckdb"
-    assert build_demo(path, seed=42, today=DEMO_TODAY)["deployments"] > 0
-    return path
-
-
-@pytest.fixture(scope="module")
 def config_file(tmp_path_factory):
     config = tmp_path_factory.mktemp("roles-config") / "cadence.toml"
     config.write_text(CONFIG, encoding="utf-8")
@@ -67,7 +59,7 @@ def config_file(tmp_path_factory):
 
 
 @pytest.fixture
-def open_as(demo_db, config_file, monkeypatch):
+def open_as(demo_warehouse, config_file, monkeypatch):
     """Open a page of the signed-in dashboard as ``email``, every expander of it opened."""
     monkeypatch.setenv("CADENCE_CONFIG", str(config_file))
     for name, value in ENV.items():
@@ -88,7 +80,7 @@ def open_as(demo_db, config_file, monkeypatch):
         assert not at.exception, at.exception
         return at
 
-    with dashboard_env(demo_db):
+    with dashboard_env(demo_warehouse):
         yield run
 
 
@@ -166,7 +158,7 @@ def test_with_the_cost_role_the_same_pages_do_show_cost(open_as, page):
     assert cost_findings(at), f"{page}: no cost figure shown to a user with the cost role"
 
 
-def test_the_overview_cost_tile_is_there_only_with_the_cost_role(open_as, demo_db):
+def test_the_overview_cost_tile_is_there_only_with_the_cost_role(open_as, demo_warehouse):
     with_role = open_as("finance@example.com", "overview")
     without = open_as("dev@example.com", "overview")
     assert "Cloud cost" in [m.label for m in with_role.metric]

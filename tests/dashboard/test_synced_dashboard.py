@@ -12,11 +12,11 @@ from datetime import date, datetime
 
 import pytest
 
-import collectors.pagerduty as pagerduty
 from cadence import ui
 from cadence.cli import main
 from cadence.config import effective_config, load_config
 from tests.support.apptest_support import PAGES, dashboard_env, open_app, texts
+from tests.support.clock import NOW_ENV, now_text
 from tests.support.fake_github import FakeGitHub
 from tests.support.fake_github.scenarios import busy_repo
 from tests.support.fake_pagerduty import running
@@ -52,7 +52,7 @@ def synced_files(tmp_path_factory):
                 "[sources.pagerduty.services]\nPAPI = \"api\"\n", encoding="utf-8")
             mp.setenv("GITHUB_TOKEN", "test-token")
             mp.setenv("PAGERDUTY_TOKEN", pd.token)
-            mp.setattr(pagerduty, "_utcnow", lambda: datetime(2026, 2, 1, 12, 0))
+            mp.setenv(NOW_ENV, now_text(datetime(2026, 2, 1, 12, 0)))   # the syncs' "now"
             base = ["--db", str(db), "--config", str(cfg), "sync"]
             assert main([*base, "github"]) == 0
             assert main([*base, "pagerduty", "--since", "2026-01-01"]) == 0

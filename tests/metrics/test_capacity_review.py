@@ -297,12 +297,10 @@ def test_contributors_per_quarter(quarter_db):
 
 # -- the demo ---------------------------------------------------------------------------------------
 
-def test_the_demo_makes_the_investment_balance_meaningful(tmp_path):
+def test_the_demo_makes_the_investment_balance_meaningful(demo_warehouse):
     from cadence.config import effective_config
-    from cadence.demo import build_demo
 
-    db = tmp_path / "demo.duckdb"
-    build_demo(db, seed=42, today=date(2026, 11, 20))
+    db = demo_warehouse
     cfg = effective_config(parse_config({}), db)
     with read_connection(db) as con:
         one = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731

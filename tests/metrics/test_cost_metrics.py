@@ -19,6 +19,7 @@ from metrics.costs import (
     utilization_summary,
 )
 from warehouse import upsert_rows
+from tests.support.demo import shared_demo
 
 W1, W2 = date(2026, 10, 5), date(2026, 10, 12)     # two ISO weeks (Mondays)
 EC2, S3, CDN = "Amazon Elastic Compute Cloud", "Amazon Simple Storage Service", "Amazon CloudFront"
@@ -217,14 +218,12 @@ def test_commitment_summary(con, config):
 
 
 @pytest.mark.slow
-def test_cost_metrics_answer_on_the_demo_database(tmp_path):
+def test_cost_metrics_answer_on_the_demo_database(tmp_path_factory):
     """Integration: every cost metric on the demo warehouse, with invariants that must hold there."""
     from cadence.config import Config, effective_config
-    from cadence.demo import build_demo
     from warehouse import connect as open_db
 
-    db = tmp_path / "demo.duckdb"
-    build_demo(db, seed=42, today=date(2026, 11, 25))
+    db = shared_demo(tmp_path_factory, today=date(2026, 11, 25))   # the demo ending Sunday 2026-11-22
     config = effective_config(Config(), db)
     con = open_db(db, read_only=True)
     try:

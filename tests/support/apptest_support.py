@@ -9,22 +9,23 @@ flag once ``st.navigation`` ran, so the shim below only restores, under test, wh
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
 import streamlit.testing.v1.app_test as app_test_module
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
+
+from tests.support.clock import NOW_ENV, now_text
+from tests.support.demo import DEMO_TODAY  # noqa: F401  (re-exported: tests and benchmarks import it from here)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APP = REPO_ROOT / "app.py"
 PAGES = ("overview", "delivery", "stability", "reliability", "teams", "costs", "capacity", "data_health",
          "pipelines")
-# The demo's fixed "today" in every dashboard test, benchmark and screenshot.
-DEMO_TODAY = date(2026, 11, 20)
 
 
 class _NavigationPagesManager(PagesManager):
@@ -58,18 +59,11 @@ def _remember_components(at: AppTest) -> None:
 
 @contextmanager
 def dashboard_env(db: Path | str, today: date = DEMO_TODAY):
-    """CADENCE_DB and CADENCE_TODAY set for the duration (restored afterwards)."""
-    saved = {k: os.environ.get(k) for k in ("CADENCE_DB", "CADENCE_TODAY")}
-    os.environ["CADENCE_DB"] = str(db)
-    os.environ["CADENCE_TODAY"] = today.isoformat()
-    try:
+    """CADENCE_DB set, and "today" pinned through CADENCE_NOW, for the duration (undone afterwards)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CADENCE_DB", str(db))
+        mp.setenv(NOW_ENV, now_text(today))
         yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def open_app(page: str | None = None, query: dict | None = None, timeout: float = 180) -> AppTest:
