@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
+import re
 import threading
 from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -389,8 +389,6 @@ def test_sync_then_export_includes_what_was_synced(project, capsys, monkeypatch)
 
 
 def test_export_help_and_docs_list_every_column():
-    import re
-
     from click.testing import CliRunner
 
     from cadence.cli import cli
@@ -409,8 +407,20 @@ def test_export_help_and_docs_list_every_column():
     assert doc_columns("## Metrics file columns") == [(c.name, c.unit) for c in METRICS_COLUMNS]
     assert doc_columns("## Changes file columns") == [(c.name, c.unit) for c in CHANGES_COLUMNS]
     assert doc_columns("## SLO file columns") == [(c.name, c.unit) for c in SLOS_COLUMNS]
-    assert "cadence export" in (root / "CHANGELOG.md").read_text(encoding="utf-8")
-    assert os.path.exists(root / "examples" / "weekly-export.yml")
+
+
+def test_a_quiet_week_writes_the_files_the_docs_name_with_only_their_headers(db_path, tmp_path, capsys):
+    """docs/export.md: "A week with no activity and no cost still writes both files, holding only
+    the header row", named as its list of files says (the SLO file only where SLOs are declared)."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "export.md").read_text(encoding="utf-8")
+    named = re.findall(r"^- `(cadence-[a-z]+-2026-W47\.csv)`", doc, flags=re.M)
+    assert named == ["cadence-metrics-2026-W47.csv", "cadence-changes-2026-W47.csv", "cadence-slos-2026-W47.csv"]
+    out = tmp_path / "out"
+    code, stdout, err = run(capsys, "--db", str(db_path), "export", "--week", "2026-W47", "--out", str(out))
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == sorted(named[:2])
+    assert (out / named[0]).read_text(encoding="utf-8").splitlines() == [",".join(METRIC_NAMES)]
+    assert (out / named[1]).read_text(encoding="utf-8").splitlines() == [",".join(CHANGE_NAMES)]
 
 
 # -- the demo database --------------------------------------------------------------------------
