@@ -70,13 +70,18 @@ def close_interrupted(db_path: str | Path, *, now: datetime | None = None) -> in
 def last_runs(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
     """Per job: ``last_start``, the start of its latest run that ran to its end (success or failure;
     not a skipped or interrupted one, which still leave the run owed), its latest success's end and
-    its latest outcome."""
+    its latest outcome; ``last_rows`` and ``last_seconds`` of its latest run that ran to its end."""
     rows = con.execute(
         "SELECT job, max(started_at) FILTER (WHERE outcome IN ('success', 'failed')) AS last_start, "
         "max(finished_at) FILTER (WHERE outcome = 'success') AS last_success, "
-        "arg_max(outcome, started_at) AS last_outcome FROM job_runs GROUP BY job").fetchall()
-    return {job: {"last_start": start, "last_success": success, "last_outcome": outcome}
-            for job, start, success, outcome in rows}
+        "arg_max(outcome, started_at) AS last_outcome, "
+        "arg_max(rows_written, started_at) FILTER (WHERE outcome IN ('success', 'failed')) AS last_rows, "
+        "arg_max(date_diff('millisecond', started_at, finished_at) / 1000.0, started_at) "
+        "FILTER (WHERE outcome IN ('success', 'failed')) AS last_seconds "
+        "FROM job_runs GROUP BY job").fetchall()
+    return {job: {"last_start": start, "last_success": success, "last_outcome": outcome,
+                  "last_rows": last_rows, "last_seconds": last_seconds}
+            for job, start, success, outcome, last_rows, last_seconds in rows}
 
 
 def recent_runs(con: duckdb.DuckDBPyConnection, limit: int = 50) -> pd.DataFrame:

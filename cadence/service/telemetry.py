@@ -1,6 +1,7 @@
 """The service's own Prometheus metrics (prometheus-client), served on ``GET /metrics`` of the
-webhook port. One registry per worker process; the "last success" gauges are seeded from
-``job_runs`` at start, so a restarted worker does not report a source as never synced.
+webhook port. One registry per worker process; the gauges (last success, last rows, last duration)
+are seeded from ``job_runs`` at start, so a restarted worker does not report a source as never
+synced; the counters start again from zero (Prometheus' ``rate()`` handles a counter reset).
 
 Names (all prefixed ``cadence_``):
 
@@ -65,10 +66,16 @@ class Telemetry:
         return float(total)
 
     def seed(self, last_runs: dict[str, dict]) -> None:
-        """The last successes recorded by earlier workers (``runs.last_runs``)."""
+        """The gauges as earlier workers left them (``runs.last_runs``): a restarted worker reports the
+        last success, rows and duration recorded in ``job_runs``; counters start again from zero, as
+        Prometheus expects of a restarted process."""
         for job, info in last_runs.items():
             if job.startswith("sync:") and info.get("last_success") is not None:
                 self.last_success.labels(source=job.split(":", 1)[1]).set(_ts(info["last_success"]))
+            if info.get("last_rows") is not None:
+                self.last_rows.labels(job=job).set(info["last_rows"])
+            if info.get("last_seconds") is not None:
+                self.last_duration.labels(job=job).set(info["last_seconds"])
 
     def run_finished(self, job: str, outcome: str, seconds: float | None, rows: int | None,
                      finished: datetime | None) -> None:

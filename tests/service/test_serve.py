@@ -62,6 +62,18 @@ def wait_until(condition, what: str, timeout: float = DEADLINE, log: Path | None
         time.sleep(0.2)
 
 
+def series(text: str, name: str) -> float | None:
+    """The value of one series (name with its labels, as exposed) in a /metrics text."""
+    return next((float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(f"{name} ")), None)
+
+
+def last_rows_match(service) -> bool:
+    """/metrics' last-rows gauge of the GitHub sync equals the rows of its latest finished run."""
+    shown = series(http(f"{service.hook}/metrics", token=TOKEN)[2].decode(), 'cadence_job_last_rows{job="sync:github"}')
+    finished = [r for r in service.runs() if r[0] in ("success", "failed")]
+    return shown is not None and bool(finished) and shown == finished[-1][2]
+
+
 def query(db: Path, sql: str, params=()):
     """A short read-only look at the warehouse, as `cadence metrics` from a shell would take."""
     from warehouse import read_connection
@@ -162,7 +174,10 @@ def test_metrics_need_the_token_and_report_the_runs(service):
     text = body.decode()
     assert 'cadence_sync_last_success_timestamp_seconds{source="github"}' in text
     assert 'cadence_job_runs_total{job="sync:github",outcome="success"}' in text
-    assert 'cadence_job_last_rows{job="sync:github"} 90.0' in text
+    # The schedule fires every minute, so the latest run may be a later one than the start-up
+    # sync (90 rows); the gauge is the latest finished run's rows, whichever that is.
+    wait_until(lambda: last_rows_match(service), "the last-rows gauge to match the latest run", log=service.log)
+    assert any(r[2] == 90 for r in service.runs())   # the start-up sync's 90 rows are among them
     size = next(float(line.split()[-1]) for line in text.splitlines()
                 if line.startswith("cadence_warehouse_size_bytes "))
     assert size >= service.db.stat().st_size > 0   # the file (its WAL may add to it)
@@ -173,15 +188,23 @@ def test_metrics_need_the_token_and_report_the_runs(service):
 
 
 def test_webhook_requests_are_counted_by_outcome(service):
+    def counts():
+        text = http(f"{service.hook}/metrics", token=TOKEN)[2].decode()
+        return {o: series(text, f'cadence_webhook_requests_total{{outcome="{o}",route="/deployments"}}') or 0.0
+                for o in ("accepted", "rejected", "unauthorized")}
+
+    pid = worker_pid(service.proc.pid)
+    before = counts()
     ok = json.dumps({"id": "hook-1", "repo": "shop/api", "environment": "production",
                      "started_at": "2026-01-20T10:00:00Z", "finished_at": "2026-01-20T10:05:00Z",
                      "status": "success"}).encode()
     assert http(f"{service.hook}/deployments", token=TOKEN, method="POST", body=ok)[0] == 200
     assert http(f"{service.hook}/deployments", token=TOKEN, method="POST", body=b"{")[0] == 422
-    text = http(f"{service.hook}/metrics", token=TOKEN)[2].decode()
-    assert 'cadence_webhook_requests_total{outcome="accepted",route="/deployments"} 1.0' in text
-    assert 'cadence_webhook_requests_total{outcome="rejected",route="/deployments"} 1.0' in text
-    assert 'cadence_webhook_requests_total{outcome="unauthorized",route="/deployments"}' in text
+    assert http(f"{service.hook}/deployments", token="wrong-token-wrong-token", method="POST", body=ok)[0] == 401
+    after = counts()
+    # counters live in the worker: had it restarted in between they would start again from zero
+    assert worker_pid(service.proc.pid) == pid, service.log.read_text(errors="replace")[-4000:]
+    assert {o: after[o] - before[o] for o in after} == {"accepted": 1.0, "rejected": 1.0, "unauthorized": 1.0}
 
 
 def test_data_health_shows_the_runs_and_the_sidebar_when_data_is_from(service, monkeypatch):
@@ -290,6 +313,16 @@ def test_killing_the_worker_restarts_it(service):
     assert f"worker (pid {old}) killed by SIGKILL" in text and "restarting in 1 s" in text
     assert service.proc.poll() is None
     assert http(f"{service.dash}/_stcore/health")[2] == b"ok"   # the dashboard kept serving
+    # the new worker's gauges start from job_runs, not from nothing: read before it finishes a run
+    # of its own (if one finishes meanwhile, the gauge must match that one)
+    finished = lambda: [r for r in service.runs() if r[0] in ("success", "failed")]   # noqa: E731
+    first = finished()
+    text = http(f"{service.hook}/metrics", token=TOKEN)[2].decode()
+    if finished() == first:
+        assert series(text, 'cadence_job_last_rows{job="sync:github"}') == first[-1][2]
+    else:
+        wait_until(lambda: last_rows_match(service), "the new worker's last-rows gauge", log=service.log)
+    assert series(text, 'cadence_sync_last_success_timestamp_seconds{source="github"}') is not None
 
 
 def test_the_cron_schedule_fires(service):
