@@ -20,7 +20,6 @@ from tests.support.aws_support import (
     point_boto3_at,
     queue_cost_results,
     reset_moto,
-    start_moto,
 )
 from warehouse import connect, read_cursor
 
@@ -28,13 +27,6 @@ EC2 = "Amazon Elastic Compute Cloud - Compute"
 S3 = "Amazon Simple Storage Service"
 LAMBDA = "AWS Lambda"
 A1, A2 = "111111111111", "222222222222"
-
-
-@pytest.fixture(scope="module")
-def moto_url():
-    server, url = start_moto()
-    yield url
-    server.stop()
 
 
 @pytest.fixture

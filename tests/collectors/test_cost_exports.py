@@ -13,18 +13,11 @@ import pytest
 from cadence.config import parse_config
 from cadence.errors import IngestError
 from collectors.cost_exports import detect_format, ingest_cost_export, is_cost_export
-from tests.support.aws_support import point_boto3_at, reset_moto, start_moto
+from tests.support.aws_support import point_boto3_at, reset_moto
 from tests.conftest import SHARED_DATA
 from warehouse import connect
 
 FOCUS_SAMPLE = SHARED_DATA / "focus-sample" / "focus_sample.csv"
-
-
-@pytest.fixture(scope="module")
-def moto_url():
-    server, url = start_moto()
-    yield url
-    server.stop()
 
 
 def totals(db_path, group: str):

@@ -70,11 +70,20 @@ def day_result(day: str, groups: list[tuple[list[str], float, float, float]], *,
                 "UsageQuantity": {"Amount": str(q), "Unit": "N/A"}}} for keys, a, u, q in groups]}
 
 
-class _Served:
+class LocalServer:
     """A ``self.server`` served by ``self.thread`` for the duration of a ``with`` block."""
 
     server: ThreadingHTTPServer
     thread: threading.Thread
+    url: str
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler], poll_interval: float = 0.5) -> None:
+        """Bind ``handler`` on a free 127.0.0.1 port; the ``with`` block serves it."""
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": poll_interval},
+                                       daemon=True)
 
     def __enter__(self):
         self.thread.start()
@@ -85,7 +94,7 @@ class _Served:
         self.server.server_close()
 
 
-class ScriptedAws(_Served):
+class ScriptedAws(LocalServer):
     """A local HTTP server answering AWS JSON calls from a script of (status, body) replies; a
     ``str`` body is sent as an HTML page (what a crashed web framework answers)."""
 
@@ -112,12 +121,10 @@ class ScriptedAws(_Served):
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._serve(Handler)
 
 
-class HoldingProxy(_Served):
+class HoldingProxy(LocalServer):
     """A forwarding proxy on 127.0.0.1 in front of an AWS endpoint (moto), so a test can point
     AWS_ENDPOINT_URL at it and hold one call unanswered while its client is killed.
 
@@ -181,11 +188,7 @@ class HoldingProxy(_Served):
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
+        self._serve(Handler, poll_interval=0.05)
 
     def hold(self, operation: str, release: threading.Event, *, after: int = 0) -> None:
         with self.lock:
