@@ -23,9 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-import threading
 from datetime import date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -33,6 +31,7 @@ import pytest
 from cadence.cli import main
 from metrics.export import CHANGE_NAMES, METRIC_NAMES
 from tests.support.demo import shared_demo
+from tests.support.net import JsonServer
 from warehouse import upsert_rows, write_connection
 
 TEAMS_TOML = """
@@ -290,26 +289,10 @@ def test_bad_week_and_missing_database_write_nothing(project, capsys):
 
 # -- --sync -------------------------------------------------------------------------------------
 
-class _Unauthorized(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 (http.server's naming)
-        body = b'{"error": {"message": "Unauthorized", "code": 2006}}'
-        self.send_response(401)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def unauthorized_server():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Unauthorized)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with JsonServer(401, {"error": {"message": "Unauthorized", "code": 2006}}) as server:
+        yield server.url
 
 
 def test_sync_failure_exits_non_zero_and_writes_nothing(project, capsys, monkeypatch,

@@ -10,14 +10,10 @@ import pytest
 
 from cadence.config import effective_config, load_config
 from tests.support.apptest_support import dashboard_env, new_app_test, texts
+from tests.support.signin import ENV, SECRETS, user
 
 pytestmark = pytest.mark.xdist_group("dashboard")
 
-ENV = {"CADENCE_OIDC_ISSUER": "http://127.0.0.1:9", "CADENCE_OIDC_CLIENT_ID": "cadence",
-       "CADENCE_PUBLIC_URL": "http://127.0.0.1:8501"}  # the server's environment keeps these three
-SECRETS = {"auth": {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "c" * 40,
-                    "client_id": "cadence", "client_secret": "s" * 20,
-                    "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}}
 CONFIG = """
 [auth]
 allowed_domains = ["example.com"]
@@ -49,11 +45,6 @@ def signed_in_app(demo_warehouse, tmp_path, monkeypatch):
 
     with dashboard_env(demo_warehouse):
         yield open_as, config
-
-
-def user(email: str, verified=True, issued: float | None = None) -> dict:
-    return {"is_logged_in": True, "email": email, "email_verified": verified, "name": "Someone",
-            "iat": int(time.time() if issued is None else issued), "sub": email}
 
 
 def data_words(db) -> list[str]:

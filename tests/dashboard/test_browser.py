@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import sys
-import time
-import urllib.request
 from datetime import date
 from pathlib import Path
 
@@ -27,6 +24,7 @@ from cadence.config import effective_config, load_config
 from tests.support.apptest_support import DEMO_TODAY, REPO_ROOT
 from tests.support.clock import now_text
 from tests.support.demo import shared_demo
+from tests.support.net import free_port, stop, wait_for_health
 from warehouse import read_connection
 
 # A deadline, not an expected time: a real browser through every page on a busy 2-core machine.
@@ -69,44 +67,27 @@ def _require_browser() -> str:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     chromium = _require_browser()
     db = shared_demo(tmp_path_factory)
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("CADENCE_CONFIG",)}
     env.update(CADENCE_DB=str(db), CADENCE_NOW=now_text(DEMO_TODAY))
-    log = (tmp_path_factory.getbasetemp() / "streamlit.log").open("w")
+    log = (tmp_path_factory.getbasetemp() / "streamlit.log").open("w+")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],
         cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180   # a deadline for a busy machine, not an expected time
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                if r.read() == b"ok":
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"streamlit did not start; see {log.name}")
-        time.sleep(0.3)
-    yield {"base": base, "db": db, "chromium": chromium}
-    proc.terminate()
     try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
+        wait_for_health(base, proc, log, timeout=180)   # a deadline for a busy machine, not an expected time
+    except AssertionError:
         proc.kill()
+        raise
+    yield {"base": base, "db": db, "chromium": chromium}
+    stop(proc, timeout=60)
     log.close()
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,18 +17,13 @@ from pathlib import Path
 import pytest
 
 from tests.support.apptest_support import REPO_ROOT
+from tests.support.net import free_port
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")]
 
 START_DEADLINE = 120   # seconds for Streamlit to answer on a busy 2-core machine
 STOP_DEADLINE = 60
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _children(pid: int) -> list[int]:
@@ -73,7 +67,7 @@ def _wait_for(condition, deadline: float, what: str) -> None:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_a_signal_to_cadence_dashboard_stops_streamlit(db_path, tmp_path, signum):
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("CADENCE_CONFIG",)}
     log = (tmp_path / "dashboard.log").open("w")
     # Its own session: whatever is left behind can be killed with the group, even an orphan.

@@ -9,7 +9,6 @@ browser, not only what is drawn), plus every dataframe's columns and values."""
 from __future__ import annotations
 
 import re
-import time
 
 import pandas as pd
 import pytest
@@ -18,14 +17,10 @@ from google.protobuf import text_format
 from cadence import ui
 from cadence.auth.gate import TAGLINE
 from tests.support.apptest_support import REPO_ROOT, dashboard_env, new_app_test
+from tests.support.signin import ENV, SECRETS, user
 
 pytestmark = pytest.mark.xdist_group("dashboard")
 
-ENV = {"CADENCE_OIDC_ISSUER": "http://127.0.0.1:9", "CADENCE_OIDC_CLIENT_ID": "cadence",
-       "CADENCE_PUBLIC_URL": "http://127.0.0.1:8501"}
-SECRETS = {"auth": {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "c" * 40,
-                    "client_id": "cadence", "client_secret": "s" * 20,
-                    "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}}
 CONFIG = """
 [auth]
 allowed_domains = ["example.com"]
@@ -68,8 +63,7 @@ def open_as(demo_warehouse, config_file, monkeypatch):
     def run(email: str, page: str):
         at = new_app_test()
         at.secrets = SECRETS
-        at.user = {"is_logged_in": True, "email": email, "email_verified": True, "name": "Someone",
-                   "iat": int(time.time()), "sub": email}
+        at.user = user(email)
         at.run()
         if page != "overview":
             at.switch_page(f"pages/{page}.py").run()
@@ -191,8 +185,6 @@ def test_the_metrics_table_drops_cost_columns_without_the_role(open_as):
 def test_costs_and_capacity_stop_even_if_reached_without_the_role(open_as):
     """The navigation does not offer them (test_auth_gate.py); run as scripts anyway, they show nothing."""
     from streamlit.testing.v1 import AppTest
-
-    from tests.dashboard.test_auth_gate import user
 
     at = open_as("dev@example.com", "overview")
     for page in ("costs", "capacity"):
