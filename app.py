@@ -2,13 +2,13 @@
 
 Sign-in first (cadence.auth.gate: with sign-in configured, nothing else runs for someone who may not
 enter), then navigation over the pages in pages/ the user's roles allow, the shared sidebar filters
-(kept in the URL), and the demo banner. Every page reads the view from `cadence.ui.filters()` and
+(kept in the URL), and the demo banner. Every page reads the view from `cadence.dashboard.ui.filters()` and
 its numbers from `metrics/`.
 """
 
 import streamlit as st
 
-from cadence import ui
+from cadence.dashboard import ui
 from cadence.auth import gate
 from cadence.auth.roles import page_visible
 

@@ -122,7 +122,7 @@ OLD = textwrap.dedent("""
     from pathlib import Path
     sys.path.insert(0, sys.argv[3])
     import old_cost_exports
-    from cadence.config import parse_config
+    from cadence.core.config import parse_config
     print(old_cost_exports.ingest_cost_export(Path(sys.argv[1]), parse_config({}), sys.argv[2])["rows_written"])
 """)
 

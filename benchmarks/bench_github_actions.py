@@ -39,7 +39,7 @@ def one_request_per_run(runs: int, reruns: int) -> int:
 
 
 def main() -> None:
-    from cadence.config import parse_config
+    from cadence.core.config import parse_config
     from collectors.github import sync
     from tests.support.fake_github import FakeGitHub
     from tests.support.fake_github.graphql_api import schema

@@ -43,7 +43,7 @@ def naive_rest_requests(pulls: int, deployments: int, issues_pages: int = 1) -> 
 
 
 def main() -> None:
-    from cadence.config import parse_config
+    from cadence.core.config import parse_config
     from collectors.github import sync
     from tests.support.fake_github import FakeGitHub
     from tests.support.fake_github.graphql_api import schema

@@ -56,7 +56,7 @@ def is_pipeline_request(path: str) -> bool:
 
 
 def main() -> None:
-    from cadence.config import parse_config
+    from cadence.core.config import parse_config
     from collectors.gitlab import sync
     from tests.support.fake_gitlab import FakeGitLab
     from tests.support.fake_gitlab.scenarios import busy_project

@@ -30,8 +30,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import median_seconds  # noqa: E402
 
-from cadence.config import Config  # noqa: E402
-from cadence.errors import IngestError  # noqa: E402
+from cadence.core.config import Config  # noqa: E402
+from cadence.core.errors import IngestError  # noqa: E402
 from warehouse.ingest import ingest_records  # noqa: E402
 
 KEYS_PER_RECORD = 100

@@ -111,7 +111,7 @@ FROM (SELECT i, hash(i, $seed, 'repo') % $repos AS r,
 
 def bench_config(sizes: dict):
     """25 teams (or fewer), repo and service i owned by team i mod teams."""
-    from cadence.config import parse_config
+    from cadence.core.config import parse_config
 
     teams: dict[str, dict[str, list[str]]] = {}
     for r in range(sizes["repos"]):

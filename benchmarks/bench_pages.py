@@ -105,7 +105,7 @@ def large_overview(runs: int) -> float | None:
     try:
         from datetime import date
 
-        from cadence import ui
+        from cadence.dashboard import ui
 
         with dashboard_env(db, today=date(2026, 1, 1)):
             for _ in range(runs):
@@ -132,7 +132,7 @@ def _cpu_seconds() -> float:
 def _overview_loads(db: Path, f, runs: int) -> None:
     """The Overview's DORA loads alone, in the same run: three ``dora_metrics`` calls (what the page
     made before) against one ``dora_metrics_views`` call (what it makes now)."""
-    from cadence.config import effective_config, load_config
+    from cadence.core.config import effective_config, load_config
     from metrics import dora_metrics, dora_metrics_views
     from warehouse import read_connection
 
@@ -168,7 +168,7 @@ def main() -> int:
     logging.getLogger("streamlit").setLevel(logging.ERROR)
     install_navigation_shim()
 
-    from cadence.config import effective_config, load_config
+    from cadence.core.config import effective_config, load_config
     from cadence.demo import build_demo
 
     db = Path(tempfile.mkdtemp()) / "demo.duckdb"

@@ -33,7 +33,7 @@ NOW = datetime(2025, 3, 1, 0, 20)
 
 
 def bench_metrics(runs: int) -> None:
-    from cadence.config import parse_config
+    from cadence.core.config import parse_config
     from cadence.demo import build_demo, demo_config, demo_tables
     from cadence.demo_slo import demo_slos, sli_rows
     from metrics import dora_metrics
@@ -59,7 +59,7 @@ def bench_metrics(runs: int) -> None:
 
 
 def bench_sync(runs: int) -> None:
-    from cadence.config import parse_config
+    from cadence.core.config import parse_config
     from collectors import prometheus as prom
     from collectors.prometheus.client import PrometheusClient
     from tests.support import prometheus as fixture

@@ -3,7 +3,7 @@
 Each command lives in its own module under ``cadence/commands/`` and exposes ``command`` (a click
 command or group); this file finds them, so adding a command touches no shared file. Library code
 raises ``CadenceError``s; here they become one clear line on stderr and exit status 1. Whatever is
-printed or logged is scrubbed of secrets first (``cadence.scrub``).
+printed or logged is scrubbed of secrets first (``cadence.core.scrub``).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import click
 
-from cadence.config import Config, db_is_configured, effective_config, load_config, resolve_db_path
-from cadence.errors import CadenceError
-from cadence.scrub import install_log_scrubber, scrub
+from cadence.core.config import Config, db_is_configured, effective_config, load_config, resolve_db_path
+from cadence.core.errors import CadenceError
+from cadence.core.scrub import install_log_scrubber, scrub
 
 
 @dataclass
@@ -57,7 +57,7 @@ pass_app = click.make_pass_decorator(AppContext)
 
 class Day(click.DateTime):
     """A ``YYYY-MM-DD`` option (a datetime at midnight, UTC) inside the dates Cadence computes with
-    (``cadence.timerange``): every date option of the CLI uses ``DAY``, so one check covers them."""
+    (``cadence.core.timerange``): every date option of the CLI uses ``DAY``, so one check covers them."""
 
     name = "day"
 
@@ -65,7 +65,7 @@ class Day(click.DateTime):
         super().__init__(formats=["%Y-%m-%d"])
 
     def convert(self, value, param, ctx):
-        from cadence.timerange import day_option_problem
+        from cadence.core.timerange import day_option_problem
 
         day = super().convert(value, param, ctx)
         problem = day_option_problem(day)

@@ -46,10 +46,10 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from cadence.allocation import Allocator
-from cadence.clock import utcnow
-from cadence.config import Config
-from cadence.errors import CadenceError, ConfigError, SourceAuthError, SourceError, SourceRateLimitError
+from cadence.core.allocation import Allocator
+from cadence.core.clock import utcnow
+from cadence.core.config import Config
+from cadence.core.errors import CadenceError, ConfigError, SourceAuthError, SourceError, SourceRateLimitError
 from warehouse import (
     read_cursor,
     record_sync_error,

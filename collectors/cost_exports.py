@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 
-from cadence.config import Config
+from cadence.core.config import Config
 from collectors.aws_exports.local import (
     DATA_SUFFIXES,
     SOURCE_CUR,

@@ -53,8 +53,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cadence.config import Config
-from cadence.errors import CadenceError, ConfigError, SourceAuthError, SourceError, SourceRateLimitError
+from cadence.core.config import Config
+from cadence.core.errors import CadenceError, ConfigError, SourceAuthError, SourceError, SourceRateLimitError
 from collectors.github_actions import ActionsFetcher
 from collectors.github_client import TOKEN_ENV, GitHubClient, GitHubHTTPError, make_auth
 from collectors.pipelines import write_pipeline_rows
@@ -301,7 +301,7 @@ class GitHubSettings:
             kw["max_rate_limit_wait"] = number("max_rate_limit_wait", raw["max_rate_limit_wait"], 0, 86400)
         if "min_request_interval" in raw:
             kw["min_request_interval"] = number("min_request_interval", raw["min_request_interval"], 0, 10)
-        if "token_env" in raw:   # checked (and registered as a secret) by cadence.config
+        if "token_env" in raw:   # checked (and registered as a secret) by cadence.core.config
             kw["token_env"] = str(raw["token_env"])
         if "parallelism" in raw:
             kw["parallelism"] = number("parallelism", raw["parallelism"], 1, 16, int)

@@ -36,9 +36,9 @@ import requests
 from github import Auth, GithubRetry
 from github.GithubException import GithubException, RateLimitExceededExceedsMaxWait
 
-from cadence.config import secret
-from cadence.errors import ConfigError, SourceAuthError, SourceError, SourceRateLimitError
-from cadence.scrub import scrub
+from cadence.core.config import secret
+from cadence.core.errors import ConfigError, SourceAuthError, SourceError, SourceRateLimitError
+from cadence.core.scrub import scrub
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 API: PagerDuty REST API v2, ``GET /incidents`` (classic offset pagination) and
 ``GET /incidents/{id}``, authenticated by a REST API key from ``PAGERDUTY_TOKEN``
 (``Authorization: Token token=...``; ``[sources.pagerduty] token_env`` names another variable); the
-key is never stored, logged or put in an error message (``cadence.scrub`` removes it from any
+key is never stored, logged or put in an error message (``cadence.core.scrub`` removes it from any
 upstream answer that quotes it).
 
 Two limits of that endpoint shape the walk:
@@ -47,9 +47,9 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from cadence.clock import utcnow
-from cadence.config import Config, secret
-from cadence.errors import ConfigError, SourceAuthError, SourceError, SourceRateLimitError
+from cadence.core.clock import utcnow
+from cadence.core.config import Config, secret
+from cadence.core.errors import ConfigError, SourceAuthError, SourceError, SourceRateLimitError
 from warehouse import read_cursor, record_sync_error, upsert_rows, write_connection, write_cursor
 from warehouse.state import read_details
 
@@ -128,7 +128,7 @@ def read_settings(config: Config) -> PagerDutySettings:
                 raise fail("since", f"must be a date YYYY-MM-DD, got {since!r}") from None
         elif not isinstance(since, date):
             raise fail("since", f"must be a date YYYY-MM-DD, got {since!r}")
-    token_env = str(raw.get("token_env", TOKEN_ENV))   # checked (and registered as a secret) by cadence.config
+    token_env = str(raw.get("token_env", TOKEN_ENV))   # checked (and registered as a secret) by cadence.core.config
     return PagerDutySettings(base_url=base_url.rstrip("/"),
                              service_ids=tuple(i.strip() for i in ids),
                              services={k: v.strip() for k, v in services.items()}, since=since,

@@ -38,8 +38,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from cadence.config import Config, secret
-from cadence.errors import CadenceError, ConfigError, IngestError, WarehouseError
+from cadence.core.config import Config, secret
+from cadence.core.errors import CadenceError, ConfigError, IngestError, WarehouseError
 from warehouse.ingest import NOUNS
 
 log = logging.getLogger(__name__)

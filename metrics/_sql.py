@@ -19,9 +19,9 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from cadence.capacity_settings import author_pattern
-from cadence.config import NO_TEAM, Config
-from cadence.timerange import accepted_range
+from cadence.core.settings.capacity import author_pattern
+from cadence.core.config import NO_TEAM, Config
+from cadence.core.timerange import accepted_range
 
 # The derived facts, in dependency order; each file holds comma-separated CTE definitions.
 FRAGMENTS = ("valid_rows", "deployments", "change_links", "incident_attribution", "deployment_outcomes", "scopes")
@@ -64,7 +64,7 @@ def range_params(config: Config, start: date, end: date, *, by: str = "org", sco
 
 
 def valid_params() -> dict[str, Any]:
-    """The accepted range of stored times (cadence.timerange) as bound parameters: a row holding a
+    """The accepted range of stored times (cadence.core.timerange) as bound parameters: a row holding a
     time outside it is left out of every figure (valid_rows.sql) and counted on Data health."""
     valid_from, valid_until = accepted_range()
     return {"valid_from": valid_from, "valid_until": valid_until,

@@ -20,7 +20,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cadence.errors import ConfigError
+from cadence.core.errors import ConfigError
 
 BANDS = ("elite", "high", "medium", "low")
 DAY, WEEK, MONTH, SIX_MONTHS = 24.0, 7 * 24.0, 30 * 24.0, 180 * 24.0

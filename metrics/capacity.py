@@ -17,7 +17,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from cadence.config import Config
+from cadence.core.config import Config
 
 CAPACITY_COLUMNS = (
     "team", "quarter", "quarter_start", "is_forecast", "days", "deployments", "changes_deployed",

@@ -25,9 +25,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from cadence.capacity_settings import CATEGORIES, InvestmentSettings, author_pattern
-from cadence.config import NO_TEAM, Config
-from cadence.errors import CadenceError
+from cadence.core.settings.capacity import CATEGORIES, InvestmentSettings, author_pattern
+from cadence.core.config import NO_TEAM, Config
+from cadence.core.errors import CadenceError
 from metrics._sql import compose, load_sql, range_params, run_query
 from metrics.capacity import _next_month, capacity_table, quarter_label, quarter_of
 

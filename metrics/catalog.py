@@ -8,8 +8,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from cadence.config import NO_TEAM, Config
-from cadence.scrub import scrub
+from cadence.core.config import NO_TEAM, Config
+from cadence.core.scrub import scrub
 
 
 def _sql(name: str) -> str:
@@ -18,7 +18,7 @@ def _sql(name: str) -> str:
 
 def data_extent(con: duckdb.DuckDBPyConnection, config: Config) -> pd.DataFrame:
     """``source_table, first_date, last_date, row_count`` for the tables the dashboard reads (first
-    and last among the times in the accepted range; cadence.timerange)."""
+    and last among the times in the accepted range; cadence.core.timerange)."""
     from metrics._sql import valid_params
 
     return con.execute(_sql("data_extent"), valid_params()).df()

@@ -2,7 +2,7 @@
 
 Pure functions ``(con, config, ...) -> DataFrame`` over the warehouse; SQL in
 ``metrics/sql/cost_*.sql``. Definitions in docs/costs.md. Teams are re-allocated at query time from
-the configuration (cadence/allocation.py), so a change to cadence.toml needs no re-sync; shared
+the configuration (cadence/core/allocation.py), so a change to cadence.toml needs no re-sync; shared
 cost is split across teams per ``[cost_allocation] shared_split``. End dates are inclusive.
 """
 
@@ -15,8 +15,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from cadence.allocation import SHARED, UNALLOCATED, allocation_rules, has_rules, shared_split
-from cadence.config import Config
+from cadence.core.allocation import SHARED, UNALLOCATED, allocation_rules, has_rules, shared_split
+from cadence.core.config import Config
 from metrics._sql import load_sql, run_with_views, valid_params
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ from datetime import date, datetime, timedelta
 import duckdb
 import pandas as pd
 
-from cadence.config import Config
-from cadence.errors import CadenceError
-from cadence.timerange import day_option_problem
+from cadence.core.config import Config
+from cadence.core.errors import CadenceError
+from cadence.core.timerange import day_option_problem
 from metrics import bands
 from metrics._sql import compose, range_params, run_query
 

@@ -38,11 +38,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cadence.clock import utcnow
-from cadence.config import NO_TEAM, Config
-from cadence.scrub import REDACTED, secret_values  # noqa: F401 (re-exported)
-from cadence.timerange import FIRST_DAY, LAST_DAY
-from cadence.errors import ExportError
+from cadence.core.clock import utcnow
+from cadence.core.config import NO_TEAM, Config
+from cadence.core.scrub import REDACTED, secret_values  # noqa: F401 (re-exported)
+from cadence.core.timerange import FIRST_DAY, LAST_DAY
+from cadence.core.errors import ExportError
 
 log = logging.getLogger(__name__)
 

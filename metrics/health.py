@@ -13,7 +13,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from cadence.config import Config
+from cadence.core.config import Config
 from metrics._sql import compose, range_params, run_query
 from metrics.dora import _check_range
 
@@ -64,7 +64,7 @@ def data_health(con: duckdb.DuckDBPyConnection, config: Config, start: date, end
 
 def out_of_range_rows(con: duckdb.DuckDBPyConnection, config: Config | None = None) -> pd.DataFrame:
     """``table, rows, columns``: per table, the rows holding a time outside the accepted range
-    (cadence.timerange), and which time columns hold them; only tables with any.
+    (cadence.core.timerange), and which time columns hold them; only tables with any.
 
     Ingest and the webhook refuse such times, so this is empty unless something wrote around them
     (SQL in the duckdb shell, or a sync storing a source's odd time as given); the metrics leave

@@ -13,10 +13,10 @@ from datetime import date, datetime
 import duckdb
 import pandas as pd
 
-from cadence.clock import utcnow
-from cadence.config import NO_TEAM, Config
-from cadence.errors import CadenceError
-from cadence.pipelines import PipelineSettings
+from cadence.core.clock import utcnow
+from cadence.core.config import NO_TEAM, Config
+from cadence.core.errors import CadenceError
+from cadence.core.settings.pipelines import PipelineSettings
 from metrics._sql import TEAM_MAP_VIEW, load_sql, range_params, run_with_views
 
 BYS = ("org", "team", "repo", "workflow")

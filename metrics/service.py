@@ -6,8 +6,8 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from cadence.config import Config
-from cadence.scrub import scrub
+from cadence.core.config import Config
+from cadence.core.scrub import scrub
 
 JOB_RUN_COLUMNS = ("job", "started_at", "finished_at", "outcome", "rows_written", "seconds", "trigger", "message")
 

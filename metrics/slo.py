@@ -16,10 +16,10 @@ from datetime import date, datetime, timedelta
 import duckdb
 import pandas as pd
 
-from cadence.clock import day_end, hour_floor, utcnow
-from cadence.config import NO_TEAM, Config
-from cadence.errors import CadenceError
-from cadence.slos import SLO
+from cadence.core.clock import day_end, hour_floor, utcnow
+from cadence.core.config import NO_TEAM, Config
+from cadence.core.errors import CadenceError
+from cadence.core.settings.slos import SLO
 from metrics._sql import load_sql, range_params, run_with_views
 
 SLO_STATUS_COLUMNS = (

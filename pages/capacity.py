@@ -6,7 +6,7 @@ Cost figures are shown only to users with the cost role (``ui.can_see_costs``)."
 import pandas as pd
 import streamlit as st
 
-from cadence import charts, ui
+from cadence.dashboard import charts, ui
 from cadence.report.capacity import capacity_report_html
 from metrics.capacity import quarter_label, quarter_of
 from metrics.capacity_review import capacity_with_scenario, previous_quarters, review_overview, right_sizing

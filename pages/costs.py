@@ -3,7 +3,7 @@ wrong, where it is heading, and what one deployment or one shipped change costs.
 
 import streamlit as st
 
-from cadence import charts, ui
+from cadence.dashboard import charts, ui
 from metrics.costs import cost_anomalies, cost_by, cost_forecast, cost_summary, top_movers, untagged_share
 
 ui.require_costs()  # money only: hidden from the navigation without the cost role

@@ -4,10 +4,10 @@ trusted — each finding with what to do about it."""
 import pandas as pd
 import streamlit as st
 
-from cadence import ui
+from cadence.dashboard import ui
 from metrics.catalog import data_extent, sync_states
 from metrics.costs import untagged_share
-from cadence.timerange import describe_accepted_range
+from cadence.core.timerange import describe_accepted_range
 from metrics.health import data_health, duplicate_keys, out_of_range_rows
 from metrics.service import job_runs
 

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from cadence import charts, ui
+from cadence.dashboard import charts, ui
 from metrics import dora_metrics
 from metrics.capacity_review import bot_changes
 from metrics.export import export_changes_table

@@ -4,7 +4,7 @@ the same period (the cost tile and chart only for users with the ``cost`` role).
 
 import streamlit as st
 
-from cadence import charts, ui
+from cadence.dashboard import charts, ui
 from metrics import dora_metrics_views
 from metrics.costs import cost_by
 from metrics.slo import slo_status

@@ -3,7 +3,7 @@ what the minutes cost (issue 18), with every figure drilling to its runs."""
 
 import streamlit as st
 
-from cadence import charts, ui
+from cadence.dashboard import charts, ui
 from metrics.costs import cost_by
 from metrics.pipelines import (
     pipeline_drilldown,

@@ -4,7 +4,7 @@ failures and deployments inside the burn, and incident-based availability per se
 import plotly.graph_objects as go
 import streamlit as st
 
-from cadence import charts, ui
+from cadence.dashboard import charts, ui
 from metrics.slo import (
     incident_availability,
     incident_availability_incidents,

@@ -4,7 +4,7 @@ recover, and what is still open."""
 import plotly.express as px
 import streamlit as st
 
-from cadence import charts, ui
+from cadence.dashboard import charts, ui
 from metrics import dora_metrics, drilldown
 
 f = ui.header("Stability", "Failures, incidents and recovery")

@@ -5,8 +5,8 @@ Pick a team (a row, or its button) to filter every page to it."""
 import pandas as pd
 import streamlit as st
 
-from cadence import charts, ui
-from cadence.config import NO_TEAM
+from cadence.dashboard import charts, ui
+from cadence.core.config import NO_TEAM
 from metrics import dora_metrics
 from metrics.costs import cost_by
 from metrics.pipelines import pipeline_summary

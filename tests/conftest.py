@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cadence.auth.oidc import OIDC_ENV
-from cadence.config import Config, parse_config
+from cadence.core.config import Config, parse_config
 from tests.support.clock import NOW_ENV, now_text
 from tests.support.demo import copy_demo, shared_demo
 from tests.support.prometheus import prometheus  # noqa: F401  (session fixture: a real Prometheus)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from cadence.errors import DatabaseLockedError, WarehouseError
+from cadence.core.errors import DatabaseLockedError, WarehouseError
 
 log = logging.getLogger(__name__)
 

@@ -38,9 +38,9 @@ from pathlib import Path
 
 import duckdb
 
-from cadence.config import Config, load_config
-from cadence.errors import IngestError
-from cadence.timerange import accepted_range, describe_accepted_range
+from cadence.core.config import Config, load_config
+from cadence.core.errors import IngestError
+from cadence.core.timerange import accepted_range, describe_accepted_range
 from warehouse.db import write_connection
 from warehouse.upsert import TABLE_KEYS
 
@@ -675,7 +675,7 @@ TS_HINT = "is not an ISO-8601 timestamp (e.g. 2026-03-01T14:30:00Z or 2026-03-01
 
 
 def _time_params() -> dict:
-    """The accepted range (cadence.timerange) as the bound parameters of ``_time_range_check``."""
+    """The accepted range (cadence.core.timerange) as the bound parameters of ``_time_range_check``."""
     earliest, latest = accepted_range()
     return {"ts_min": earliest, "ts_max": latest, "day_min": earliest.date(), "day_max": latest.date()}
 
@@ -1058,7 +1058,7 @@ def _cost_allocation(mem, mapping: dict[str, int], config: Config) -> None:
     """Add _alloc_tag and _team to ``typed``: explicit team → team tag → account → service rules."""
     import pandas as pd
 
-    from cadence.allocation import allocation_rules
+    from cadence.core.allocation import allocation_rules
 
     team_tag = str(config.source("aws").get("team_tag") or "team")
     rules = allocation_rules(config)

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from cadence.clock import utcnow
-from cadence.scrub import scrub
+from cadence.core.clock import utcnow
+from cadence.core.scrub import scrub
 
 if TYPE_CHECKING:   # pandas is imported where used: `cadence ingest` starts faster without it
     import pandas as pd

@@ -8,7 +8,7 @@ and two roles (``cost``, ``admin``) from ``[auth]`` in cadence.toml.
   secrets file privately for the life of the server.
 - ``audit``: one log line per sign-in, refusal and sign-out (an e-mail and a time, never a token).
 - ``gate``: the dashboard's part (imports Streamlit): the sign-in screen, the refusal, the roles of
-  this run for pages to ask (``cadence.ui.can_see_costs``).
+  this run for pages to ask (``cadence.dashboard.ui.can_see_costs``).
 
 Nothing here is imported by collectors, the warehouse or metrics.
 """

@@ -8,7 +8,7 @@ reads the warehouse or the config's teams is drawn.
   older than ``session_hours`` is sent back to sign in. The run then stops, so no number, team or
   repository name is ever sent to that browser.
 - Allowed: the user's ``Access`` is kept for this session's run; pages ask ``current_access()``
-  (through ``cadence.ui.can_see_costs`` / ``can_see_admin_details``), which fails closed.
+  (through ``cadence.dashboard.ui.can_see_costs`` / ``can_see_admin_details``), which fails closed.
 
 Streamlit reads the identity cookie when the browser connects (every page load), and this module
 re-reads the allow-list from the config at every run, so removing someone from ``[auth]`` locks
@@ -27,8 +27,8 @@ import streamlit as st
 from cadence.auth import audit
 from cadence.auth.oidc import sign_in_configured
 from cadence.auth.roles import NO_ACCESS, OPEN, OPEN_ACCESS, Access, decide, refusal_message, session_expired
-from cadence.auth.settings import AuthSettings
-from cadence.errors import CadenceError
+from cadence.core.settings.auth import AuthSettings
+from cadence.core.errors import CadenceError
 
 KEY_ACCESS = "_cadence_access"
 PRODUCT = "Cadence"

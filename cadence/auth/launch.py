@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from cadence.auth.oidc import OIDC_ENV, SECRET_ENV, OidcSettings, check_provider, is_loopback_host, read_oidc_env
-from cadence.auth.settings import AuthConfigError, AuthSettings
+from cadence.core.settings.auth import AuthConfigError, AuthSettings
 
 SECRETS_NAME = "secrets.toml"
 _CLEANUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from cadence.auth.settings import AuthConfigError
+from cadence.core.settings.auth import AuthConfigError
 
 ISSUER, CLIENT_ID, CLIENT_SECRET, COOKIE_SECRET, PUBLIC_URL = (
     "CADENCE_OIDC_ISSUER", "CADENCE_OIDC_CLIENT_ID", "CADENCE_OIDC_CLIENT_SECRET", "CADENCE_COOKIE_SECRET",

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cadence.auth.settings import ROLES, AuthSettings, is_email
+from cadence.core.settings.auth import ROLES, AuthSettings, is_email
 
 # Why a user is (not) let in; the refusal sentence and the audit line both name it.
 OPEN = "open"                    # sign-in not configured: a local dashboard, every role

@@ -13,7 +13,7 @@ import click
 
 from cadence.auth.launch import prepare_dashboard
 from cadence.cli import AppContext, pass_app
-from cadence.config import DEMO_DB
+from cadence.core.config import DEMO_DB
 
 log = logging.getLogger(__name__)
 APP = Path(__file__).resolve().parents[2] / "app.py"

@@ -8,8 +8,8 @@ import click
 from click.core import ParameterSource
 
 from cadence.cli import AppContext
-from cadence.clock import utcnow
-from cadence.config import DEMO_DB
+from cadence.core.clock import utcnow
+from cadence.core.config import DEMO_DB
 
 
 def demo_path(ctx: click.Context, db_opt: str | None) -> Path:

@@ -17,9 +17,9 @@ from pathlib import Path
 import click
 
 from cadence.cli import DAY, AppContext, pass_app
-from cadence.config import KNOWN_SOURCES
-from cadence.errors import CadenceError, ExportError
-from cadence.scrub import scrub
+from cadence.core.config import KNOWN_SOURCES
+from cadence.core.errors import CadenceError, ExportError
+from cadence.core.scrub import scrub
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from cadence.cli import AppContext, pass_app
-from cadence.errors import IngestError
+from cadence.core.errors import IngestError
 from warehouse.ingest import KINDS, detect_format, ingest_file
 
 

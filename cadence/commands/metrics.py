@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from cadence.cli import DAY, AppContext, pass_app
-from cadence.config import BENCHMARKS, Config
+from cadence.core.config import BENCHMARKS, Config
 
 if TYPE_CHECKING:   # pandas is imported where used: every CLI command starts faster without it
     import pandas as pd

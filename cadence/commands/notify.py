@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from cadence.cli import DAY, AppContext, pass_app
-from cadence.errors import NotifyError
+from cadence.core.errors import NotifyError
 
 
 @click.group(name="notify")
@@ -45,7 +45,7 @@ def digest(app: AppContext, week, last_week, channel, by, dry_run, today) -> Non
     on the previous week and the 4-week average, notable changes and incidents, cloud cost and cost
     per deployment, top cost movers, anomalies and data freshness warnings, each with a link into
     the dashboard. E-mails carry the week's export CSVs."""
-    from cadence.clock import utcnow
+    from cadence.core.clock import utcnow
     from cadence.notify.service import run_digest
     from metrics.export import last_complete_week, parse_iso_week
 

@@ -29,7 +29,7 @@ def command(app: AppContext, start, end, by, fmt) -> None:
     """Print one row per scope with the keys scope, runs, success_rate, flaky_rate,
     duration_p50_minutes, duration_p90_minutes, queue_p50_minutes, red_hours_default_branch,
     feedback_p50_minutes, ci_minutes, ci_cost (USD). Rates are fractions 0..1."""
-    from cadence.clock import utcnow
+    from cadence.core.clock import utcnow
     from metrics.pipelines import SUMMARY_KEYS, pipeline_summary
     from warehouse import read_connection
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from cadence.cli import AppContext, pass_app
-from cadence.errors import CadenceError
+from cadence.core.errors import CadenceError
 
 
 @click.group(name="report")
@@ -51,7 +51,7 @@ def capacity(app: AppContext, quarter, out, traffic_growth, contributors) -> Non
     throughput and contributors, investment balance, DORA keys with bands, cost, idle and saving,
     next quarter's forecast and the changes behind the unplanned share. One HTML file that opens
     offline and prints on A4."""
-    from cadence.clock import utcnow
+    from cadence.core.clock import utcnow
     from cadence.report.capacity import capacity_report_html
     from metrics.capacity import quarter_label, quarter_of
     from metrics.capacity_review import check_scenario, parse_quarter

@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from cadence.cli import AppContext, pass_app
-from cadence.errors import CadenceError
+from cadence.core.errors import CadenceError
 
 
 @click.command(name="aws-costs")

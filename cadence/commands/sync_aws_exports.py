@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 
 from cadence.cli import AppContext, pass_app
-from cadence.errors import ConfigError
+from cadence.core.errors import ConfigError
 
 
 @click.command(name="aws-exports")

@@ -7,7 +7,7 @@ import sys
 import click
 
 from cadence.cli import AppContext, pass_app
-from cadence.errors import SourceError
+from cadence.core.errors import SourceError
 from cadence.progress import open_progress
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cadence.cli import AppContext, pass_app
-from cadence.errors import SourceError
+from cadence.core.errors import SourceError
 
 
 @click.command(name="prometheus")

@@ -30,10 +30,10 @@ from datetime import date, datetime, timedelta
 
 import pandas as pd
 
-from cadence.config import Config
+from cadence.core.config import Config
 from cadence.notify.digest import format_hours, format_value
 from cadence.notify.links import dashboard_url
-from cadence.notify.settings import AlertRule, NotifySettings
+from cadence.core.settings.notify import AlertRule, NotifySettings
 
 log = logging.getLogger(__name__)
 
@@ -292,7 +292,7 @@ def evaluate(con, config: Config, settings: NotifySettings, now: datetime,
     alert goes to the union of their channels. A rule that cannot be evaluated (a locked or broken
     warehouse part) is noted and its name added to ``failed``: its alerts are then neither started
     nor resolved by this check."""
-    from cadence.errors import CadenceError
+    from cadence.core.errors import CadenceError
 
     merged: dict[str, Alert] = {}
     notes: list[str] = []

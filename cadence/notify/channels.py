@@ -24,9 +24,9 @@ from email.utils import formatdate, make_msgid
 
 from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from cadence.errors import NotifyError
+from cadence.core.errors import NotifyError
 from cadence.notify.render import dumps
-from cadence.notify.settings import SIGNING_KEY_ENV, Channel, NotifySettings
+from cadence.core.settings.notify import SIGNING_KEY_ENV, Channel, NotifySettings
 
 log = logging.getLogger(__name__)
 

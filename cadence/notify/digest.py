@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 
 import pandas as pd
 
-from cadence.config import NO_TEAM, Config
+from cadence.core.config import NO_TEAM, Config
 from cadence.notify.links import dashboard_url
 
 # (label, dora column, unit, better, band column)
@@ -258,7 +258,7 @@ def build_digest(con, config: Config, week: str, *, by: str = "team", team: str 
                  now: datetime | None = None) -> Digest:
     """The digest of ISO week ``week`` (``YYYY-Www``) per team (``by="team"``, or only ``team``) or
     for the organisation (``by="org"``). Reads only; ``now`` (naive UTC) dates the freshness checks."""
-    from cadence.clock import utcnow
+    from cadence.core.clock import utcnow
     from metrics import dora_metrics_views, drilldown
     from metrics.costs import cost_anomalies, cost_summary, top_movers
     from metrics.export import parse_iso_week, week_label

@@ -1,6 +1,6 @@
 """Links into the dashboard: every message points at the view it summarises.
 
-The dashboard keeps its filters in the URL (``cadence.ui``: ``range``, ``dates``, ``team``,
+The dashboard keeps its filters in the URL (``cadence.dashboard.ui``: ``range``, ``dates``, ``team``,
 ``scope``), so a link names the page and the filters. The base is ``CADENCE_PUBLIC_URL`` (the
 address users type; sign-in uses the same variable for its redirect), else the local dashboard.
 """
@@ -11,12 +11,12 @@ import os
 from datetime import date
 from urllib.parse import urlencode
 
-from cadence.notify.settings import PUBLIC_URL_ENV
+from cadence.core.settings.notify import PUBLIC_URL_ENV
 
 LOCAL_DASHBOARD = "http://localhost:8501"
 # The page files of app.py; Streamlit serves pages/<name>.py at /<name>.
 PAGES = ("", "delivery", "stability", "reliability", "teams", "costs", "capacity", "data_health")
-CUSTOM_RANGE = "Custom dates"   # cadence.ui.PRESETS["custom"]
+CUSTOM_RANGE = "Custom dates"   # cadence.dashboard.ui.PRESETS["custom"]
 
 
 def base_url() -> str:

@@ -4,7 +4,7 @@ is published as ``webhook.schema.json`` (docs/notify.md).
 
 Direction is told by arrows *and* words ("▲ up 20% (better)"), never by colour alone. Every message
 links to the dashboard view it summarises. Text from the warehouse (service names, incident ids) is
-passed through ``cadence.scrub.redact_values`` so a secret pasted into data cannot leave this way.
+passed through ``cadence.core.scrub.redact_values`` so a secret pasted into data cannot leave this way.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from cadence.notify.digest import CostFigure, Digest, ScopeDigest, format_value
-from cadence.scrub import redact_values
+from cadence.core.scrub import redact_values
 
 SCHEMA_VERSION = 1
 SLACK_TEXT_LIMIT = 2900        # a section's text may hold 3000 characters

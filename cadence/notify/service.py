@@ -20,15 +20,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from cadence.config import Config
-from cadence.errors import NotifyError
+from cadence.core.config import Config
+from cadence.core.errors import NotifyError
 from cadence.notify import render
 from cadence.notify.alerts import Alert, AlertEvent, evaluate
 from cadence.notify.channels import DeliveryError, Message, send
 from cadence.notify.digest import Digest, build_digest
-from cadence.notify.settings import Channel, NotifySettings
+from cadence.core.settings.notify import Channel, NotifySettings
 from cadence.notify.state import delivery_row, new_delivery_id, read_alert_channels, read_alerts
-from cadence.scrub import scrub
+from cadence.core.scrub import scrub
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def digest_routes(config: Config, by: str | None, channel: str | None) -> list[t
 def run_digest(db_path, config: Config, week: str, *, by: str | None = None, channel: str | None = None,
                dry_run: bool = False, now: datetime | None = None) -> list[Outcome]:
     """Build and send (or, with ``dry_run``, only render) the digest of ``week`` to every route."""
-    from cadence.clock import utcnow
+    from cadence.core.clock import utcnow
     from warehouse import read_connection
 
     now = now or utcnow()
@@ -206,7 +206,7 @@ def _ts(v) -> datetime | None:
 
 def run_check(db_path, config: Config, *, dry_run: bool = False, now: datetime | None = None) -> CheckReport:
     """Evaluate every alert rule now and tell each channel what changed (see the module's doc)."""
-    from cadence.clock import utcnow
+    from cadence.core.clock import utcnow
     from warehouse import read_connection, write_connection
     from warehouse.upsert import upsert_rows
 
@@ -298,7 +298,7 @@ def run_check(db_path, config: Config, *, dry_run: bool = False, now: datetime |
 
 def run_test(db_path, config: Config, channel: str, *, now: datetime | None = None) -> Outcome:
     """Send a short test message to ``channel`` (and log it), to check its set-up."""
-    from cadence.clock import utcnow
+    from cadence.core.clock import utcnow
 
     now = now or utcnow()
     ch = _settings(config).channel(channel)
@@ -310,7 +310,7 @@ def run_test(db_path, config: Config, channel: str, *, now: datetime | None = No
 def scheduled_digest(db_path, config: Config, *, now: datetime | None = None) -> list[Outcome]:
     """The weekly job: last complete ISO week's digest to every route (what cron's
     ``cadence notify digest --last-week`` does). A scheduler runs it on Mondays."""
-    from cadence.clock import utcnow
+    from cadence.core.clock import utcnow
     from metrics.export import last_complete_week
 
     now = now or utcnow()

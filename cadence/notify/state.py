@@ -10,7 +10,7 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 
-from cadence.scrub import scrub
+from cadence.core.scrub import scrub
 
 ALERT_COLUMNS = ["alert_key", "rule", "scope", "status", "title", "detail", "link", "first_seen_at",
                  "last_seen_at", "resolved_at"]

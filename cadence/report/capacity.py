@@ -23,7 +23,7 @@ import duckdb
 import jinja2
 import pandas as pd
 
-from cadence.config import Config
+from cadence.core.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ def capacity_report_html(con: duckdb.DuckDBPyConnection, config: Config, quarter
                          contributor_change: tuple[tuple[str, int], ...] = (),
                          include_costs: bool = True) -> bytes:
     """The capacity review document of ``quarter`` ("2026-Q4") as UTF-8 bytes. Arguments are plain
-    and hashable so the dashboard can cache the result (``cadence.ui.load``)."""
+    and hashable so the dashboard can cache the result (``cadence.dashboard.ui.load``)."""
     from metrics.capacity_review import parse_quarter
 
     data = review_data(con, config, parse_quarter(quarter), as_of, traffic_growth=traffic_growth,

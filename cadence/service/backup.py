@@ -23,7 +23,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cadence.errors import CadenceError, WarehouseError
+from cadence.core.errors import CadenceError, WarehouseError
 
 MANIFEST = "manifest.json"
 DB_NAME = "cadence.duckdb"

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import click
 
-from cadence.config import Config, parse_config
-from cadence.errors import CadenceError
-from cadence.scrub import scrub
+from cadence.core.config import Config, parse_config
+from cadence.core.errors import CadenceError
+from cadence.core.scrub import scrub
 from cadence.service import runs
-from cadence.service.schedule import SYNC_COMMANDS, Schedule
+from cadence.core.settings.schedule import SYNC_COMMANDS, Schedule
 from warehouse import read_connection
 from warehouse.db import _WRITE_LOCK, StoppingError
 
@@ -102,7 +102,7 @@ def run_sync(db_path: Path, config_path: str | None, command: str) -> int:
 
 
 def _effective(config: Config, con) -> Config:
-    """``cadence.config.effective_config`` on an open connection (the demo's teams when none are set)."""
+    """``cadence.core.config.effective_config`` on an open connection (the demo's teams when none are set)."""
     if config.teams:
         return config
     from warehouse.upsert import get_meta
@@ -117,7 +117,7 @@ def _effective(config: Config, con) -> Config:
 
 def run_export(db_path: Path, config_path: str | None) -> int:
     """``cadence export --last-week --out <export_dir>``; returns the metric rows written."""
-    from cadence.config import load_config
+    from cadence.core.config import load_config
     from metrics.export import build_export, export_file_names, last_complete_week, write_files_atomically
 
     config = load_config(config_path)
@@ -135,7 +135,7 @@ def run_notify(db_path: Path, config_path: str | None, what: str) -> int:
     """``cadence notify digest --last-week`` (``what`` "digest") or ``cadence notify check`` ("check"),
     in this process; returns the messages sent. A channel that failed is a failed run (its delivery
     is recorded by cadence.notify and retried at the next check)."""
-    from cadence.config import load_config
+    from cadence.core.config import load_config
     from cadence.notify.service import scheduled_check, scheduled_digest
 
     config = load_config(config_path)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from cadence.scrub import scrub
+from cadence.core.scrub import scrub
 from warehouse import write_connection
 
 if TYPE_CHECKING:

@@ -35,11 +35,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from cadence.config import Config
-from cadence.errors import CadenceError
+from cadence.core.config import Config
+from cadence.core.errors import CadenceError
 from cadence.service import runs
 from cadence.service.jobs import Job, Runner, planned_jobs, reading
-from cadence.service.schedule import Schedule, trigger
+from cadence.core.settings.schedule import Schedule, trigger
 from cadence.service.telemetry import Telemetry
 from warehouse import read_connection
 from warehouse import db as warehouse_db

@@ -31,8 +31,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from cadence.config import Config
-from cadence.errors import CadenceError, IngestError, SourceError
+from cadence.core.config import Config
+from cadence.core.errors import CadenceError, IngestError, SourceError
 from collectors.aws_exports.local import (
     Stage,
     allocate,

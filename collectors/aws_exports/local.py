@@ -13,7 +13,7 @@ The path, with no per-row Python and no DataFrame of the rows:
 2. **Check**: when any count is not zero, the first file holding such a line is scanned again with
    its line numbers to name it (``focus.csv: row 3: BilledCost 'twelve' is not a number (1 such
    rows)``), and nothing is written. Only a bad file pays for that second scan.
-3. **Allocate**: a join of the daily groups on the small rules table of ``cadence.allocation``
+3. **Allocate**: a join of the daily groups on the small rules table of ``cadence.core.allocation``
    (tag → account → service → ``unallocated``, the order of ``Allocator.team``).
 4. **Write**, in one ``write_connection`` transaction: the staging file is attached read-only,
    the replaced scope is deleted and the rows go in with ``INSERT … SELECT``. Each row's key is
@@ -39,10 +39,10 @@ from typing import Any
 
 import duckdb
 
-from cadence.allocation import UNALLOCATED, allocation_rule_rows
-from cadence.config import Config
-from cadence.errors import IngestError
-from cadence.timerange import accepted_range, describe_accepted_range
+from cadence.core.allocation import UNALLOCATED, allocation_rule_rows
+from cadence.core.config import Config
+from cadence.core.errors import IngestError
+from cadence.core.timerange import accepted_range, describe_accepted_range
 from collectors.aws_exports.settings import ExportSettings, export_settings
 from warehouse import write_connection
 

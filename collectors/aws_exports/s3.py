@@ -33,8 +33,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from cadence.config import Config
-from cadence.errors import CadenceError, IngestError, SourceAuthError, SourceError
+from cadence.core.config import Config
+from cadence.core.errors import CadenceError, IngestError, SourceAuthError, SourceError
 from collectors.aws_exports.local import DATA_SUFFIXES, ingest_files, is_parquet
 from collectors.aws_exports.settings import export_locations, export_settings
 from warehouse import write_connection

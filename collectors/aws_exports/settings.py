@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cadence.config import Config
-from cadence.errors import ConfigError
+from cadence.core.config import Config
+from cadence.core.errors import ConfigError
 
 DEFAULT_MEMORY_LIMIT = "1GB"
 # DuckDB's memory_limit syntax: a number and a unit (KB, MB, GB, TB, KiB, MiB, GiB, TiB).

@@ -40,8 +40,8 @@ from gql import GraphQLRequest
 from gql.transport.exceptions import TransportError, TransportQueryError
 from gitlab.exceptions import GitlabAuthenticationError, GitlabHttpError
 
-from cadence.config import secret
-from cadence.errors import CadenceError, SourceAuthError, SourceError, SourceRateLimitError
+from cadence.core.config import secret
+from cadence.core.errors import CadenceError, SourceAuthError, SourceError, SourceRateLimitError
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cadence.errors import SourceAuthError, SourceError
+from cadence.core.errors import SourceAuthError, SourceError
 from collectors.gitlab.client import GitLabClient, GitLabHTTPError, GraphQLRejected, encode_path
 from collectors.gitlab.queries import (
     NOTES_FIRST,

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from cadence.errors import ConfigError
+from cadence.core.errors import ConfigError
 
 DEFAULT_BASE_URL = "https://gitlab.com"
 SIGNALS = ("auto", "environments", "releases")

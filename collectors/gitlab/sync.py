@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cadence.config import Config
-from cadence.errors import CadenceError, ConfigError, SourceAuthError, SourceError, SourceRateLimitError
+from cadence.core.config import Config
+from cadence.core.errors import CadenceError, ConfigError, SourceAuthError, SourceError, SourceRateLimitError
 from collectors.gitlab.client import GitLabClient, GraphQLRejected, token_from_env
 from collectors.gitlab.fetch import (
     PARTS,

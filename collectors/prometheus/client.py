@@ -31,8 +31,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from cadence.config import secret
-from cadence.errors import SourceAuthError, SourceError, SourceRateLimitError
+from cadence.core.config import secret
+from cadence.core.errors import SourceAuthError, SourceError, SourceRateLimitError
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from cadence.config import Config
-from cadence.errors import ConfigError
+from cadence.core.config import Config
+from cadence.core.errors import ConfigError
 
 SOURCE = "prometheus"
 CONFIG_KEYS = ("base_url", "timeout_seconds")

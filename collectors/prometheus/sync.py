@@ -26,10 +26,10 @@ import os
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from cadence.clock import hour_floor, utcnow
-from cadence.config import Config
-from cadence.errors import ConfigError, SourceAuthError, SourceError, SourceRateLimitError
-from cadence.slos import SLO
+from cadence.core.clock import hour_floor, utcnow
+from cadence.core.config import Config
+from cadence.core.errors import ConfigError, SourceAuthError, SourceError, SourceRateLimitError
+from cadence.core.settings.slos import SLO
 from collectors.prometheus.client import PrometheusClient, PrometheusUnreachable
 from collectors.prometheus.increments import HOUR, hourly_increments
 from collectors.prometheus.settings import SOURCE, read_settings

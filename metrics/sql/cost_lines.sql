@@ -4,7 +4,7 @@
 -- configuration, registered per query: kind tag/account/service, value, team).
 -- Team: the team tag's value → an account rule → a service rule → 'unallocated' when the
 -- configuration has rules ($use_rules), else the team stored when the row was written.
--- Days outside the accepted range ($valid_first_day..$valid_last_day, cadence.timerange) are left
+-- Days outside the accepted range ($valid_first_day..$valid_last_day, cadence.core.timerange) are left
 -- out (only SQL written around Cadence stores one; Data health counts them).
 -- A provider's day held both from Cost Explorer and from a CUR/FOCUS export is counted once:
 -- the export (resource-level, final) wins over Cost Explorer.

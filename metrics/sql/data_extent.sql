@@ -3,7 +3,7 @@
 -- (finished_at, else started_at), changes (merged_at, else opened_at), incidents (created_at),
 -- costs (charge_date), utilization (date). The dashboard anchors its date presets on the latest.
 -- First and last come from times in the accepted range only ($valid_from, $valid_until:
--- cadence.timerange), so a row dated year 9999 never moves "data through"; row_count counts every
+-- cadence.core.timerange), so a row dated year 9999 never moves "data through"; row_count counts every
 -- row (Data health counts the out-of-range ones: out_of_range.sql).
 SELECT 'deployments' AS source_table,
        min(t)::DATE AS first_date, max(t)::DATE AS last_date, count(*) AS row_count

@@ -1,5 +1,5 @@
 -- Out-of-range times: per table and time column, the rows holding a time outside the accepted
---   range (cadence.timerange: 1970-01-01 to one day after now). Ingest and the webhook refuse such
+--   range (cadence.core.timerange: 1970-01-01 to one day after now). Ingest and the webhook refuse such
 --   times; a row written around them (SQL, or a sync storing a source's odd time) can hold one, and
 --   the metrics leave it out (valid_rows.sql; cost_lines.sql and the utilization and commitment
 --   queries for days).

@@ -1,5 +1,5 @@
 -- Valid rows: the deployments, changes and incidents whose every time lies in the accepted range
---   (cadence.timerange: 1970-01-01 to one day after now, inclusive). Ingest and the webhook refuse
+--   (cadence.core.timerange: 1970-01-01 to one day after now, inclusive). Ingest and the webhook refuse
 --   any other time, but a row written around them (SQL in the duckdb shell, or a source's own odd
 --   time stored by a sync) can hold one (year 10000, year 1, a BC date); such a row is left out of
 --   every figure, and Data health counts it (out_of_range.sql). A NULL time (not known yet) is valid.

@@ -23,7 +23,7 @@ from joserfc.jwk import OctKey
 
 from cadence.auth.launch import dashboard_launch, secrets_file
 from cadence.auth.oidc import check_provider, read_oidc_env
-from cadence.auth.settings import AuthConfigError, parse_auth
+from cadence.core.settings.auth import AuthConfigError, parse_auth
 from cadence.cli import cli
 from tests.support.net import JsonServer, free_port, stop, wait_for_health
 

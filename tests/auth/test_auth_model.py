@@ -10,9 +10,9 @@ import pytest
 from cadence.auth.oidc import OIDC_ENV, is_loopback_host, read_oidc_env, sign_in_configured
 from cadence.auth.roles import (ALLOWED, NO_ALLOW_LIST, NO_EMAIL, NOT_LISTED, OPEN_ACCESS, UNVERIFIED, decide,
                                 page_visible, refusal_message, session_expired)
-from cadence.auth.settings import AuthConfigError, parse_auth
-from cadence.config import load_config, parse_config
-from cadence.errors import ConfigError
+from cadence.core.settings.auth import AuthConfigError, parse_auth
+from cadence.core.config import load_config, parse_config
+from cadence.core.errors import ConfigError
 
 AUTH = {
     "allowed_domains": ["Example.com"],
@@ -274,7 +274,7 @@ def test_the_generated_secrets_document_is_what_streamlit_reads_back():
 def test_docs_name_every_auth_key_and_variable():
     from pathlib import Path
 
-    from cadence.auth.settings import AUTH_KEYS, ROLES
+    from cadence.core.settings.auth import AUTH_KEYS, ROLES
 
     root = Path(__file__).resolve().parents[2]
     configuration = (root / "docs" / "configuration.md").read_text(encoding="utf-8")

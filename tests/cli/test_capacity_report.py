@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 import pytest
 
 from cadence.cli import main
-from cadence.config import effective_config, load_config
+from cadence.core.config import effective_config, load_config
 from metrics.capacity_review import review_changes
 from warehouse import read_connection
 

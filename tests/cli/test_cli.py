@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from cadence.cli import AppContext, cli, main
-from cadence.config import DEFAULT_DB
+from cadence.core.config import DEFAULT_DB
 
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
@@ -134,7 +134,7 @@ def test_db_precedence_end_to_end(tmp_path, monkeypatch, capsys):
 
 def test_docs_configuration_names_every_key():
     """docs/configuration.md documents every key the config and the sources accept."""
-    from cadence import config as cfg
+    from cadence.core import config as cfg
     from collectors import github, pagerduty
 
     text = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text(encoding="utf-8")

@@ -1,6 +1,6 @@
 """Issue 13, item 7: a date option outside the dates Cadence can compute with is one clear line
 and exit status 2 (a usage error), never an OverflowError traceback. Every date option of the CLI
-goes through one check (``cadence.cli.DAY``, ``cadence.timerange``), in a real subprocess as a
+goes through one check (``cadence.cli.DAY``, ``cadence.core.timerange``), in a real subprocess as a
 user runs it."""
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from cadence.cli import main
-from cadence.config import parse_config
-from cadence.errors import ConfigError
+from cadence.core.config import parse_config
+from cadence.core.errors import ConfigError
 
 
 def _one_line_error(tmp_path: Path, raw: bytes, capsys) -> str:

@@ -83,7 +83,7 @@ def test_metrics_csv_neutralises_formula_cells(capsys, hostile, by):
 
 def test_metrics_csv_is_the_export_writer(capsys, hostile):
     """One writer: the command's bytes are to_csv_bytes of the same frame."""
-    from cadence.config import load_config
+    from cadence.core.config import load_config
     from warehouse import read_connection
 
     db_path, cfg = hostile
@@ -99,7 +99,7 @@ def test_metrics_csv_is_the_export_writer(capsys, hostile):
     ("incidents", "incident_id", "'+i1"),
 ])
 def test_drilldown_csv_neutralises_formula_cells(capsys, hostile, kind, column, neutralised):
-    from cadence.config import load_config
+    from cadence.core.config import load_config
     from warehouse import read_connection
 
     db_path, cfg = hostile
@@ -129,7 +129,7 @@ def test_negative_numbers_stay_numbers_and_text_that_looks_like_one_does_not():
 
 def test_dashboard_download_button_uses_the_writer(hostile):
     """The "Download CSV" under every dashboard table: the same bytes as the export writer."""
-    from cadence import ui
+    from cadence.dashboard import ui
 
     frame = pd.DataFrame({"scope": [EVIL_REPO, "@svc"], "deployments": [1, -1]})
     data = ui.csv_bytes(frame)

@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 
 from cadence.cli import main
-from cadence.config import parse_config
-from cadence.errors import ConfigError
+from cadence.core.config import parse_config
+from cadence.core.errors import ConfigError
 from metrics.pipelines import SUMMARY_KEYS
 
 DEMO_TODAY = date(2026, 11, 20)   # the demo ends on Sunday 2026-11-15

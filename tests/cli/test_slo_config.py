@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from cadence.cli import main
-from cadence.clock import utcnow
-from cadence.config import parse_config
-from cadence.errors import ConfigError
+from cadence.core.clock import utcnow
+from cadence.core.config import parse_config
+from cadence.core.errors import ConfigError
 
 GOOD = {"name": "checkout-availability", "service": "checkout", "objective": 99.9, "window_days": 28,
         "good": 'http_requests_total{code!~"5.."}', "total": "http_requests_total"}
@@ -74,7 +74,7 @@ def test_cadence_now_pins_the_clock(monkeypatch):
 
 
 def test_docs_configuration_names_every_slo_and_prometheus_key():
-    from cadence.slos import SLO_KEYS
+    from cadence.core.settings.slos import SLO_KEYS
     from collectors.prometheus.settings import CONFIG_KEYS
 
     text = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text(encoding="utf-8")

@@ -11,8 +11,8 @@ import pytest
 from botocore.stub import Stubber
 
 from cadence.cli import main
-from cadence.config import parse_config
-from cadence.errors import ConfigError, SourceAuthError, SourceRateLimitError
+from cadence.core.config import parse_config
+from cadence.core.errors import ConfigError, SourceAuthError, SourceRateLimitError
 from collectors import aws_costs
 from tests.support.aws_support import (
     ScriptedAws,

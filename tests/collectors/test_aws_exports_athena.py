@@ -24,8 +24,8 @@ import requests
 import sqlglot
 from pyathena.formatter import DefaultParameterFormatter
 
-from cadence.config import parse_config
-from cadence.errors import ConfigError, SourceError
+from cadence.core.config import parse_config
+from cadence.core.errors import ConfigError, SourceError
 from collectors.aws_exports import athena, local
 from collectors.aws_exports.settings import export_settings
 from tests.support.aws_support import LocalServer, ScriptedAws, point_boto3_at, reset_moto

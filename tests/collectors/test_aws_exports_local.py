@@ -14,9 +14,9 @@ from datetime import date
 import duckdb
 import pytest
 
-from cadence.allocation import Allocator
-from cadence.config import parse_config
-from cadence.errors import ConfigError, IngestError
+from cadence.core.allocation import Allocator
+from cadence.core.config import parse_config
+from cadence.core.errors import ConfigError, IngestError
 from collectors.aws_exports import local
 from collectors.aws_exports.settings import export_settings
 from collectors.cost_exports import ingest_cost_export

@@ -13,8 +13,8 @@ import duckdb
 import pytest
 
 from cadence.cli import main
-from cadence.config import parse_config
-from cadence.errors import IngestError
+from cadence.core.config import parse_config
+from cadence.core.errors import IngestError
 from collectors.aws_exports import s3 as s3_sync
 from tests.support.aws_support import HoldingProxy, point_boto3_at, reset_moto
 from warehouse import connect

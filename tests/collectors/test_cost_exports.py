@@ -10,8 +10,8 @@ import boto3
 import duckdb
 import pytest
 
-from cadence.config import parse_config
-from cadence.errors import IngestError
+from cadence.core.config import parse_config
+from cadence.core.errors import IngestError
 from collectors.cost_exports import detect_format, ingest_cost_export, is_cost_export
 from tests.support.aws_support import point_boto3_at, reset_moto
 from tests.conftest import SHARED_DATA

@@ -14,9 +14,9 @@ import duckdb
 import pytest
 
 from cadence.cli import main
-from cadence.config import DEMO_DB, Config, effective_config, is_demo_database, parse_config
+from cadence.core.config import DEMO_DB, Config, effective_config, is_demo_database, parse_config
 from cadence.demo import anchor_end, build_demo
-from cadence.errors import WarehouseError
+from cadence.core.errors import WarehouseError
 from warehouse import read_connection
 
 # One worker builds the module's demo once. (pytest-xdist 3.8 under pytest 9 ignores this mark,
@@ -289,8 +289,8 @@ def test_cli_builds_and_refuses(tmp_path, capsys):
 
 
 def test_cost_teams_follow_the_allocation_rules(demo, cfg):
-    """costs.team is what cadence.allocation would give each line under the demo's own config."""
-    from cadence.allocation import Allocator
+    """costs.team is what cadence.core.allocation would give each line under the demo's own config."""
+    from cadence.core.allocation import Allocator
 
     allocator = Allocator(cfg)
     combos = query(demo[0], "SELECT DISTINCT allocation_tag, sub_account_id, billing_account_id, "

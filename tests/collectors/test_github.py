@@ -10,8 +10,8 @@ import pytest
 
 import collectors.github as gh
 from cadence.cli import main
-from cadence.config import parse_config
-from cadence.errors import ConfigError, SourceAuthError, SourceError, SourceRateLimitError
+from cadence.core.config import parse_config
+from cadence.core.errors import ConfigError, SourceAuthError, SourceError, SourceRateLimitError
 from collectors.github import GitHubSettings, sync
 from tests.support.db import rows
 from tests.support.fake_fixtures import NOW, TOKEN, fake_forge_fixtures

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from cadence.config import parse_config
+from cadence.core.config import parse_config
 from tests.support.db import rows
 from tests.support.fake_fixtures import NOW, TOKEN, fake_forge_fixtures
 from tests.support.fake_fixtures import sync_github as run

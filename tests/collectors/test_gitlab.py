@@ -9,8 +9,8 @@ from datetime import datetime
 
 import pytest
 
-from cadence.config import parse_config
-from cadence.errors import ConfigError, SourceAuthError, SourceRateLimitError
+from cadence.core.config import parse_config
+from cadence.core.errors import ConfigError, SourceAuthError, SourceRateLimitError
 from collectors.gitlab import parse_settings, sync
 from tests.support.db import rows
 from tests.support.fake_fixtures import TOKEN, fake_forge_fixtures

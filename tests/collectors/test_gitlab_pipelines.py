@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from cadence.config import parse_config
+from cadence.core.config import parse_config
 from collectors.gitlab.pipelines import pipeline_rows, run_id
 from tests.support.db import rows
 from tests.support.fake_fixtures import fake_forge_fixtures

@@ -14,8 +14,8 @@ import duckdb
 import pytest
 
 from cadence.cli import main
-from cadence.config import parse_config
-from cadence.errors import ExportError, IngestError
+from cadence.core.config import parse_config
+from cadence.core.errors import ExportError, IngestError
 from metrics.export import write_files_atomically
 from warehouse.ingest import ingest_file
 

@@ -278,8 +278,8 @@ def test_csv_nul_is_refused_on_the_one_pass_path_too(tmp_path, monkeypatch, name
     # A large file into an empty table takes the one pass (here: any size). An uncompressed file
     # with a NUL byte skips it; a compressed one runs the per-value check there and steps aside.
     # Either way the staged path reports the NUL with its line and column, and nothing is written.
-    from cadence.config import parse_config
-    from cadence.errors import IngestError
+    from cadence.core.config import parse_config
+    from cadence.core.errors import IngestError
     from warehouse import ingest as ingest_module
 
     offered = []

@@ -225,7 +225,7 @@ SECRETS = {"GITHUB_TOKEN": GH_CANARY, "PAGERDUTY_TOKEN": PD_CANARY,
 
 @pytest.mark.parametrize("name", sorted(SECRETS))
 def test_every_secret_variable_is_scrubbed_in_any_rendering(monkeypatch, name):
-    from cadence.scrub import scrub
+    from cadence.core.scrub import scrub
 
     monkeypatch.setenv(name, SECRETS[name])
     value = SECRETS[name]
@@ -237,7 +237,7 @@ def test_every_secret_variable_is_scrubbed_in_any_rendering(monkeypatch, name):
 
 def test_patterns_without_a_configured_value():
     """Header, bearer, basic, query-parameter and URL-credential shapes, with no variable set."""
-    from cadence.scrub import scrub
+    from cadence.core.scrub import scrub
 
     cases = {
         "Authorization: Bearer abc.DEF-123_456": "abc.DEF-123_456",
@@ -267,7 +267,7 @@ def test_patterns_without_a_configured_value():
 
 
 def test_ordinary_messages_are_left_alone():
-    from cadence.scrub import scrub
+    from cadence.core.scrub import scrub
 
     for text in (
         'Repository "acme/api" not found, or the token lacks repo scope; check GITHUB_TOKEN.',
@@ -283,9 +283,9 @@ def test_ordinary_messages_are_left_alone():
 
 
 def test_a_future_source_registers_its_secret(monkeypatch):
-    """A new source names its variable once; reading it through cadence.config.secret is enough."""
-    from cadence.config import secret
-    from cadence.scrub import register_secret_env, scrub, secret_env_names
+    """A new source names its variable once; reading it through cadence.core.config.secret is enough."""
+    from cadence.core.config import secret
+    from cadence.core.scrub import register_secret_env, scrub, secret_env_names
 
     monkeypatch.setenv("CADENCE_SLACK_WEBHOOK_URL", "https://chat.example/hook/abcDEF0123456789")
     monkeypatch.setenv("CADENCE_SMTP_PASSWORD", "Smtp0Passw0rd0Canary")
@@ -302,7 +302,7 @@ def test_scrub_handles_large_and_adversarial_messages(monkeypatch):
     """Megabyte bodies through the scrubber, every variable set, including runs built to make a
     careless pattern backtrack ("a.a.a…" once took 2 minutes for 200 KB); each is about 0.1 s here
     (measured, not asserted: the timeout catches a quadratic pattern)."""
-    from cadence.scrub import scrub
+    from cadence.core.scrub import scrub
 
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
@@ -320,7 +320,7 @@ def test_log_records_keep_their_arguments_for_formatters_that_read_them():
 
     from uvicorn.logging import AccessFormatter
 
-    from cadence.scrub import install_log_scrubber
+    from cadence.core.scrub import install_log_scrubber
 
     install_log_scrubber()
     out = io.StringIO()

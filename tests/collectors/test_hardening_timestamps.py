@@ -1,4 +1,4 @@
-"""Issue 13, item 1 (a): a time outside the accepted range (cadence.timerange: 1970-01-01 to one day
+"""Issue 13, item 1 (a): a time outside the accepted range (cadence.core.timerange: 1970-01-01 to one day
 after now) is refused at ingest, line by line, and by the webhook with a 422; nothing is written.
 
 Before the fix each of these was stored (a year-10000 deployment, an incident in 275760, a BC
@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from cadence.cli import main
-from cadence.errors import IngestError
+from cadence.core.errors import IngestError
 from collectors.webhook import create_app
 from tests.collectors.test_webhook import AUTH, TOKEN, serve_app
 from warehouse import read_connection

@@ -12,8 +12,8 @@ import duckdb
 import pytest
 
 from cadence.cli import main
-from cadence.config import parse_config
-from cadence.errors import IngestError, WarehouseError
+from cadence.core.config import parse_config
+from cadence.core.errors import IngestError, WarehouseError
 from tests.support.lock_support import lock_contention_seen, lock_held
 from warehouse import write_connection
 from warehouse.ingest import SPECS, TABLES, ingest_file, ingest_records

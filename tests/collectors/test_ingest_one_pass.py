@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 import warehouse.ingest as ingest
-from cadence.config import parse_config
+from cadence.core.config import parse_config
 from warehouse import read_connection
 from warehouse.ingest import ingest_file
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from cadence.cli import main
-from cadence.errors import IngestError
+from cadence.core.errors import IngestError
 from collectors.webhook import create_app
 from tests.collectors.test_webhook import AUTH, TOKEN, serve_app
 from warehouse.ingest import ingest_file, ingest_records

@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from cadence.cli import main
-from cadence.config import parse_config
-from cadence.errors import IngestError
+from cadence.core.config import parse_config
+from cadence.core.errors import IngestError
 from collectors.webhook import create_app
 from tests.collectors.test_webhook import AUTH, serve_app, TOKEN
 from warehouse.ingest import ingest_file, ingest_records

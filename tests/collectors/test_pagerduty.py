@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from cadence.cli import main
-from cadence.config import parse_config
-from cadence.errors import ConfigError, SourceAuthError, SourceRateLimitError
+from cadence.core.config import parse_config
+from cadence.core.errors import ConfigError, SourceAuthError, SourceRateLimitError
 from collectors import pagerduty
 from tests.support.fake_pagerduty import running
 from warehouse import read_connection

@@ -8,7 +8,7 @@ from datetime import date, datetime
 import pytest
 import requests
 
-from cadence.config import parse_config
+from cadence.core.config import parse_config
 from collectors import pagerduty
 from collectors.webhook import create_app
 from metrics import dora_metrics, drilldown

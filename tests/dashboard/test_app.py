@@ -13,8 +13,8 @@ from datetime import date, datetime
 
 import pytest
 
-from cadence import ui
-from cadence.config import effective_config, load_config
+from cadence.dashboard import ui
+from cadence.core.config import effective_config, load_config
 from tests.support.apptest_support import PAGES, REPO_ROOT, dashboard_env, open_app, texts
 from warehouse import connect, read_connection, upsert_rows, write_connection
 
@@ -226,7 +226,7 @@ BACKGROUND = {"light": "#ffffff", "dark": "#0e1117"}
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_both_themes_render(demo, theme):
-    from cadence.charts import ANOMALY, FORECAST
+    from cadence.dashboard.charts import ANOMALY, FORECAST
     from tests.support.apptest_support import new_app_test
 
     at = new_app_test()

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
-from cadence import ui
-from cadence.config import effective_config, load_config
+from cadence.dashboard import ui
+from cadence.core.config import effective_config, load_config
 from tests.support.apptest_support import DEMO_TODAY
 from tests.support.browser import chromium
 from tests.support.clock import now_text

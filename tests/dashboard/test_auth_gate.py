@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from cadence.config import effective_config, load_config
+from cadence.core.config import effective_config, load_config
 from tests.support.apptest_support import dashboard_env, new_app_test, texts
 from tests.support.signin import ENV, SECRETS, user
 
@@ -145,7 +145,7 @@ def _probe():
     """A script that passes the gate, then prints what the page helpers answer."""
     import streamlit as st
 
-    from cadence import ui
+    from cadence.dashboard import ui
     from cadence.auth import gate
 
     gate.gate(ui.auth_settings)
@@ -155,7 +155,7 @@ def _probe():
 def _probe_without_gate():
     import streamlit as st
 
-    from cadence import ui
+    from cadence.dashboard import ui
 
     st.write(f"costs={ui.can_see_costs()} admin={ui.can_see_admin_details()}")
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from cadence import ui
-from cadence.config import effective_config, load_config
+from cadence.dashboard import ui
+from cadence.core.config import effective_config, load_config
 from tests.support.apptest_support import DEMO_TODAY, REPO_ROOT
 from tests.support.clock import now_text
 from tests.support.demo import shared_demo

@@ -7,8 +7,8 @@ from datetime import date, datetime
 
 import pytest
 
-from cadence import ui
-from cadence.config import effective_config, load_config
+from cadence.dashboard import ui
+from cadence.core.config import effective_config, load_config
 from metrics.capacity_review import next_quarter_forecast
 from tests.support.apptest_support import dashboard_env, open_app, texts
 from warehouse import read_connection

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from cadence import ui
-from cadence.config import effective_config, load_config
+from cadence.dashboard import ui
+from cadence.core.config import effective_config, load_config
 from metrics.pipelines import pipeline_red_spells, pipeline_summary
 from tests.support.apptest_support import dashboard_env, open_app, texts
 from warehouse import read_connection

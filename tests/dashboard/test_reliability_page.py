@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from cadence.config import parse_config
+from cadence.core.config import parse_config
 from cadence.demo import demo_config, demo_tables
 from cadence.demo_slo import demo_slos
 from metrics.slo import slo_status

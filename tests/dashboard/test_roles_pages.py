@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from google.protobuf import text_format
 
-from cadence import ui
+from cadence.dashboard import ui
 from cadence.auth.gate import TAGLINE
 from tests.support.apptest_support import REPO_ROOT, dashboard_env, new_app_test
 from tests.support.signin import ENV, SECRETS, user

@@ -84,7 +84,7 @@ def _small_warehouse(path):
 
 
 def test_capacity_table_by_quarter_with_forecast(tmp_path):
-    from cadence.config import parse_config
+    from cadence.core.config import parse_config
     from metrics.capacity import capacity_table
     from warehouse import read_connection
 

@@ -9,10 +9,10 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 import pytest
 
-from cadence.capacity_settings import (DEFAULT_EXCLUDE_AUTHORS, InvestmentSettings, author_pattern, is_bot,
+from cadence.core.settings.capacity import (DEFAULT_EXCLUDE_AUTHORS, InvestmentSettings, author_pattern, is_bot,
                                        parse_review)
-from cadence.config import parse_config
-from cadence.errors import ConfigError
+from cadence.core.config import parse_config
+from cadence.core.errors import ConfigError
 from metrics import dora_metrics
 from metrics.capacity_review import (ReviewError, bot_changes, capacity_with_scenario, classify, contributors,
                                      investment_balance, next_quarter_forecast, parse_quarter, review_changes,
@@ -298,7 +298,7 @@ def test_contributors_per_quarter(quarter_db):
 # -- the demo ---------------------------------------------------------------------------------------
 
 def test_the_demo_makes_the_investment_balance_meaningful(demo_warehouse):
-    from cadence.config import effective_config
+    from cadence.core.config import effective_config
 
     db = demo_warehouse
     cfg = effective_config(parse_config({}), db)

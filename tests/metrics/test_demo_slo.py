@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from cadence.config import parse_config
+from cadence.core.config import parse_config
 from cadence.demo import demo_config, demo_tables
 from cadence.demo_slo import demo_slos, sli_rows
 from metrics.slo import SLO_STATUS_COLUMNS, slo_status

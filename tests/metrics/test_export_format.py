@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cadence.errors import ExportError
+from cadence.core.errors import ExportError
 from metrics import export as ex
 
 

@@ -26,7 +26,7 @@ import pandas as pd
 import pytest
 
 from cadence.cli import main
-from cadence.config import NO_TEAM, Config, parse_config
+from cadence.core.config import NO_TEAM, Config, parse_config
 from metrics import dora_metrics, drilldown
 from metrics.costs import cost_summary
 from metrics.health import data_health
@@ -224,8 +224,8 @@ def test_teams_page_shows_no_team_and_can_filter_to_it(warehouse_db, tmp_path, m
 
 
 def test_the_name_is_reserved(tmp_path):
-    from cadence.config import load_config
-    from cadence.errors import ConfigError
+    from cadence.core.config import load_config
+    from cadence.core.errors import ConfigError
 
     cfg = tmp_path / "cadence.toml"
     cfg.write_text('[teams."(no team)"]\nrepos = ["shop/web"]\n')

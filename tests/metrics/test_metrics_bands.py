@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from cadence.errors import ConfigError
+from cadence.core.errors import ConfigError
 from metrics.bands import BENCHMARKS, band_for, thresholds
 
 

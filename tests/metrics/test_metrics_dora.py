@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from cadence.config import parse_config
+from cadence.core.config import parse_config
 from metrics import dora_metrics, drilldown
 from metrics.dora import DORA_COLUMNS, DRILLDOWN_COLUMNS, MetricsError
 from tests.support.metrics_rows import chg, dep, inc, load

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 import pytest
 
-from cadence.config import parse_config
+from cadence.core.config import parse_config
 from metrics.pipelines import (
     SUMMARY_KEYS,
     PipelineQueryError,

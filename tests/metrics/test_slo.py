@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from cadence.config import parse_config
+from cadence.core.config import parse_config
 from metrics.slo import (
     SLO_STATUS_COLUMNS,
     SLOError,

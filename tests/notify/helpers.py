@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jsonschema
 
-from cadence.config import parse_config
+from cadence.core.config import parse_config
 
 ROOT = Path(__file__).resolve().parents[2]
 WEBHOOK_SCHEMA = json.loads((ROOT / "cadence" / "notify" / "webhook.schema.json").read_text(encoding="utf-8"))

@@ -348,7 +348,7 @@ def test_the_scheduler_entry_points(db_path, hook):
 
 
 def test_a_rule_that_cannot_be_evaluated_leaves_its_alerts_as_they_were(db_path, hook, monkeypatch):
-    from cadence.errors import WarehouseError
+    from cadence.core.errors import WarehouseError
     from cadence.notify import alerts
 
     _, events = hook

@@ -6,8 +6,8 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from cadence.config import parse_config
-from cadence.notify.settings import CHANNEL_KEYS, RULES, SMTP_ENV
+from cadence.core.config import parse_config
+from cadence.core.settings.notify import CHANNEL_KEYS, RULES, SMTP_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 

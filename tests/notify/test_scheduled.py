@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from cadence.config import load_config
-from cadence.errors import ConfigError
+from cadence.core.config import load_config
+from cadence.core.errors import ConfigError
 from cadence.service.jobs import Job, Runner, planned_jobs
 from tests.notify.conftest import SIGNING_KEY
 from warehouse import read_connection

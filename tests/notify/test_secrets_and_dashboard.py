@@ -12,9 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from cadence import ui
+from cadence.dashboard import ui
 from cadence.auth.oidc import read_oidc_env, sign_in_configured
-from cadence.auth.settings import AuthConfigError
+from cadence.core.settings.auth import AuthConfigError
 from cadence.cli import main
 from cadence.notify.links import dashboard_url
 from tests.support.apptest_support import dashboard_env, open_app, texts

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from cadence.config import load_config, parse_config
-from cadence.errors import ConfigError
-from cadence.scrub import scrub
+from cadence.core.config import load_config, parse_config
+from cadence.core.errors import ConfigError
+from cadence.core.scrub import scrub
 
 GOOD = """
 [teams.payments]

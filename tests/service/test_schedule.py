@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cadence.config import load_config, parse_config
-from cadence.errors import ConfigError
+from cadence.core.config import load_config, parse_config
+from cadence.core.errors import ConfigError
 from cadence.service.jobs import planned_jobs
-from cadence.service.schedule import parse_schedule, trigger
+from cadence.core.settings.schedule import parse_schedule, trigger
 from cadence.service.worker import interval, is_missed, overdue
 
 WED = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)   # a Wednesday

@@ -1,4 +1,4 @@
-"""Pinning "now" in tests the one documented way: ``CADENCE_NOW``, which ``cadence.clock.utcnow``
+"""Pinning "now" in tests the one documented way: ``CADENCE_NOW``, which ``cadence.core.clock.utcnow``
 reads for the CLI, the dashboard, the collectors and any subprocess they start (docs/operations.md).
 Tests never patch a module's own clock; the ``pin_now`` fixture (tests/conftest.py) sets it."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from cadence.clock import NOW_ENV
+from cadence.core.clock import NOW_ENV
 
 __all__ = ["NOW_ENV", "now_text"]
 

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 import warehouse.db as db
 from cadence.cli import cli
-from cadence.errors import WarehouseError
+from cadence.core.errors import WarehouseError
 from warehouse import read_connection
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from cadence.errors import WarehouseError
+from cadence.core.errors import WarehouseError
 from warehouse import connect, database_version, read_cursor, upsert_rows, write_connection, write_cursor
 from warehouse.db import LATEST_VERSION
 from warehouse.state import read_sync_states, record_sync_error, record_sync_skipped

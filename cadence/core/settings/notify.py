@@ -23,9 +23,9 @@ channels = ["eng-leads"]
 
 A team's own channels: ``[teams.payments] notify = ["payments-slack"]`` (checked here too).
 Secrets never live in the file: a channel names the environment variable that holds its URL, and
-that variable's value is registered with ``cadence.scrub`` as soon as the config is read, so it
+that variable's value is registered with ``cadence.core.scrub`` as soon as the config is read, so it
 never reaches a log line, an error, the warehouse or a page. This module imports nothing of
-Cadence but errors and scrub (``cadence.config`` imports it).
+Cadence but errors and scrub (``cadence.core.config`` imports it).
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cadence.errors import ConfigError, NotifyError
-from cadence.scrub import register_secret_env
+from cadence.core.errors import ConfigError, NotifyError
+from cadence.core.scrub import register_secret_env
 
 CHANNEL_KINDS = ("slack", "teams", "email", "webhook")
 URL_KINDS = ("slack", "teams", "webhook")
@@ -48,7 +48,7 @@ PUBLIC_URL_ENV = "CADENCE_PUBLIC_URL"
 SMTP_ENV = ("CADENCE_SMTP_HOST", "CADENCE_SMTP_PORT", "CADENCE_SMTP_FROM", "CADENCE_SMTP_STARTTLS",
             "CADENCE_SMTP_USER", "CADENCE_SMTP_PASSWORD")
 SMTP_PASSWORD_ENV = "CADENCE_SMTP_PASSWORD"
-# Every secret of this feature is one cadence.scrub removes wherever it appears.
+# Every secret of this feature is one cadence.core.scrub removes wherever it appears.
 register_secret_env(SIGNING_KEY_ENV, SMTP_PASSWORD_ENV)
 
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")

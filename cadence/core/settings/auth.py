@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cadence.errors import ConfigError
+from cadence.core.errors import ConfigError
 
 ROLES = ("cost", "admin")
 AUTH_KEYS = ("allowed_domains", "allowed_emails", "require_verified_email", "contact", "session_hours", "roles")

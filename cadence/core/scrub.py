@@ -6,7 +6,7 @@ debug build, a WAF page), and that text becomes an exception message, a log line
 
 * the value of every secret environment variable that is set: the names in ``SECRET_ENV``, every
   name registered with ``register_secret_env`` (a source's ``token_env``, a future source's
-  password), and every name read through ``cadence.config.secret``;
+  password), and every name read through ``cadence.core.config.secret``;
 * anything shaped like a credential, configured or not: an Authorization (or Private-Token,
   X-Api-Key, Cookie) header's value, a bearer, basic or ``token`` credential, ``token=``,
   ``password=``, ``client_secret=``-style parameters, the password in ``scheme://user:pass@host``,
@@ -16,7 +16,7 @@ with ``[redacted]``. Where it is applied: ``CadenceError`` messages as they are 
 ``warehouse.state.record_sync_error``, the CLI's error printer, every log record (a LogRecord
 factory installed by ``install_log_scrubber``, so any handler sees scrubbed text), and the
 dashboard's error display. A new source registers its variable here (or reads it with
-``cadence.config.secret``) and is covered everywhere.
+``cadence.core.config.secret``) and is covered everywhere.
 
 Data (titles, names) is not pattern-scrubbed, only value-scrubbed (``redact_values``): a pull
 request titled "Fix Authorization: header parsing" is not a secret.

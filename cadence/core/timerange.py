@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from cadence.clock import utcnow
+from cadence.core.clock import utcnow
 
 EARLIEST = datetime(1970, 1, 1)
 FUTURE_SLACK = timedelta(days=1)

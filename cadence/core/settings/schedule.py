@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cadence.errors import ConfigError
+from cadence.core.errors import ConfigError
 
 SCHEDULE_KEYS = ("sync", "export", "export_dir", "timezone", "sources", "notify_digest", "notify_check")
 # [sources.X] section -> the `cadence sync` command that collects it (its job is "sync:<command>").

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 
-from cadence.errors import ConfigError
+from cadence.core.errors import ConfigError
 
 NOW_ENV = "CADENCE_NOW"
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from cadence.errors import ConfigError
+from cadence.core.errors import ConfigError
 
 SLO_KEYS = ("name", "service", "objective", "window_days", "good", "total")
 MAX_WINDOW_DAYS = 90

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cadence.errors import ConfigError
+from cadence.core.errors import ConfigError
 
 DEFAULT_BRANCHES = ("main", "master")
 OS_KEYS = ("linux", "windows", "macos")

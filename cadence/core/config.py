@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cadence.auth.settings import AuthSettings, parse_auth
-from cadence.capacity_settings import ReviewSettings, parse_review
-from cadence.errors import ConfigError, DatabaseLockedError
-from cadence.scrub import SECRET_ENV, register_secret_env  # noqa: F401 (SECRET_ENV: the list of secrets)
-from cadence.notify.settings import NotifySettings, parse_notify
-from cadence.service.schedule import Schedule, parse_schedule
-from cadence.slos import SLO, parse_slos
+from cadence.core.settings.auth import AuthSettings, parse_auth
+from cadence.core.settings.capacity import ReviewSettings, parse_review
+from cadence.core.errors import ConfigError, DatabaseLockedError
+from cadence.core.scrub import SECRET_ENV, register_secret_env  # noqa: F401 (SECRET_ENV: the list of secrets)
+from cadence.core.settings.notify import NotifySettings, parse_notify
+from cadence.core.settings.schedule import Schedule, parse_schedule
+from cadence.core.settings.slos import SLO, parse_slos
 
 DEFAULT_CONFIG_FILE = "cadence.toml"
 DEFAULT_DB = Path("data") / "cadence.duckdb"
@@ -44,7 +44,7 @@ COST_ALLOCATION_KEYS = {"accounts", "services", "shared_split", "shared_tags"}
 SHARED_SPLITS = ("none", "even", "proportional")
 # The scope of activity (deployments, changes, incidents) whose repo and service no team owns: every
 # by-team output reports it under this name instead of dropping it. Cost has its own names
-# (cadence.allocation: "unallocated", "shared"). Reserved: no [teams.NAME] may use it.
+# (cadence.core.allocation: "unallocated", "shared"). Reserved: no [teams.NAME] may use it.
 NO_TEAM = "(no team)"
 # No setting nests deeper than a few levels; tomllib itself recurses once per level and would end in
 # a RecursionError near 500, so a file nested deeper than this is refused before it is parsed.
@@ -75,11 +75,11 @@ class Config:
     cost_allocation: dict[str, Any] = field(default_factory=dict)
     slos: tuple[SLO, ...] = ()
     auth: AuthSettings | None = None  # [auth]: who may enter a signed-in dashboard (cadence.auth)
-    # [investment], exclude_authors, [capacity]: the capacity review (cadence/capacity_settings.py)
+    # [investment], exclude_authors, [capacity]: the capacity review (cadence/core/settings/capacity.py)
     review: ReviewSettings = field(default_factory=ReviewSettings)
     notify: NotifySettings | None = None  # [notify]: digest and alert channels (cadence.notify)
-    pipelines: Any = None  # [pipelines]: cadence.pipelines.PipelineSettings (None: the defaults)
-    schedule: Schedule | None = None  # [schedule]: what `cadence serve` runs when (cadence.service.schedule)
+    pipelines: Any = None  # [pipelines]: cadence.core.settings.pipelines.PipelineSettings (None: the defaults)
+    schedule: Schedule | None = None  # [schedule]: what `cadence serve` runs when (cadence.core.settings.schedule)
 
     # -- team mapping (used by metrics through the team_map tables) ---------------------------
     def team_rows(self) -> list[tuple[str, str, str]]:
@@ -217,16 +217,16 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
                 raise _fail(path, f"cost_allocation.{section}.{value}",
                             f'unknown team "{team}"; known teams: {known}')
     kwargs["cost_allocation"] = alloc
-    kwargs["slos"] = parse_slos(data.get("slos"), path)   # [[slos]]: cadence/slos.py
+    kwargs["slos"] = parse_slos(data.get("slos"), path)   # [[slos]]: cadence/core/settings/slos.py
     if "auth" in data:
         kwargs["auth"] = parse_auth(data["auth"], path)
     kwargs["review"] = parse_review(data, path)
     kwargs["notify"] = parse_notify(data.get("notify"), path, teams,
                                     {name: team.notify for name, team in teams.items()})
-    if "pipelines" in data:   # CI default branches and minute rates: cadence/pipelines.py
-        from cadence.pipelines import parse_pipelines
+    if "pipelines" in data:   # CI default branches and minute rates: cadence/core/settings/pipelines.py
+        from cadence.core.settings.pipelines import parse_pipelines
         kwargs["pipelines"] = parse_pipelines(data["pipelines"], path)
-    if "schedule" in data:   # what `cadence serve` runs when: cadence/service/schedule.py
+    if "schedule" in data:   # what `cadence serve` runs when: cadence/core/settings/schedule.py
         kwargs["schedule"] = parse_schedule(data["schedule"], path)
     config = Config(**kwargs)
     if {"cost_exports", "aws_exports"} & set(sources) or "athena" in sources.get("aws", {}):
@@ -408,7 +408,7 @@ def db_is_configured(explicit: str | os.PathLike | None = None, config: Config |
 
 def secret(name: str) -> str | None:
     """A token from the environment; never from the config file, never logged. Reading a variable
-    here makes its value one that ``cadence.scrub`` removes from every message."""
+    here makes its value one that ``cadence.core.scrub`` removes from every message."""
     register_secret_env(name)
     value = os.environ.get(name, "").strip()
     return value or None

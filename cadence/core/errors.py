@@ -1,10 +1,10 @@
 """Named exceptions. Library code raises these; the CLI turns them into one line and a non-zero
 exit, pages into ``st.error``. Every message names the thing, the problem and the next step.
 
-A message is scrubbed of secrets as the error is made (``cadence.scrub``): it may quote an upstream
+A message is scrubbed of secrets as the error is made (``cadence.core.scrub``): it may quote an upstream
 answer that echoed the request's Authorization header, and it is printed, logged and stored."""
 
-from cadence.scrub import scrub
+from cadence.core.scrub import scrub
 
 
 class CadenceError(Exception):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cadence.errors import ConfigError
+from cadence.core.errors import ConfigError
 
 CATEGORIES = ("feature", "maintenance", "unplanned", "other")
 RULE_KEYS = ("category", "labels", "title_prefixes")

@@ -24,10 +24,10 @@ from typing import Any, Callable
 import pandas as pd
 import streamlit as st
 
-from cadence.config import Config, effective_config, is_demo_database, load_config, resolve_config_path, resolve_db_path
-from cadence.config import NO_TEAM
-from cadence.errors import CadenceError
-from cadence.scrub import install_log_scrubber, scrub
+from cadence.core.config import Config, effective_config, is_demo_database, load_config, resolve_config_path, resolve_db_path
+from cadence.core.config import NO_TEAM
+from cadence.core.errors import CadenceError
+from cadence.core.scrub import install_log_scrubber, scrub
 from warehouse.db import connect, last_write_token, read_connection
 
 log = logging.getLogger(__name__)
@@ -278,8 +278,8 @@ def _as_of(today: date) -> date:
 
 
 def _today() -> date:
-    """Today in UTC, from cadence.clock: ``CADENCE_NOW`` pins it (tests, benchmarks, screenshots)."""
-    from cadence.clock import utcnow
+    """Today in UTC, from cadence.core.clock: ``CADENCE_NOW`` pins it (tests, benchmarks, screenshots)."""
+    from cadence.core.clock import utcnow
 
     return utcnow().date()
 

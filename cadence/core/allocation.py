@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cadence.config import Config
+from cadence.core.config import Config
 
 if TYPE_CHECKING:   # pandas is imported where used: the export ingest needs only the rows
     import pandas as pd

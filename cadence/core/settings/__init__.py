@@ -1,0 +1,1 @@
+"""The sections of ``cadence.toml`` that ``cadence.core.config`` parses, one module each."""

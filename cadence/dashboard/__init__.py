@@ -1,0 +1,2 @@
+"""The dashboard's shared UI (``ui``: connection, filters, tables; ``charts``: Plotly figures),
+used by app.py and pages/."""
