@@ -251,11 +251,12 @@ def test_scope_names_from_data_are_neutralised_by_service(project, capsys):
     assert {r["effective_cost"] for r in rows} == {""}
 
 
-def test_last_week_picks_the_week_before_today(project, capsys):
+def test_last_week_picks_the_week_before_today(project, capsys, pin_now):
     tmp, db, cfg = project
     # Wednesday 2026-11-25 is in W48; the last complete week is W47.
+    pin_now(date(2026, 11, 25))
     code, stdout, err = run(capsys, "--db", str(db), "--config", str(cfg), "export", "--last-week",
-                            "--today", "2026-11-25", "--by", "org", "--out", str(tmp / "out"))
+                            "--by", "org", "--out", str(tmp / "out"))
     assert code == 0, err
     rows = read_csv(tmp / "out" / "cadence-metrics-2026-W47.csv")
     # by org: 3 deployments (d1, d2, d3), 70.00 + (−5.50) = 64.50 of cost
@@ -415,9 +416,10 @@ def demo_db(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_last_week_on_the_demo_database_writes_its_files(demo_db, tmp_path, capsys):
+def test_last_week_on_the_demo_database_writes_its_files(demo_db, tmp_path, capsys, pin_now):
     out = tmp_path / "out"
-    args = ["--db", str(demo_db), "export", "--last-week", "--today", "2026-11-25", "--out", str(out)]
+    pin_now(date(2026, 11, 25))
+    args = ["--db", str(demo_db), "export", "--last-week", "--out", str(out)]
     code, stdout, err = run(capsys, *args)
     assert code == 0, err
     # the demo declares SLOs, so its export has the SLO file too (tests/cli/test_export_slos.py)

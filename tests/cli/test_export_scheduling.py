@@ -2,8 +2,8 @@
 
 Every variant runs its documented command line in a separate process against a copy of a
 deployment laid out as the docs assume (/srv/cadence with .venv and cadence.toml, a token file,
-an output share), with paths swapped for temp ones and ``--today`` added so the test does not
-depend on the date. The configured source is PagerDuty, served by the fake on 127.0.0.1, so
+an output share), with paths swapped for temp ones and ``CADENCE_NOW`` in its environment so the
+test does not depend on the date (the command lines run as documented). The configured source is PagerDuty, served by the fake on 127.0.0.1, so
 ``--sync`` runs a real collector before the export.
 """
 
@@ -28,6 +28,7 @@ from tests.cli.test_export import TEAMS_TOML, read_csv, seed
 ROOT = Path(__file__).resolve().parents[2]
 VENV = Path(sys.executable).parent.parent
 TODAY = "2026-11-25"          # a Wednesday in 2026-W48: the last complete week is 2026-W47
+PINNED = {"CADENCE_NOW": f"{TODAY}T06:00:00Z"}   # "now" for every documented command line run here
 FILES = ["cadence-changes-2026-W47.csv", "cadence-metrics-2026-W47.csv"]
 TOKEN = "pd-schedule-token-0123456789"
 
@@ -55,13 +56,13 @@ def deployment(tmp_path):
     server.shutdown()
 
 
-def substitute(text: str, d: dict, *, today: bool = True) -> str:
-    """Temp paths for the documented ones; ``--today`` after ``--last-week`` unless today=False."""
+def substitute(text: str, d: dict) -> str:
+    """Temp paths for the documented ones."""
     text = (text.replace("/srv/cadence", str(d["proj"]))
             .replace("/srv/share/cadence", str(d["share"]))
             .replace("/etc/cadence/cadence.env", str(d["env_file"]))
             .replace("/var/log/cadence/export.log", str(d["tmp"] / "export.log")))
-    return text.replace("--last-week", f"--last-week --today {TODAY}") if today else text
+    return text
 
 
 def assert_exported(out_dir: Path) -> None:
@@ -72,8 +73,8 @@ def assert_exported(out_dir: Path) -> None:
 
 
 def cron_env(d) -> dict:
-    """What cron gives a job: next to nothing."""
-    return {"PATH": "/usr/bin:/bin", "HOME": str(d["tmp"]), "SHELL": "/bin/sh", "LOGNAME": "cadence"}
+    """What cron gives a job: next to nothing (and the test's pinned "now")."""
+    return {"PATH": "/usr/bin:/bin", "HOME": str(d["tmp"]), "SHELL": "/bin/sh", "LOGNAME": "cadence", **PINNED}
 
 
 def readme_cron_line() -> str:
@@ -128,10 +129,9 @@ def test_systemd_service_and_timer_run_like_systemd(deployment, tmp_path):
     assert set(svc["ReadWritePaths"].split()) == {"/srv/cadence/data", "/srv/share/cadence"}
 
     # Run ExecStart as systemd would: no shell, WorkingDirectory, EnvironmentFile, bare PATH.
-    argv = [substitute(a, deployment, today=False) for a in shlex.split(svc["ExecStart"])]
-    argv[argv.index("--last-week") + 1:argv.index("--last-week") + 1] = ["--today", TODAY]
-    env = {"PATH": "/usr/bin:/bin", **read_environment_file(deployment["env_file"])}
-    result = subprocess.run(argv, cwd=substitute(svc["WorkingDirectory"], deployment, today=False), env=env,
+    argv = [substitute(a, deployment) for a in shlex.split(svc["ExecStart"])]
+    env = {"PATH": "/usr/bin:/bin", **read_environment_file(deployment["env_file"]), **PINNED}
+    result = subprocess.run(argv, cwd=substitute(svc["WorkingDirectory"], deployment), env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert_exported(deployment["share"])
@@ -179,7 +179,7 @@ def test_github_actions_workflow_steps_run(deployment):
     # Run the export step as the runner would: bash -e, secrets as env (unset ones are empty),
     # `cadence` on PATH from the install step, the checkout as the working directory.
     secrets = {"CADENCE_GITHUB_TOKEN": "", "PAGERDUTY_TOKEN": TOKEN}
-    env = {"PATH": f"{VENV / 'bin'}:/usr/bin:/bin", "HOME": str(deployment["tmp"])}
+    env = {"PATH": f"{VENV / 'bin'}:/usr/bin:/bin", "HOME": str(deployment["tmp"]), **PINNED}
     for key, value in export["env"].items():
         name = re.fullmatch(r"\$\{\{ secrets\.([A-Z_]+) \}\}", value).group(1)
         env[key] = secrets[name]

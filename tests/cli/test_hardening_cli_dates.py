@@ -39,7 +39,6 @@ def test_metrics_and_drilldown_far_future_is_one_clear_line(db_path, args):
     (["metrics", "--start", "2026-11-01", "--end", "9999-12-31"], "--end", "9999-12-31"),
     (["metrics", "--start", "0001-01-01", "--end", "2026-11-30"], "--start", "0001-01-01"),
     (["drilldown", "incidents", "--start", "1969-12-31", "--end", "2026-11-30"], "--start", "1969-12-31"),
-    (["export", "--today", "9999-12-31", "--out", "-"], "--today", "9999-12-31"),
     (["sync", "pagerduty", "--since", "0001-01-01"], "--since", "0001-01-01"),
 ])
 def test_every_date_option_is_checked_in_one_place(db_path, capsys, args, option, value):
@@ -48,6 +47,14 @@ def test_every_date_option_is_checked_in_one_place(db_path, capsys, args, option
     assert code == 2, err
     assert f"Invalid value for '{option}'" in err and value in err
     assert "1970-01-01 to 9998-12-31" in err
+
+
+def test_a_pinned_now_past_the_last_accepted_day_says_so(db_path, capsys, pin_now):
+    pin_now("9999-12-31T12:00:00Z")   # a Friday in 9999-W52: --last-week is 9999-W51, past 9998-12-31
+    code = main(["--db", str(db_path), "export", "--last-week", "--out", "-"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "9999-W51" in err and "1970-01-01 to 9998-12-31" in err
 
 
 def test_a_week_past_the_last_accepted_day_says_so(db_path, capsys):
