@@ -8,15 +8,10 @@ from datetime import datetime, timedelta
 from cadence.cli import main
 from metrics.export import SLO_NAMES
 from tests.cli.test_export import TEAMS_TOML, read_csv, run
+from tests.support.metrics_rows import API_AVAILABILITY_SLO
 from warehouse import upsert_rows, write_connection
 
-SLOS_TOML = """
-[[slos]]
-name = "api-availability"
-service = "api"
-objective = 99.0
-window_days = 1
-
+SLOS_TOML = API_AVAILABILITY_SLO + """
 [[slos]]
 name = "batch-success"
 service = "batch"          # no team owns it

@@ -48,3 +48,14 @@ def load(con, *, deployments=(), changes=(), links=(), incidents=()):
     upsert_rows(con, "deployment_changes", [{"deployment_id": d, "change_id": c} for d, c in links])
     upsert_rows(con, "incidents", list(incidents))
     con.execute("COMMIT")
+
+
+# The SLO the SLO command and export tests both declare: the api service at 99 % over one day
+# (a budget of 1 % of the day's events).
+API_AVAILABILITY_SLO = """
+[[slos]]
+name = "api-availability"
+service = "api"
+objective = 99.0
+window_days = 1
+"""
