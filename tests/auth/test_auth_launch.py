@@ -252,7 +252,7 @@ def test_a_signed_in_dashboard_hands_streamlit_a_private_file_and_removes_it_on_
 
 def test_the_webhook_receiver_is_unaffected_by_sign_in(oidc_provider, db_path, monkeypatch):
     from collectors.webhook import create_app
-    from tests.collectors.test_webhook import AUTH as BEARER, TOKEN, deployment, serve_app
+    from tests.support.webhook_support import AUTH as BEARER, TOKEN, deployment, serve_app
 
     for name, value in oidc_env(oidc_provider.issuer).items():
         monkeypatch.setenv(name, value)

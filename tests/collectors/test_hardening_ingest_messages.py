@@ -8,7 +8,6 @@ from __future__ import annotations
 import gzip
 import os
 import threading
-from pathlib import Path
 
 import duckdb
 import pytest

@@ -17,7 +17,7 @@ import requests
 from cadence.cli import main
 from cadence.core.errors import IngestError
 from collectors.webhook import create_app
-from tests.collectors.test_webhook import AUTH, TOKEN, serve_app
+from tests.support.webhook_support import AUTH, TOKEN, serve_app
 from warehouse import read_connection
 from warehouse.ingest import ingest_file, ingest_records
 

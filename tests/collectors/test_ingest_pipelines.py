@@ -13,8 +13,8 @@ import requests
 from cadence.cli import main
 from cadence.core.errors import IngestError
 from collectors.webhook import create_app
-from tests.collectors.test_webhook import AUTH, TOKEN, serve_app
-from warehouse.ingest import ingest_file, ingest_records
+from tests.support.webhook_support import AUTH, TOKEN, serve_app
+from warehouse.ingest import ingest_file
 
 
 def stored(db_path, sql="SELECT id, attempt, repo, workflow, branch, status, conclusion, created_at, queued_at, "

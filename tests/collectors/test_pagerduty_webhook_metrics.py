@@ -13,7 +13,7 @@ from collectors import pagerduty
 from collectors.webhook import create_app
 from metrics import dora_metrics, drilldown
 from tests.support.fake_pagerduty import running
-from tests.collectors.test_webhook import AUTH, TOKEN, serve_app
+from tests.support.webhook_support import AUTH, TOKEN, serve_app
 from warehouse import read_connection
 
 

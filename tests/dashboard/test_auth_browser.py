@@ -26,11 +26,10 @@ from itsdangerous import URLSafeTimedSerializer
 from cadence.dashboard import ui
 from cadence.core.config import effective_config, load_config
 from tests.support.apptest_support import DEMO_TODAY
-from tests.support.browser import chromium
+from tests.support.browser import chromium, require_browser
 from tests.support.clock import now_text
+from tests.support.demo import DEFAULT_END, DEFAULT_START, expected_dora, shared_demo
 from tests.support.net import free_port, stop, wait_for_health
-from tests.dashboard.test_browser import DEFAULT_END, DEFAULT_START, _expected, _require_browser
-from tests.support.demo import shared_demo
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]   # a deadline for a busy machine
 
@@ -63,7 +62,7 @@ REFUSED_UNVERIFIED = ("Your e-mail address unverified@example.com is not verifie
 
 @pytest.fixture(scope="module")
 def site(oidc_provider, tmp_path_factory):
-    chromium_path = _require_browser()
+    chromium_path = require_browser()
     root = tmp_path_factory.mktemp("auth-browser")
     db = shared_demo(tmp_path_factory)
     config = root / "cadence.toml"
@@ -103,7 +102,7 @@ def secrets_words(site) -> list[str]:
     """Team and repository names of the demo and the Overview's default figures: what must not
     reach a browser before its user is let in."""
     cfg = effective_config(load_config(site["config"]), site["db"])
-    row = _expected(site["db"], DEFAULT_START, DEFAULT_END, by="org")
+    row = expected_dora(site["db"], DEFAULT_START, DEFAULT_END, by="org")
     figures = [ui.fmt_per_week(row["deploys_per_week"]), ui.fmt_hours(row["lead_time_p50_hours"]),
                ui.fmt_pct(row["change_failure_rate"]), ui.fmt_hours(row["recovery_time_p50_hours"])]
     return sorted(set(cfg.teams) | {r for t in cfg.teams.values() for r in t.repos} | set(figures)

@@ -10,11 +10,9 @@ a missing Chromium fails, because a CI run that skips this test has not tested t
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import tempfile
 import sys
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -22,8 +20,9 @@ import pytest
 from cadence.dashboard import ui
 from cadence.core.config import effective_config, load_config
 from tests.support.apptest_support import DEMO_TODAY, REPO_ROOT
+from tests.support.browser import chromium, require_browser
 from tests.support.clock import now_text
-from tests.support.demo import shared_demo
+from tests.support.demo import DEFAULT_END, DEFAULT_START, expected_dora, shared_demo
 from tests.support.net import free_port, stop, wait_for_health
 from warehouse import read_connection
 
@@ -33,43 +32,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("br
 # `make screenshots` points this at docs/screenshots (README shows them); a plain test run still takes
 # every screenshot, into a scratch folder, so it never changes tracked files.
 SCREENSHOTS = Path(os.environ.get("CADENCE_SCREENSHOTS") or Path(tempfile.gettempdir()) / "cadence-screenshots")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 # url path of each page (st.navigation derives it from the file name) -> its title. Delivery comes
 # first on purpose: the first request to a fresh server is then a deep link (see ui._ensure_app_ran).
 PAGES = {"delivery": "Delivery", "": "Overview", "stability": "Stability", "reliability": "Reliability",
          "teams": "Teams", "costs": "Costs",
          "capacity": "Capacity", "data_health": "Data health", "pipelines": "Pipelines"}
-# Demo data ends on Sunday 2026-11-15 (the Sunday before DEMO_TODAY); "Last 12 weeks" starts on the
-# Monday 11 weeks before that week's Monday 2026-11-09, i.e. 2026-08-24.
-DEFAULT_START, DEFAULT_END = date(2026, 8, 24), date(2026, 11, 15)
-
-
-def _chromium() -> str | None:
-    for candidate in (os.environ.get("CADENCE_CHROMIUM"), shutil.which("chromium"), "/usr/bin/chromium",
-                      shutil.which("chromium-browser")):
-        if candidate and Path(candidate).exists():
-            return candidate
-    return None
-
-
-def _require_browser() -> str:
-    path = _chromium()
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        path = None
-    if path is None:
-        message = "Chromium or Playwright for Python is missing (apt-get install chromium; pip install playwright)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{message}: in CI the browser test must run, not skip.")
-        pytest.skip(message)
-    return path
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    chromium = _require_browser()
+    chromium = require_browser()
     db = shared_demo(tmp_path_factory)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("CADENCE_CONFIG",)}
@@ -93,12 +63,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=server["chromium"], args=CHROMIUM_ARGS, headless=True)
+    with chromium(server["chromium"]) as b:
         yield b
-        b.close()
 
 
 # Every wait below is for a condition; the timeouts are deadlines for a busy machine.
@@ -124,14 +90,6 @@ def _tiles(page) -> dict[str, str]:
         label = metric.locator('[data-testid="stMetricLabel"]').inner_text().strip()
         out[label] = metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
     return out
-
-
-def _expected(db, start, end, **kw):
-    from metrics import dora_metrics
-
-    cfg = effective_config(load_config(None), db)
-    with read_connection(db) as con:
-        return dora_metrics(con, cfg, start, end, period="total", benchmark="2024", **kw).iloc[0]
 
 
 def _assert_tiles(page, row) -> None:
@@ -184,7 +142,7 @@ def test_every_page_in_a_real_browser(server, browser):
     # The Overview's tiles are metrics.dora_metrics of the default view.
     page.goto(base)
     _settle(page, "Overview")
-    _assert_tiles(page, _expected(server["db"], DEFAULT_START, DEFAULT_END, by="org"))
+    _assert_tiles(page, expected_dora(server["db"], DEFAULT_START, DEFAULT_END, by="org"))
 
     # Change a filter: pick a team in the sidebar; the URL carries it and the tiles follow.
     teams = sorted(effective_config(load_config(None), server["db"]).teams)
@@ -195,7 +153,7 @@ def test_every_page_in_a_real_browser(server, browser):
     # The team's caption comes from the new run; only then can "finished" mean that run finished.
     page.get_by_text(f"team {team}").first.wait_for(timeout=DEADLINE_MS)
     _settle(page, "Overview")
-    row = _expected(server["db"], DEFAULT_START, DEFAULT_END, by="team", scope=team)
+    row = expected_dora(server["db"], DEFAULT_START, DEFAULT_END, by="team", scope=team)
     _assert_tiles(page, row)
 
     # Open a drill-down: the rows behind the deployment count.
@@ -225,7 +183,7 @@ def test_every_page_in_a_real_browser(server, browser):
     page.emulate_media(color_scheme="dark")
     page.goto(base)
     _settle(page, "Overview")
-    _assert_tiles(page, _expected(server["db"], DEFAULT_START, DEFAULT_END, by="org"))
+    _assert_tiles(page, expected_dora(server["db"], DEFAULT_START, DEFAULT_END, by="org"))
     _screenshot(page, "overview-dark")
 
     assert not errors, errors
@@ -327,7 +285,9 @@ def test_reliability_with_the_demo_slos_in_a_real_browser(server, browser):
     assert tiles["fast-burn"] == str(int((slos["status"] == "fast-burn").sum())) != "0"
     assert page.locator('[data-testid="stPlotlyChart"]').count() >= 1           # the budget burn-down
     assert page.locator('[data-testid="stPlotlyChart"] .gtitle', has_text="Error budget burn-down of").count() == 1
-    assert page.locator('[data-testid="stDataFrame"]').count() >= 2             # the SLOs and the availability
+    # the SLOs and the availability tables: waited for, like the tiles (they can draw after the charts)
+    page.locator('[data-testid="stDataFrame"]').nth(1).wait_for(timeout=DEADLINE_MS)
+    assert page.locator('[data-testid="stDataFrame"]').count() >= 2
     assert page.locator('[data-testid="stException"]').count() == 0
     assert not errors, errors
     page.close()

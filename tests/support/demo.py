@@ -57,3 +57,19 @@ def copy_demo(source: Path, folder: Path) -> Path:
     target = folder / source.name
     shutil.copyfile(source, target)
     return target
+
+
+# The dashboard's default view of that demo: "Last 12 weeks" up to its last day, Sunday 2026-11-15,
+# i.e. from the Monday 11 weeks before that week's Monday 2026-11-09: 2026-08-24.
+DEFAULT_START, DEFAULT_END = date(2026, 8, 24), date(2026, 11, 15)
+
+
+def expected_dora(db: Path, start: date, end: date, **kw):
+    """The DORA row the dashboard should show for ``start``..``end`` on ``db`` (metrics/, 2024 bands)."""
+    from cadence.core.config import effective_config, load_config
+    from metrics import dora_metrics
+    from warehouse import read_connection
+
+    cfg = effective_config(load_config(None), db)
+    with read_connection(db) as con:
+        return dora_metrics(con, cfg, start, end, period="total", benchmark="2024", **kw).iloc[0]
