@@ -48,8 +48,10 @@ install-run: $(RUN_STAMP)
 run: $(RUN_STAMP)
 	$(BIN)/cadence dashboard --port $(PORT)
 
-## make test: install and run the whole suite (unit, collectors over HTTP, AppTest, browser)
+## make test: install, check the direction of imports (the layers contract in pyproject.toml), then
+## run the whole suite (unit, collectors over HTTP, AppTest, browser)
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -47,7 +47,8 @@ def main() -> None:
 
     import duckdb
 
-    from cadence.core.config import effective_config, load_config, parse_config
+    from warehouse.meta import effective_config
+    from cadence.core.config import load_config, parse_config
     from collectors.cost_exports import ingest_cost_export
     from warehouse import connect
 

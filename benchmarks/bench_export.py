@@ -58,7 +58,8 @@ def synthetic_changes(n: int):
 
 
 def main() -> None:
-    from cadence.core.config import Config, effective_config
+    from cadence.core.config import Config
+    from warehouse.meta import effective_config
     from cadence.demo import build_demo
     from metrics import dora_metrics, drilldown
     from metrics.costs import cost_summary

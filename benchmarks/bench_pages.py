@@ -132,7 +132,8 @@ def _cpu_seconds() -> float:
 def _overview_loads(db: Path, f, runs: int) -> None:
     """The Overview's DORA loads alone, in the same run: three ``dora_metrics`` calls (what the page
     made before) against one ``dora_metrics_views`` call (what it makes now)."""
-    from cadence.core.config import effective_config, load_config
+    from warehouse.meta import effective_config
+    from cadence.core.config import load_config
     from metrics import dora_metrics, dora_metrics_views
     from warehouse import read_connection
 
@@ -168,7 +169,8 @@ def main() -> int:
     logging.getLogger("streamlit").setLevel(logging.ERROR)
     install_navigation_shim()
 
-    from cadence.core.config import effective_config, load_config
+    from warehouse.meta import effective_config
+    from cadence.core.config import load_config
     from cadence.demo import build_demo
 
     db = Path(tempfile.mkdtemp()) / "demo.duckdb"

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import click
 
-from cadence.core.config import Config, db_is_configured, effective_config, load_config, resolve_db_path
+from cadence.core.config import Config, db_is_configured, load_config, resolve_db_path
 from cadence.core.errors import CadenceError
 from cadence.core.scrub import install_log_scrubber, scrub
+from warehouse.meta import effective_config
 
 
 @dataclass

@@ -19,7 +19,7 @@ Everything is drawn from one ``numpy`` Generator seeded by ``seed``, and the twe
 a fixed anchor (the Sunday before ``today``), so the same seed and ``today`` give identical rows.
 Rows go through ``warehouse.upsert_rows`` like real data, into a temporary file beside the target
 that replaces it atomically, so a dashboard never sees half a demo. The demo's team configuration
-is stored in ``warehouse_meta`` (``demo_config``) for ``cadence.core.config.effective_config``, with the
+is stored in ``warehouse_meta`` (``demo_config``) for ``warehouse.meta.effective_config``, with the
 SLOs of cadence/demo_slo.py, whose hourly SLIs go into ``sli_hours``.
 """
 
@@ -1137,7 +1137,7 @@ def build_demo(path: str | os.PathLike, seed: int = 42, today: date | None = Non
     today, which only the CLI and ``make run`` should rely on. An existing file that is not a demo
     database is left alone unless ``force`` is set: real data is never overwritten by accident.
     """
-    from cadence.core.config import is_demo_database
+    from warehouse.meta import is_demo_database
     from cadence.demo_slo import sli_rows
     from warehouse.db import write_connection
     from warehouse.state import write_cursor

@@ -26,7 +26,7 @@ from collectors.aws_exports.local import (
     ingest_files,
     local_files,
 )
-from collectors.aws_exports.settings import export_settings
+from cadence.core.settings.aws_exports import export_settings
 
 
 def is_cost_export(source: str) -> bool:

@@ -11,6 +11,7 @@ read-only connection.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from functools import cache
 from importlib import resources
@@ -35,10 +36,16 @@ def load_sql(name: str) -> str:
     return resources.files("metrics").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
 
 
-def compose(final: str) -> str:
-    """One query: WITH every shared fragment, then the final file's own CTEs and SELECT."""
-    parts = [load_sql(name).strip() for name in FRAGMENTS] + [load_sql(final).strip()]
-    return "WITH " + ",\n".join(parts)
+def compose(final: str, fragments: Sequence[str] = FRAGMENTS) -> str:
+    """One query: WITH the ``fragments`` (files of comma-separated CTE definitions, in dependency
+    order; the DORA facts by default), then the final file: its own CTEs (if it opens with one) and
+    its SELECT. Values reach the query as bound ``$name`` parameters, never through the text."""
+    body = load_sql(final).strip()
+    if not fragments:
+        return body
+    code = "\n".join(line for line in body.splitlines() if not line.lstrip().startswith("--")).lstrip()
+    joiner = "\n" if code.upper().startswith("SELECT") else ",\n"
+    return "WITH " + ",\n".join(load_sql(name).strip() for name in fragments) + joiner + body
 
 
 def range_params(config: Config, start: date, end: date, *, by: str = "org", scope: str | None = None,

@@ -86,7 +86,7 @@ def capacity_table(con: duckdb.DuckDBPyConnection, config: Config, start: date, 
     effective_cost only.
     """
     from metrics import dora_metrics
-    from metrics.costs import _bucket, commitment_summary, daily_cost, utilization_summary
+    from metrics.costs import _bucket, commitment_summary, daily_cost, unit_cost, utilization_summary
 
     months = _months(start, end)
     days_of = dict(months)
@@ -129,8 +129,7 @@ def capacity_table(con: duckdb.DuckDBPyConnection, config: Config, start: date, 
     # Weighted by compute cost: 1 - idle/compute equals the cost-weighted mean of the monthly figures.
     quarters["utilization"] = (1 - quarters["idle_cost"] / quarters["measured_cost"]).where(has_compute)
     quarters["cost_of_idle"] = quarters["idle_cost"].where(has_compute)
-    quarters["cost_per_change"] = quarters["effective_cost"] / quarters["changes_deployed"].where(
-        quarters["changes_deployed"] > 0)
+    quarters["cost_per_change"] = unit_cost(quarters["effective_cost"], quarters["changes_deployed"])
     commit = commitment_summary(con, config, start, end, period="month")
     commit_of = {}
     if len(commit):

@@ -28,7 +28,7 @@ import pandas as pd
 from cadence.core.settings.capacity import CATEGORIES, InvestmentSettings, author_pattern
 from cadence.core.config import NO_TEAM, Config
 from cadence.core.errors import CadenceError
-from metrics._sql import compose, load_sql, range_params, run_query
+from metrics._sql import compose, range_params, run_query
 from metrics.capacity import _next_month, capacity_table, quarter_label, quarter_of
 
 log = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ def balance_of(changes: pd.DataFrame, start: date | None = None, end: date | Non
 def contributor_rows(con: duckdb.DuckDBPyConnection, config: Config, start: date, end: date) -> pd.DataFrame:
     """The changes merged in [start, end] per team (by repo owner) with author and is_bot."""
     params = range_params(config, start, end)
-    sql = "WITH " + load_sql("valid_rows").strip() + ",\n" + load_sql("review_contributors").strip()
+    sql = compose("review_contributors", ("valid_rows",))
     return run_query(con, config, sql, params)
 
 
@@ -269,12 +269,12 @@ def check_scenario(traffic_growth: float, contributor_change: Mapping[str, int] 
 def usage_shares(con: duckdb.DuckDBPyConnection, config: Config, start: date, end: date) -> pd.DataFrame:
     """Per allocated team: effective cost in [start, end], its usage-driven part and share
     (``[capacity] usage_driven_categories`` / ``usage_driven_services``)."""
-    from metrics.costs import _compose, _params, _run
+    from metrics.costs import COST_FRAGMENTS, _params, _run
 
     settings = config.review.capacity
     params = _params(config, start, end, usage_categories=list(settings.usage_driven_categories),
                      usage_services=list(settings.usage_driven_services))
-    df = _run(con, config, _compose("review_usage_cost"), params)
+    df = _run(con, config, compose("review_usage_cost", COST_FRAGMENTS), params)
     df["usage_cost"] = df["usage_cost"].astype("float64").fillna(0.0)
     df["usage_share"] = df["usage_cost"] / df["effective_cost"].where(df["effective_cost"] > 0)
     df["scope"] = df["scope"].astype(object)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from cadence.core.allocation import SHARED, UNALLOCATED, allocation_rules, has_rules, shared_split
 from cadence.core.config import Config
-from metrics._sql import load_sql, run_with_views, valid_params
+from metrics._sql import compose, run_with_views, valid_params
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +31,8 @@ SUMMARY_COLUMNS = ["scope", "period_start", "effective_cost", "billed_cost", "de
 
 # -- plumbing -------------------------------------------------------------------------------------
 
-def _compose(final: str, fragment: bool = True) -> str:
-    text = load_sql(final).strip()
-    if not fragment:
-        return text
-    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--")).lstrip()
-    joiner = "\n" if body.upper().startswith("SELECT") else ",\n"
-    return "WITH " + load_sql("cost_lines").strip() + joiner + text
+COST_FRAGMENTS = ("cost_lines",)
+DAILY_FRAGMENTS = ("cost_lines", "cost_daily")
 
 
 def _run(con: duckdb.DuckDBPyConnection, config: Config, sql: str, params: dict) -> pd.DataFrame:
@@ -52,7 +47,8 @@ def _params(config: Config, start: date, end: date, **extra) -> dict:
     if end < start:
         raise ValueError(f"end {end} is before start {start}")
     return {"start_date": start, "end_date": end + timedelta(days=1), "use_rules": has_rules(config),
-            **{k: v for k, v in valid_params().items() if k.endswith("_day")}, **extra}
+            "category": None, "shared_split": shared_split(config), "split_teams": sorted(config.teams),
+            "shared_team": SHARED, **{k: v for k, v in valid_params().items() if k.endswith("_day")}, **extra}
 
 
 def _check(value: str, choices: tuple[str, ...], name: str) -> None:
@@ -77,49 +73,17 @@ def _as_dates(values) -> list[date]:
 
 # -- daily cost, allocation and the shared split --------------------------------------------------
 
-def daily_cost(con, config: Config, start: date, end: date, by: str = "team") -> pd.DataFrame:
+def daily_cost(con, config: Config, start: date, end: date, by: str = "team",
+               category: str | None = None) -> pd.DataFrame:
     """Cost per scope and day (scope, charge_date, effective/billed/list/untagged/unallocated cost,
-    estimated), with shared cost split across teams when by="team" and a split is configured."""
+    estimated), with shared cost split across teams when by="team" and a split is configured
+    (cost_shared_split.sql); ``category`` keeps one service category's lines."""
     _check(by, COST_BY, "by")
-    df = _run(con, config, _compose("cost_daily"), _params(config, start, end, by=by))
+    df = _run(con, config, compose("cost_shared_split", DAILY_FRAGMENTS),
+              _params(config, start, end, by=by, category=category))
     df["charge_date"] = pd.Series(_as_dates(df["charge_date"]), index=df.index, dtype=object)
     df["scope"] = df["scope"].astype(object)
-    if by == "team":
-        df = split_shared(df, config)
     return df
-
-
-def split_shared(daily: pd.DataFrame, config: Config) -> pd.DataFrame:
-    """Spread the "shared" team's cost over the configured teams, day by day.
-
-    even: each team gets 1/N. proportional: each team gets its share of that day's direct cost
-    (cost allocated to a team, not shared or unallocated); a day with no direct cost splits evenly.
-    """
-    rule = shared_split(config)
-    teams = sorted(config.teams)
-    if rule == "none" or not teams or daily.empty or not (daily["scope"] == SHARED).any():
-        return daily
-    money = ["effective_cost", "billed_cost", "list_cost", "untagged_cost"]
-    shared = daily[daily["scope"] == SHARED]
-    rest = daily[daily["scope"] != SHARED]
-    direct = rest[rest["scope"].isin(teams)]
-    parts = []
-    for _, row in shared.iterrows():
-        day_direct = direct[direct["charge_date"] == row["charge_date"]].set_index("scope")["effective_cost"]
-        total = float(day_direct.clip(lower=0).sum())
-        for team in teams:
-            weight = (float(max(day_direct.get(team, 0.0), 0.0)) / total
-                      if rule == "proportional" and total > 0 else 1.0 / len(teams))
-            part = {"scope": team, "charge_date": row["charge_date"], "estimated": row["estimated"],
-                    "unallocated_cost": 0.0}
-            part.update({m: (row[m] * weight if pd.notna(row[m]) else np.nan) for m in money})
-            parts.append(part)
-    out = pd.concat([rest, pd.DataFrame(parts)], ignore_index=True)
-    agg = {m: "sum" for m in money + ["unallocated_cost"]}
-    agg["list_cost"] = lambda s: s.sum(min_count=1)
-    agg["estimated"] = "any"
-    out = out.groupby(["scope", "charge_date"], as_index=False).agg(agg)
-    return out.sort_values(["scope", "charge_date"], kind="mergesort").reset_index(drop=True)
 
 
 def _bucket(daily: pd.DataFrame, period: str, start: date) -> pd.DataFrame:
@@ -290,7 +254,7 @@ def utilization_summary(con, config: Config, start: date, end: date, by: str = "
     _check(metric, ("cpu", "memory"), "metric")
     cols = ["scope", "period_start", "resources", "capacity", "utilization", "p95", "weighting",
             "compute_cost", "idle_cost"]
-    u = _run(con, config, _compose("cost_utilization"), _params(config, start, end, metric=metric))
+    u = _run(con, config, compose("cost_utilization", COST_FRAGMENTS), _params(config, start, end, metric=metric))
     if u.empty:
         return pd.DataFrame(columns=cols)
     u["date"] = _as_dates(u["date"])
@@ -327,10 +291,7 @@ def utilization_summary(con, config: Config, start: date, end: date, by: str = "
 
 def _compute_cost_by_team(con, config, start, end, period) -> pd.DataFrame:
     """Compute-category cost per team and period (shared cost split as configured)."""
-    sql = _compose("cost_daily").replace("FROM cost_lines", "FROM cost_lines WHERE service_category = 'Compute'", 1)
-    df = _run(con, config, sql, _params(config, start, end, by="team"))
-    df["charge_date"] = _as_dates(df["charge_date"])
-    df = _bucket(split_shared(df, config), period, start)
+    df = _bucket(daily_cost(con, config, start, end, by="team", category="Compute"), period, start)
     return df.rename(columns={"effective_cost": "category_cost"})[["scope", "period_start", "category_cost"]]
 
 
@@ -338,7 +299,7 @@ def commitment_summary(con, config: Config, start: date, end: date, period: str 
     """Savings Plans and reservation utilization and coverage per kind and period: the mean of the
     daily fractions. Rows: kind, period_start, utilization, coverage, days."""
     _check(period, PERIODS, "period")
-    df = _run(con, config, _compose("cost_commitments", fragment=False), _params(config, start, end))
+    df = _run(con, config, compose("cost_commitments", ()), _params(config, start, end))
     cols = ["kind", "period_start", "utilization", "coverage", "days"]
     if df.empty:
         return pd.DataFrame(columns=cols)
@@ -346,6 +307,42 @@ def commitment_summary(con, config: Config, start: date, end: date, period: str 
     out = df.groupby(["kind", "period_start"], as_index=False).agg(
         utilization=("utilization", "mean"), coverage=("coverage", "mean"), days=("date", "nunique"))
     return out[cols]
+
+
+# -- cost per deployment and per change (the one definition) --------------------------------------
+
+def unit_cost(cost, count):
+    """What one deployment or one change shipped cost: ``cost`` ÷ ``count``. The one place cost per
+    deployment and per change is computed (export, pages, capacity review, digest all read it).
+
+    Series in, Series out (NaN where the count is 0 or missing); scalars in, a float out, or None
+    when there is nothing to divide by (no count, or no cost)."""
+    if isinstance(count, pd.Series):
+        return cost / count.where(count > 0)
+    if cost is None or count is None or pd.isna(cost) or pd.isna(count) or count <= 0:
+        return None
+    return cost / count
+
+
+def with_unit_costs(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (effective_cost, deployments, changes_deployed) with cost_per_deployment and
+    cost_per_change added (NaN where nothing was deployed or shipped)."""
+    frame["cost_per_deployment"] = unit_cost(frame["effective_cost"], frame["deployments"])
+    frame["cost_per_change"] = unit_cost(frame["effective_cost"], frame["changes_deployed"])
+    return frame
+
+
+def delivery_cost(summary: pd.DataFrame, per: str | None = None) -> pd.DataFrame:
+    """Rows of ``cost_summary`` added up (all of them, or per value of the column ``per``, e.g.
+    period_start), with the cost per deployment and per change of the sums: effective_cost,
+    deployments, changes_deployed, cost_per_deployment, cost_per_change."""
+    columns = ["effective_cost", "deployments", "changes_deployed"]
+    if per is None:
+        total = pd.DataFrame([summary[columns].sum()]) if len(summary) else \
+            pd.DataFrame({c: pd.Series([0.0 if c == "effective_cost" else 0]) for c in columns})
+    else:
+        total = summary.groupby(per, as_index=False)[columns].sum()
+    return with_unit_costs(total)
 
 
 def cost_summary(con, config: Config, start: date, end: date, by: str = "team", period: str = "week",
@@ -374,8 +371,7 @@ def cost_summary(con, config: Config, start: date, end: date, by: str = "team", 
     dora["period_start"] = _as_dates(dora["period_start"])
     out = cost.merge(dora, on=["scope", "period_start"], how="left")
     out[["deployments", "changes_deployed"]] = out[["deployments", "changes_deployed"]].fillna(0).astype("int64")
-    out["cost_per_deployment"] = out["effective_cost"] / out["deployments"].where(out["deployments"] > 0)
-    out["cost_per_change"] = out["effective_cost"] / out["changes_deployed"].where(out["changes_deployed"] > 0)
+    out = with_unit_costs(out)
     util = utilization_summary(con, config, start, end, by=by, period=period)
     util = util[["scope", "period_start", "utilization"]] if len(util) else \
         pd.DataFrame(columns=["scope", "period_start", "utilization"])
@@ -390,4 +386,4 @@ def cost_summary(con, config: Config, start: date, end: date, by: str = "team", 
 
 
 __all__ = ["commitment_summary", "cost_anomalies", "cost_by", "cost_forecast", "cost_summary", "daily_cost",
-           "split_shared", "top_movers", "untagged_share", "utilization_summary", "UNALLOCATED"]
+           "delivery_cost", "unit_cost", "with_unit_costs", "top_movers", "untagged_share", "utilization_summary", "UNALLOCATED"]

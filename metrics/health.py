@@ -8,6 +8,7 @@ reads the same SQL fragments as ``metrics.dora``, so the counts match the metric
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import duckdb
@@ -99,3 +100,29 @@ def duplicate_keys(con: duckdb.DuckDBPyConnection, config: Config | None = None)
                             f"GROUP BY {keys} HAVING count(*) > 1)").fetchall()[0]
         rows.append((table, int(found[0]), int(found[1])))
     return pd.DataFrame(rows, columns=["table", "keys", "extra_rows"])
+
+
+# -- sync status ----------------------------------------------------------------------------------
+
+STALE_AFTER_DAYS = 2
+
+
+def sync_status(states: pd.DataFrame, now: pd.Timestamp, command: Callable[[str], str]) -> pd.DataFrame:
+    """``states`` (``metrics.catalog.sync_states``) with a ``status`` column: what each source scope
+    needs, checked in this order — "Failing" (its last sync raised: fix the cause and re-run),
+    "Skipped" (the source cannot serve this part), "Never succeeded", "Stale" (last success more than
+    ``STALE_AFTER_DAYS`` whole days before ``now``) or "OK". ``command(source)`` names the command
+    that syncs a source (the caller's registry), quoted in the advice."""
+    def status(row) -> str:
+        run = f"`{command(str(row.source))}`"
+        if isinstance(row.last_error, str) and row.last_error:
+            return f"Failing — fix the cause above, then re-run {run}; the cursor has not moved."
+        if isinstance(row.skipped, str) and row.skipped:
+            return "Skipped — the source cannot serve this part (why below); the rest of the sync ran."
+        if pd.isna(row.last_success_at):
+            return f"Never succeeded — run {run}."
+        if (now - pd.Timestamp(row.last_success_at)).days > STALE_AFTER_DAYS:
+            return f"Stale — last success over {STALE_AFTER_DAYS} days ago; schedule {run}."
+        return "OK"
+
+    return states.assign(status=[status(r) for r in states.itertuples()])

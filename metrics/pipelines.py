@@ -17,7 +17,7 @@ from cadence.core.clock import utcnow
 from cadence.core.config import NO_TEAM, Config
 from cadence.core.errors import CadenceError
 from cadence.core.settings.pipelines import PipelineSettings
-from metrics._sql import TEAM_MAP_VIEW, load_sql, range_params, run_with_views
+from metrics._sql import TEAM_MAP_VIEW, compose, range_params, run_with_views
 
 BYS = ("org", "team", "repo", "workflow")
 PERIODS = ("week", "month", "total")
@@ -59,11 +59,7 @@ def _run(con: duckdb.DuckDBPyConnection, config: Config, final: str, start: date
 
 def _join(final: str) -> str:
     """The facts' CTEs, then the final file: its own CTEs (if it opens with one) and SELECT."""
-    body = load_sql(final).strip()
-    lines = [ln for ln in body.splitlines() if not ln.startswith("--")]
-    first = "\n".join(lines).lstrip()
-    sep = ",\n" if not first.upper().startswith("SELECT") else "\n"
-    return "WITH " + load_sql("pipeline_facts").strip() + sep + body
+    return compose(final, ("pipeline_facts",))
 
 
 def pipeline_summary(con, config: Config, start: date, end: date, *, by: str = "org", period: str = "total",

@@ -20,7 +20,7 @@ from cadence.core.clock import day_end, hour_floor, utcnow
 from cadence.core.config import NO_TEAM, Config
 from cadence.core.errors import CadenceError
 from cadence.core.settings.slos import SLO
-from metrics._sql import load_sql, range_params, run_with_views
+from metrics._sql import compose, range_params, run_with_views
 
 SLO_STATUS_COLUMNS = (
     "slo", "service", "objective", "window_days", "good", "total", "attainment", "budget_remaining",
@@ -85,7 +85,7 @@ def _attribution_start(con: duckdb.DuckDBPyConnection, at: datetime, days: int) 
 
 def _run(con: duckdb.DuckDBPyConnection, config: Config, final: str, slos: Sequence[SLO],
          at: datetime) -> pd.DataFrame:
-    sql = "WITH " + ",\n".join(load_sql(name).strip() for name in (*SLO_FRAGMENTS, final))
+    sql = compose(final, SLO_FRAGMENTS)
     longest = max([s.window_days for s in slos] + [BURN_DAYS])
     start = _attribution_start(con, at, longest)
     params = range_params(config, start.date(), at.date())
@@ -145,7 +145,7 @@ def incident_availability(con: duckdb.DuckDBPyConnection, config: Config, start:
         raise SLOError(f"end {end} is before start {start}; give an end on or after the start.")
     params = range_params(config, start, end)
     params["services"] = _services(config, None)
-    sql = "WITH " + load_sql("valid_rows").strip() + ",\n" + load_sql("incident_availability").strip()
+    sql = compose("incident_availability", ("valid_rows",))
     df = run_with_views(con, sql, params, {SLO_VIEW: _slo_frame(config.slos)})
     df["incidents"] = df["incidents"].astype("int64")
     if team is not None:
@@ -156,7 +156,7 @@ def incident_availability(con: duckdb.DuckDBPyConnection, config: Config, start:
 def incident_availability_incidents(con: duckdb.DuckDBPyConnection, config: Config, start: date, end: date,
                                     *, service: str | None = None) -> pd.DataFrame:
     """The incidents behind ``incident_availability`` (of one service when given)."""
-    sql = "WITH " + load_sql("valid_rows").strip() + "\n" + load_sql("incident_availability_incidents")
+    sql = compose("incident_availability_incidents", ("valid_rows",))
     df = run_with_views(con, sql, range_params(config, start, end), {})
     if service is not None:
         df = df[df["service"] == service].reset_index(drop=True)

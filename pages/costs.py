@@ -4,7 +4,8 @@ wrong, where it is heading, and what one deployment or one shipped change costs.
 import streamlit as st
 
 from cadence.dashboard import charts, ui
-from metrics.costs import cost_anomalies, cost_by, cost_forecast, cost_summary, top_movers, untagged_share
+from metrics.costs import (cost_anomalies, cost_by, cost_forecast, cost_summary, delivery_cost, top_movers,
+                           untagged_share)
 
 ui.require_costs()  # money only: hidden from the navigation without the cost role
 f = ui.header("Costs", "Cloud cost beside the delivery it paid for")
@@ -16,16 +17,16 @@ if summary.empty:
     st.stop()
 
 team = ui.cost_team(f)
-total = summary["effective_cost"].sum()
-deploys, changes = summary["deployments"].sum(), summary["changes_deployed"].sum()
+overall = delivery_cost(summary).iloc[0]
+total = overall["effective_cost"]
 tags = ui.load(untagged_share, start=f.start, end=f.end, period="total")
 cols = st.columns(4)
 cols[0].metric("Cloud cost (amortized)", ui.fmt_money(total),
                delta=ui.change(total, before["effective_cost"].sum() if not before.empty else None),
                delta_color="inverse", border=True, delta_description=f"vs previous {f.days} days")
-cols[1].metric("Cost per deployment", ui.fmt_money(total / deploys if deploys else None), border=True,
+cols[1].metric("Cost per deployment", ui.fmt_money(overall["cost_per_deployment"]), border=True,
                help="Allocated cost ÷ successful production deployments of the same team(s) and days.")
-cols[2].metric("Cost per change shipped", ui.fmt_money(total / changes if changes else None), border=True)
+cols[2].metric("Cost per change shipped", ui.fmt_money(overall["cost_per_change"]), border=True)
 cols[3].metric("Untagged share (organisation)", ui.fmt_pct(tags["untagged_share"].iloc[0] if len(tags) else None),
                border=True, help="Cost with no team tag. Allocation rules in cadence.toml may still give it a "
                                  "team; tag resources with the cost-allocation tag to lower it.")
@@ -51,9 +52,7 @@ with left:
     charts.show(charts.forecast(daily, ahead, title="Daily cost and the next 30 days (95 % interval)"),
                 key="co-forecast")
 with right:
-    per = summary.groupby("period_start", as_index=False)[["effective_cost", "deployments", "changes_deployed"]].sum()
-    per["cost_per_deployment"] = per["effective_cost"] / per["deployments"].where(per["deployments"] > 0)
-    per["cost_per_change"] = per["effective_cost"] / per["changes_deployed"].where(per["changes_deployed"] > 0)
+    per = delivery_cost(summary, per="period_start")
     charts.show(charts.lines(per, "period_start", {"cost_per_deployment": "per deployment",
                                                    "cost_per_change": "per change shipped"},
                              title=f"Cost per deployment and per change shipped, per {f.period}", unit="USD"),

@@ -8,14 +8,13 @@ from cadence.dashboard import ui
 from metrics.catalog import data_extent, sync_states
 from metrics.costs import untagged_share
 from cadence.core.timerange import describe_accepted_range
-from metrics.health import data_health, duplicate_keys, out_of_range_rows
+from metrics.health import data_health, duplicate_keys, out_of_range_rows, sync_status
 from metrics.service import job_runs
 
 SYNC_COMMAND = {"github": "cadence sync github", "pagerduty": "cadence sync pagerduty",
                 "aws": "cadence sync aws-costs", "aws-costs": "cadence sync aws-costs",
                 "aws_costs": "cadence sync aws-costs", "webhook": "cadence webhook",
                 "aws-exports": "cadence sync aws-exports", "aws-athena": "cadence sync aws-exports --only athena"}
-STALE_AFTER_DAYS = 2
 COST_TABLES = ("costs", "utilization", "commitments")  # shown only to the cost role
 
 f = ui.header("Data health", "Can these numbers be trusted?")
@@ -31,20 +30,7 @@ elif states.empty:
             "schedule it (cron or systemd, see README) to keep the dashboard current.", icon=":material/sync:")
 else:
     now = pd.Timestamp(ui.filters().as_of) + pd.Timedelta(days=1)
-
-    def advice(row) -> str:
-        command = f"`{SYNC_COMMAND.get(str(row.source).split(':')[0], 'cadence sync ' + str(row.source))}`"
-        if isinstance(row.last_error, str) and row.last_error:
-            return f"Failing — fix the cause above, then re-run {command}; the cursor has not moved."
-        if isinstance(row.skipped, str) and row.skipped:
-            return "Skipped — the source cannot serve this part (why below); the rest of the sync ran."
-        if pd.isna(row.last_success_at):
-            return f"Never succeeded — run {command}."
-        if (now - pd.Timestamp(row.last_success_at)).days > STALE_AFTER_DAYS:
-            return f"Stale — last success over {STALE_AFTER_DAYS} days ago; schedule {command}."
-        return "OK"
-
-    states = states.assign(status=[advice(r) for r in states.itertuples()])
+    states = sync_status(states, now, lambda source: SYNC_COMMAND.get(source.split(":")[0], f"cadence sync {source}"))
     failing = states[states["status"] != "OK"]
     if failing.empty:
         st.success(f"All {len(states)} source scopes synced recently.", icon=":material/check_circle:")

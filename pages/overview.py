@@ -6,7 +6,7 @@ import streamlit as st
 
 from cadence.dashboard import charts, ui
 from metrics import dora_metrics_views
-from metrics.costs import cost_by
+from metrics.costs import cost_by, unit_cost
 from metrics.slo import slo_status
 
 # (label, column, unit, band column, lower is better, how the change reads)
@@ -80,7 +80,7 @@ if show_costs:
                   help="Amortized (effective) cost allocated to this view's team(s) over the range.",
                   chart_data=[round(v, 2) for v in weekly_cost] if len(weekly_cost) > 1 else None,
                   chart_type="bar", delta_description=f"vs previous {f.days} days")
-        per_deploy = total / cur["deployments"] if cur is not None and total and cur["deployments"] else None
+        per_deploy = unit_cost(total, cur["deployments"] if cur is not None else None)
         st.badge(f"{ui.fmt_money(per_deploy)} per deployment", color="violet")
 
 if cur is None:

@@ -51,19 +51,15 @@ else:
     charts.show(charts.layout(fig, f"Error budget burn-down of {pick} over its window", "fraction"),
                 key="rel-burndown")
 
-    left, right = st.columns(2)
-    with left:
-        box = ui.rows_expander("Change failures inside the burn", key="rel-incidents")
-        if box is not None:
-            with box:
-                ui.table(ui.load(slo_drilldown, kind="incidents", at=f.end, slo=pick), f"slo-incidents-{pick}",
-                         key="rel-incidents-table")
-    with right:
-        box = ui.rows_expander("Deployments inside the window, with the budget left", key="rel-deployments")
-        if box is not None:
-            with box:
-                ui.table(ui.load(slo_drilldown, kind="deployments", at=f.end, slo=pick), f"slo-deployments-{pick}",
-                         key="rel-deployments-table")
+    drills = (("incidents", "Change failures inside the burn"),
+              ("deployments", "Deployments inside the window, with the budget left"))
+    for column, (kind, label) in zip(st.columns(2), drills, strict=True):
+        with column:
+            box = ui.rows_expander(label, key=f"rel-{kind}")
+            if box is not None:
+                with box:
+                    ui.table(ui.load(slo_drilldown, kind=kind, at=f.end, slo=pick), f"slo-{kind}-{pick}",
+                             key=f"rel-{kind}-table")
 
 st.subheader("Incident-based availability per service")
 availability = ui.load(incident_availability, start=f.start, end=f.end, team=f.team)

@@ -61,28 +61,27 @@ def record_sync_error(con: duckdb.DuckDBPyConnection, source: str, scope: str, m
                       now: datetime | None = None) -> None:
     """Record a failed run; the cursor stays where the last success left it. The message is
     scrubbed of secrets first (it may quote an upstream answer that echoed the request)."""
-    now = now or _now()
-    con.execute(
-        """
-        INSERT INTO sync_state (source, scope, last_error, last_attempt_at) VALUES (?, ?, ?, ?)
-        ON CONFLICT (source, scope) DO UPDATE SET
-            last_error = excluded.last_error, skipped = NULL, last_attempt_at = excluded.last_attempt_at
-        """,
-        [source, scope, scrub(message)[:2000], now])
+    _record_attempt(con, source, scope, error=message, skipped=None, now=now)
 
 
 def record_sync_skipped(con: duckdb.DuckDBPyConnection, source: str, scope: str, reason: str, *,
                         now: datetime | None = None) -> None:
     """Record a part the source cannot serve: not an error (nothing to fix here), not a success
     (the cursor stays); ``reason`` says why and what would make it run."""
-    now = now or _now()
+    _record_attempt(con, source, scope, error=None, skipped=reason, now=now)
+
+
+def _record_attempt(con: duckdb.DuckDBPyConnection, source: str, scope: str, *, error: str | None,
+                    skipped: str | None, now: datetime | None) -> None:
+    """A run that moved no cursor: its error or its reason to skip (scrubbed, the other cleared)."""
     con.execute(
         """
-        INSERT INTO sync_state (source, scope, skipped, last_attempt_at) VALUES (?, ?, ?, ?)
+        INSERT INTO sync_state (source, scope, last_error, skipped, last_attempt_at) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT (source, scope) DO UPDATE SET
-            skipped = excluded.skipped, last_error = NULL, last_attempt_at = excluded.last_attempt_at
+            last_error = excluded.last_error, skipped = excluded.skipped, last_attempt_at = excluded.last_attempt_at
         """,
-        [source, scope, scrub(reason)[:2000], now])
+        [source, scope, *(scrub(text)[:2000] if text is not None else None for text in (error, skipped)),
+         now or _now()])
 
 
 def read_sync_states(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

@@ -14,9 +14,23 @@ import click
 from cadence.auth.launch import prepare_dashboard
 from cadence.cli import AppContext, pass_app
 from cadence.core.config import DEMO_DB
+from cadence.core.errors import CadenceError
 
 log = logging.getLogger(__name__)
-APP = Path(__file__).resolve().parents[2] / "app.py"
+# The Streamlit script: in an installed package, the copy the wheel carries (setup.py puts app.py,
+# pages/ and the theme there); in a source checkout or an editable install, the tree's own app.py.
+PACKAGED_APP = Path(__file__).resolve().parents[1] / "dashboard" / "app" / "app.py"
+SOURCE_APP = Path(__file__).resolve().parents[2] / "app.py"
+
+
+def app_script() -> Path:
+    """The app.py that ``cadence dashboard`` runs (see PACKAGED_APP)."""
+    if PACKAGED_APP.is_file():
+        return PACKAGED_APP
+    if SOURCE_APP.is_file():
+        return SOURCE_APP
+    raise CadenceError(f"The dashboard's app.py is neither in the package ({PACKAGED_APP.parent}) nor in a "
+                       f"source checkout ({SOURCE_APP.parent}); reinstall Cadence (pip install cadence).")
 
 
 def choose_database(app: AppContext) -> Path:
@@ -35,7 +49,7 @@ def choose_database(app: AppContext) -> Path:
 def streamlit_args(port: int, host: str) -> list[str]:
     """The Streamlit command line: headless, no usage stats, and no grid toolbar download (it
     writes formula cells raw; every table has Cadence's neutralised "Download CSV" instead)."""
-    return [sys.executable, "-m", "streamlit", "run", str(APP),
+    return [sys.executable, "-m", "streamlit", "run", str(app_script()),
             "--server.port", str(port), "--server.address", host,
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
             "--client.disableDataExport", "true"]

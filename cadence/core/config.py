@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cadence.core.errors import ConfigError
+from cadence.core.scrub import SECRET_ENV, register_secret_env  # noqa: F401 (SECRET_ENV: the list of secrets)
+from cadence.core.settings import aws_exports, gitlab
 from cadence.core.settings.auth import AuthSettings, parse_auth
 from cadence.core.settings.capacity import ReviewSettings, parse_review
-from cadence.core.errors import ConfigError, DatabaseLockedError
-from cadence.core.scrub import SECRET_ENV, register_secret_env  # noqa: F401 (SECRET_ENV: the list of secrets)
 from cadence.core.settings.notify import NotifySettings, parse_notify
+from cadence.core.settings.pipelines import parse_pipelines
 from cadence.core.settings.schedule import Schedule, parse_schedule
 from cadence.core.settings.slos import SLO, parse_slos
 
@@ -188,8 +190,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
                             "secrets do not belong in the config file; set them in the environment")
         if "token_env" in body:
             _token_env(path, name, body["token_env"])
-    if "gitlab" in sources:   # the GitLab collector owns its section's rules (imported only when used)
-        from collectors.gitlab.settings import parse_settings; parse_settings(sources["gitlab"], path)  # noqa: E702
+    if "gitlab" in sources:   # [sources.gitlab]'s own rules: cadence/core/settings/gitlab.py
+        gitlab.parse_settings(sources["gitlab"], path)
     kwargs["sources"] = sources
 
     alloc = data.get("cost_allocation", {})
@@ -224,14 +226,12 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     kwargs["notify"] = parse_notify(data.get("notify"), path, teams,
                                     {name: team.notify for name, team in teams.items()})
     if "pipelines" in data:   # CI default branches and minute rates: cadence/core/settings/pipelines.py
-        from cadence.core.settings.pipelines import parse_pipelines
         kwargs["pipelines"] = parse_pipelines(data["pipelines"], path)
     if "schedule" in data:   # what `cadence serve` runs when: cadence/core/settings/schedule.py
         kwargs["schedule"] = parse_schedule(data["schedule"], path)
     config = Config(**kwargs)
     if {"cost_exports", "aws_exports"} & set(sources) or "athena" in sources.get("aws", {}):
-        # The billing-export sections are validated by their collector (imported only when used).
-        from collectors.aws_exports.settings import check_sections; check_sections(config)  # noqa: E702
+        aws_exports.check_sections(config)   # the billing-export sections: cadence/core/settings/aws_exports.py
     return config
 
 
@@ -412,45 +412,3 @@ def secret(name: str) -> str | None:
     register_secret_env(name)
     value = os.environ.get(name, "").strip()
     return value or None
-
-
-def effective_config(config: Config, db_path: str | os.PathLike) -> Config:
-    """The config to compute with: the user's, or, when it defines no teams and the database is
-    the demo one, the demo organisation's teams (stored by ``cadence demo`` in warehouse_meta)."""
-    if config.teams:
-        return config
-    import json
-
-    from warehouse.db import read_connection
-    from warehouse.upsert import get_meta
-
-    if not Path(db_path).exists():
-        return config
-    try:
-        with read_connection(db_path) as con:
-            raw = get_meta(con, "demo_config")
-    except DatabaseLockedError:  # said now: the next open would only wait for the lock again
-        raise
-    except Exception:  # an unreadable database is reported by whoever opens it next
-        return config
-    if not raw:
-        return config
-    demo = parse_config(json.loads(raw))
-    return Config(**{**config.__dict__, "teams": demo.teams, "slos": config.slos or demo.slos,
-                     "cost_allocation": config.cost_allocation or demo.cost_allocation})
-
-
-def is_demo_database(db_path: str | os.PathLike) -> bool:
-    """True when ``cadence demo`` wrote this database (the dashboard shows a banner)."""
-    from warehouse.db import read_connection
-    from warehouse.upsert import get_meta
-
-    if not Path(db_path).exists():
-        return False
-    try:
-        with read_connection(db_path) as con:
-            return get_meta(con, "is_demo") == "true"
-    except DatabaseLockedError:
-        raise
-    except Exception:
-        return False

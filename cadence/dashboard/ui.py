@@ -24,11 +24,11 @@ from typing import Any, Callable
 import pandas as pd
 import streamlit as st
 
-from cadence.core.config import Config, effective_config, is_demo_database, load_config, resolve_config_path, resolve_db_path
-from cadence.core.config import NO_TEAM
+from cadence.core.config import NO_TEAM, Config, load_config, resolve_config_path, resolve_db_path
 from cadence.core.errors import CadenceError
 from cadence.core.scrub import install_log_scrubber, scrub
 from warehouse.db import connect, last_write_token, read_connection
+from warehouse.meta import effective_config, is_demo_database
 
 log = logging.getLogger(__name__)
 install_log_scrubber()   # every log line the dashboard writes, Streamlit's included

@@ -1,7 +1,7 @@
 """What ``cadence serve``'s scheduler runs: ``sync:<source>`` (the source's ``cadence sync``
 command, in this process) and ``export`` (``cadence export --last-week`` into ``export_dir``).
 
-Each run is recorded in ``job_runs`` (``cadence.service.runs``) and in the Prometheus metrics. A
+Each run is recorded in ``job_runs`` (``warehouse.runs``) and in the Prometheus metrics. A
 sync's rows are the growth of its ``sync_state.rows_written`` over the run. Reads in this process
 go through ``reading``: a read-only connection held under the process's write lock, since DuckDB
 refuses a read-only connection in a process that holds a read-write one to the same file (the
@@ -25,7 +25,7 @@ import click
 from cadence.core.config import Config, parse_config
 from cadence.core.errors import CadenceError
 from cadence.core.scrub import scrub
-from cadence.service import runs
+from warehouse import runs
 from cadence.core.settings.schedule import SYNC_COMMANDS, Schedule
 from warehouse import read_connection
 from warehouse.db import _WRITE_LOCK, StoppingError
@@ -102,7 +102,7 @@ def run_sync(db_path: Path, config_path: str | None, command: str) -> int:
 
 
 def _effective(config: Config, con) -> Config:
-    """``cadence.core.config.effective_config`` on an open connection (the demo's teams when none are set)."""
+    """``warehouse.meta.effective_config`` on an open connection (the demo's teams when none are set)."""
     if config.teams:
         return config
     from warehouse.upsert import get_meta

@@ -37,7 +37,7 @@ from starlette.routing import Mount, Route
 
 from cadence.core.config import Config
 from cadence.core.errors import CadenceError
-from cadence.service import runs
+from warehouse import runs
 from cadence.service.jobs import Job, Runner, planned_jobs, reading
 from cadence.core.settings.schedule import Schedule, trigger
 from cadence.service.telemetry import Telemetry

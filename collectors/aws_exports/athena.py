@@ -42,7 +42,7 @@ from collectors.aws_exports.local import (
     summary,
     write_stage,
 )
-from collectors.aws_exports.settings import AthenaSettings, athena_settings, export_settings
+from cadence.core.settings.aws_exports import AthenaSettings, athena_settings, export_settings
 from warehouse import write_connection
 from warehouse.state import read_details, record_sync_error, write_cursor
 

@@ -43,7 +43,7 @@ from cadence.core.allocation import UNALLOCATED, allocation_rule_rows
 from cadence.core.config import Config
 from cadence.core.errors import IngestError
 from cadence.core.timerange import accepted_range, describe_accepted_range
-from collectors.aws_exports.settings import ExportSettings, export_settings
+from cadence.core.settings.aws_exports import ExportSettings, export_settings
 from warehouse import write_connection
 
 log = logging.getLogger(__name__)

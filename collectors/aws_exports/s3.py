@@ -36,7 +36,7 @@ from typing import Any
 from cadence.core.config import Config
 from cadence.core.errors import CadenceError, IngestError, SourceAuthError, SourceError
 from collectors.aws_exports.local import DATA_SUFFIXES, ingest_files, is_parquet
-from collectors.aws_exports.settings import export_locations, export_settings
+from cadence.core.settings.aws_exports import export_locations, export_settings
 from warehouse import write_connection
 from warehouse.state import read_details, record_sync_error, write_cursor
 

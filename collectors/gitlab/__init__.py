@@ -31,7 +31,7 @@ links and cursors of a project are written in one transaction after its pages ar
 """
 
 from collectors.gitlab.fetch import PARTS, Part
-from collectors.gitlab.settings import GitLabSettings, ProjectSettings, parse_settings
+from cadence.core.settings.gitlab import GitLabSettings, ProjectSettings, parse_settings
 from collectors.gitlab.sync import SyncReport, make_client, settings_of, sync
 
 __all__ = ["PARTS", "GitLabSettings", "Part", "ProjectSettings", "SyncReport", "make_client", "parse_settings",

@@ -43,6 +43,27 @@ from gitlab.exceptions import GitlabAuthenticationError, GitlabHttpError
 from cadence.core.config import secret
 from cadence.core.errors import CadenceError, SourceAuthError, SourceError, SourceRateLimitError
 
+SOURCE = "gitlab"
+PAGE = 100                   # GitLab's largest page, REST and GraphQL
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """GitLab's ISO 8601 (``2026-03-02T10:00:00.123Z`` or with an offset) → naive UTC."""
+    if not value:
+        return None
+    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
+    return dt
+
+
+def iso(dt: datetime | None) -> str | None:
+    """A cursor: milliseconds kept (GitLab's precision), so ``updated_after`` re-reads nothing older."""
+    if dt is None:
+        return None
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
 log = logging.getLogger(__name__)
 
 TOKEN_ENV = "GITLAB_TOKEN"

@@ -14,23 +14,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from cadence.core.errors import SourceAuthError, SourceError
-from collectors.gitlab.client import GitLabClient, GitLabHTTPError, GraphQLRejected, encode_path
+from cadence.core.settings.gitlab import GitLabSettings, ProjectSettings
+from collectors.gitlab.client import (PAGE, SOURCE, GitLabClient, GitLabHTTPError, GraphQLRejected, encode_path, iso,
+                                     parse_time)
+from collectors.gitlab.pipelines import read_pipelines
 from collectors.gitlab.queries import (
     NOTES_FIRST,
     NOTES_QUERY,
     PROJECT_QUERY,
     deployed_merge_requests_query,
 )
-from collectors.gitlab.settings import GitLabSettings, ProjectSettings
 
 log = logging.getLogger(__name__)
 
-SOURCE = "gitlab"
-PAGE = 100                   # GitLab's largest page, REST and GraphQL
 RESYNC_MR_PAGE = 25          # a re-sync's first merge request page: usually little is new
 MIN_PAGE = 5                 # smallest page tried when GitLab finds a query too complex
 RELATION_BATCH = 20          # deployments whose merge requests one GraphQL query asks for
@@ -59,23 +59,6 @@ def deployment_id(project: str, kind: str, ident) -> str:
 
 def incident_id(project: str, iid) -> str:
     return f"gitlab:{project}:issue:{iid}"
-
-
-def parse_time(value: str | None) -> datetime | None:
-    """GitLab's ISO 8601 (``2026-03-02T10:00:00.123Z`` or with an offset) → naive UTC."""
-    if not value:
-        return None
-    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if dt.tzinfo is not None:
-        dt = dt.astimezone(UTC).replace(tzinfo=None)
-    return dt
-
-
-def iso(dt: datetime | None) -> str | None:
-    """A cursor: milliseconds kept (GitLab's precision), so ``updated_after`` re-reads nothing older."""
-    if dt is None:
-        return None
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 # -- errors ---------------------------------------------------------------------------------------
@@ -649,8 +632,6 @@ def _first_review(notes: list[dict], author: str | None) -> datetime | None:
 
 
 def _read_pipelines(fetcher: ProjectFetcher) -> None:
-    from collectors.gitlab.pipelines import read_pipelines   # it imports this module's helpers
-
     read_pipelines(fetcher)
 
 

@@ -38,8 +38,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from collectors.gitlab.client import GitLabHTTPError, _next_link
-from collectors.gitlab.fetch import PAGE, SOURCE, iso, parse_time
+from collectors.gitlab.client import PAGE, SOURCE, GitLabHTTPError, _next_link, iso, parse_time
 
 if TYPE_CHECKING:
     from collectors.gitlab.fetch import ProjectFetcher

@@ -30,7 +30,7 @@ from collectors.gitlab.fetch import (
     ProjectResult,
 )
 from collectors.gitlab.queries import GROUP_PROJECTS_QUERY
-from collectors.gitlab.settings import PROJECT_PATH, GitLabSettings, parse_settings
+from cadence.core.settings.gitlab import PROJECT_PATH, GitLabSettings, parse_settings
 from warehouse import record_sync_error, record_sync_skipped, upsert_rows, write_connection, write_cursor
 from warehouse.state import read_details
 

@@ -1,4 +1,7 @@
 -- Cost lines: the rows of `costs` charged in [$start_date, $end_date), each with its team.
+-- Definition: a costs row counts when its day lies in the range and the accepted range, and is not
+--   a Cost Explorer row of a provider-day an export (CUR/FOCUS) also holds; its team (alloc_team) is
+--   the first rule that matches, as below.
 -- Grain: one row per costs row (day × provider × account × service × region × resource × tag value).
 -- Units: the row's currency (USD). Inputs: costs, cadence_cost_rules (the allocation rules of the
 -- configuration, registered per query: kind tag/account/service, value, team).

@@ -1,4 +1,6 @@
 -- Utilization per resource and day with the resource's cost that day and its team.
+-- Definition: each utilization row of $metric with an average in the range, beside the summed
+--   effective cost of the cost lines whose resource_id is that resource on that day.
 -- Grain: one row per (resource, metric, date) in [$start_date, $end_date). Units: avg and p95 are
 -- fractions 0..1 of capacity; capacity in vCPU (cpu) or GiB (memory); resource_cost in USD
 -- (effective cost of cost lines whose resource_id is this resource; NULL when none).

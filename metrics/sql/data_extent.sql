@@ -5,6 +5,8 @@
 -- First and last come from times in the accepted range only ($valid_from, $valid_until:
 -- cadence.core.timerange), so a row dated year 9999 never moves "data through"; row_count counts every
 -- row (Data health counts the out-of-range ones: out_of_range.sql).
+-- Definition: per table, the first and last date of its rows inside the accepted range and the
+--   count of all its rows.
 SELECT 'deployments' AS source_table,
        min(t)::DATE AS first_date, max(t)::DATE AS last_date, count(*) AS row_count
 FROM (SELECT CASE WHEN coalesce(finished_at, started_at) BETWEEN $valid_from AND $valid_until

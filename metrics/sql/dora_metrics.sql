@@ -24,9 +24,8 @@ metric_views AS (
 ),
 deployment_rows AS (
     SELECT v.view_no, d.scope,
-           CASE v.view_period WHEN 'week' THEN date_trunc('week', d.finished_at)::DATE
-                              WHEN 'month' THEN date_trunc('month', d.finished_at)::DATE
-                              ELSE v.view_start END AS period_start,
+           CASE WHEN v.view_period = 'total' THEN v.view_start
+                ELSE date_trunc(v.view_period, d.finished_at)::DATE END AS period_start,
            d.finished_at, d.failed, d.rework
     FROM scoped_deployments d
     JOIN metric_views v ON d.finished_at >= v.view_start AND d.finished_at < v.view_end
@@ -40,9 +39,8 @@ deployment_totals AS (
 ),
 change_totals AS (
     SELECT v.view_no, c.scope,
-           CASE v.view_period WHEN 'week' THEN date_trunc('week', c.deployed_at)::DATE
-                              WHEN 'month' THEN date_trunc('month', c.deployed_at)::DATE
-                              ELSE v.view_start END AS period_start,
+           CASE WHEN v.view_period = 'total' THEN v.view_start
+                ELSE date_trunc(v.view_period, c.deployed_at)::DATE END AS period_start,
            count(*) AS changes_deployed,
            quantile_cont(c.lead_time_hours, [0.5, 0.75, 0.9]) FILTER (WHERE NOT c.is_bot) AS lead_q,
            quantile_cont(c.coding_hours, 0.5) FILTER (WHERE NOT c.is_bot) AS coding_p50_hours,
@@ -56,9 +54,8 @@ change_totals AS (
 ),
 incident_totals AS (
     SELECT v.view_no, i.scope,
-           CASE v.view_period WHEN 'week' THEN date_trunc('week', i.created_at)::DATE
-                              WHEN 'month' THEN date_trunc('month', i.created_at)::DATE
-                              ELSE v.view_start END AS period_start,
+           CASE WHEN v.view_period = 'total' THEN v.view_start
+                ELSE date_trunc(v.view_period, i.created_at)::DATE END AS period_start,
            count(*) AS incidents,
            count(*) FILTER (WHERE i.resolved_at IS NULL) AS open_incidents,
            quantile_cont(i.recovery_hours, 0.5) FILTER (WHERE i.deployment_id IS NOT NULL) AS recovery_time_p50_hours,

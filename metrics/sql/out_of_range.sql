@@ -6,6 +6,8 @@
 -- Grain: one row per (table, column) with at least one such row, plus `*` per table: rows with
 --   any. Units: row counts. Inputs: deployments, changes, incidents, costs, utilization,
 --   commitments; $valid_from, $valid_until (times), $valid_first_day, $valid_last_day (days).
+-- Definition: a row counts for a (table, column) when that column holds a time (or day) outside
+--   the accepted range, and once under `*` when any of its columns does.
 WITH counts AS (
     SELECT 'deployments' AS source_table,
            count(*) FILTER (WHERE NOT coalesce(finished_at BETWEEN $valid_from AND $valid_until, true)) AS finished_at,

@@ -1,6 +1,8 @@
 -- Pipeline drill-down (issue 18): the attempts behind a figure, with links.
 -- Grain: one row per (scope, attempt). Units: minutes; timestamps naive UTC.
 -- Inputs: pipeline_facts CTEs.
+-- Definition: every attempt of the range in the requested scope, with its verdict, durations,
+--   minutes, cost and link.
 SELECT p.scope, p.repo, p.workflow, p.id AS run_id, p.attempt, p.branch, p.sha, p.event,
        p.conclusion, p.verdict, p.on_default_branch, p.created_at, p.queued_at, p.started_at, p.finished_at,
        p.duration_minutes, coalesce(j.ci_minutes, 0) AS ci_minutes, coalesce(j.ci_cost, 0.0) AS ci_cost,

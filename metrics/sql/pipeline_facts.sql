@@ -13,6 +13,9 @@
 -- Inputs: pipeline_runs, pipeline_jobs, sync_state, cadence_team_map, cadence_runner_rates (kind
 --   'label' | 'os' | 'self_hosted', name, usd_per_minute); $start_ts, $end_ts, $by, $scope, $no_team,
 --   $period, $default_branches, $valid_from, $valid_until.
+-- Definition: the attempts and jobs whose time (finish, or queue time while unfinished) lies in
+--   the range, each with its verdict, durations, whole minutes and price, once per scope it counts
+--   for.
 pipe_team_map AS (
     SELECT DISTINCT CAST(team AS VARCHAR) AS team, CAST(value AS VARCHAR) AS repo
     FROM cadence_team_map WHERE kind = 'repo'

@@ -7,6 +7,8 @@
 --   pull-request runs by creation; ci_minutes: jobs' whole minutes; ci_cost: minutes x rate.
 -- Grain: one row per (scope, period_start). Units: fractions 0..1, minutes, hours, USD.
 -- Inputs: pipeline_facts CTEs.
+-- Definition: per scope and period, the run, success, flaky, duration, queue, red-time, feedback,
+--   minutes and cost figures listed above.
 pipe_keys AS (
     SELECT scope, period_start FROM pipe_scoped
     UNION SELECT scope, period_start FROM pipe_flaky

@@ -2,6 +2,8 @@
 --   the range, for the slowest and flakiest lists; scope as requested.
 -- Grain: one row per (scope, repo, workflow). Units: fractions, minutes, USD.
 -- Inputs: pipeline_facts CTEs.
+-- Definition: per workflow of the range, its attempts, success rate, flaky pairs, median and p90
+--   duration, minutes and cost.
 pipe_wf_attempts AS (
     SELECT scope, repo, workflow, count(*) AS runs,
            count(*) FILTER (WHERE verdict = 'pass') AS passed, count(*) FILTER (WHERE verdict = 'fail') AS failed,

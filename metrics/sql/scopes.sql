@@ -18,6 +18,9 @@ repo_teams AS (SELECT team, value FROM team_map WHERE kind = 'repo'),
 service_teams AS (SELECT team, value FROM team_map WHERE kind = 'service'),
 -- Each scoped_* below is: the plain scopes, or (by team) the teams of the repo plus the teams of
 -- the service that do not also own the repo, so no row is counted twice for one team.
+-- The three blocks stay apart on purpose: scoping each fact table in its own pass reads it once; one
+-- shared table of (repo, service) scopes joined back to the facts reads each twice (measured 1.3 to
+-- 1.5 times slower for dora_metrics on the demo).
 scoped_deployments AS (
     SELECT * FROM (
         SELECT d.*, CASE $by WHEN 'org' THEN 'all' WHEN 'repo' THEN d.repo WHEN 'service' THEN d.service END AS scope

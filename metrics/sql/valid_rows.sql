@@ -3,6 +3,8 @@
 --   any other time, but a row written around them (SQL in the duckdb shell, or a source's own odd
 --   time stored by a sync) can hold one (year 10000, year 1, a BC date); such a row is left out of
 --   every figure, and Data health counts it (out_of_range.sql). A NULL time (not known yet) is valid.
+-- Definition: a row is valid when each of its time columns is NULL or between $valid_from and
+--   $valid_until (inclusive).
 -- Grain: one row per table row. Units: as the tables.
 -- Inputs: deployments, changes, incidents; $valid_from, $valid_until (naive UTC).
 valid_deployments AS NOT MATERIALIZED (

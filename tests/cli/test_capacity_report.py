@@ -11,7 +11,8 @@ from html.parser import HTMLParser
 import pytest
 
 from cadence.cli import main
-from cadence.core.config import effective_config, load_config
+from warehouse.meta import effective_config
+from cadence.core.config import load_config
 from metrics.capacity_review import review_changes
 from warehouse import read_connection
 

@@ -27,7 +27,7 @@ from pyathena.formatter import DefaultParameterFormatter
 from cadence.core.config import parse_config
 from cadence.core.errors import ConfigError, SourceError
 from collectors.aws_exports import athena, local
-from collectors.aws_exports.settings import export_settings
+from cadence.core.settings.aws_exports import export_settings
 from tests.support.aws_support import LocalServer, ScriptedAws, point_boto3_at, reset_moto
 from tests.conftest import SHARED_DATA
 from tests.collectors.test_cost_exports import _cur_partition

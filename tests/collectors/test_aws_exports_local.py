@@ -18,7 +18,7 @@ from cadence.core.allocation import Allocator
 from cadence.core.config import parse_config
 from cadence.core.errors import ConfigError, IngestError
 from collectors.aws_exports import local
-from collectors.aws_exports.settings import export_settings
+from cadence.core.settings.aws_exports import export_settings
 from collectors.cost_exports import ingest_cost_export
 from tests.conftest import SHARED_DATA
 from warehouse import connect

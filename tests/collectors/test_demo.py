@@ -14,7 +14,8 @@ import duckdb
 import pytest
 
 from cadence.cli import main
-from cadence.core.config import DEMO_DB, Config, effective_config, is_demo_database, parse_config
+from cadence.core.config import DEMO_DB, Config, parse_config
+from warehouse.meta import effective_config, is_demo_database
 from cadence.demo import anchor_end, build_demo
 from cadence.core.errors import WarehouseError
 from warehouse import read_connection

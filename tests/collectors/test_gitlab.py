@@ -379,7 +379,7 @@ def test_since_bounds_a_first_sync(fake, db_path):
 def test_docs_configuration_names_every_gitlab_key():
     from pathlib import Path
 
-    from collectors.gitlab.settings import CONFIG_KEYS, PROJECT_KEYS
+    from cadence.core.settings.gitlab import CONFIG_KEYS, PROJECT_KEYS
 
     text = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text(encoding="utf-8")
     section = text.split("### `[sources.gitlab]`", 1)[1].split("\n### ", 1)[0]

@@ -14,7 +14,8 @@ from datetime import date, datetime
 import pytest
 
 from cadence.dashboard import ui
-from cadence.core.config import effective_config, load_config
+from warehouse.meta import effective_config
+from cadence.core.config import load_config
 from tests.support.apptest_support import PAGES, REPO_ROOT, dashboard_env, open_app, texts
 from warehouse import connect, read_connection, upsert_rows, write_connection
 

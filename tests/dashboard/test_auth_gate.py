@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from cadence.core.config import effective_config, load_config
+from warehouse.meta import effective_config
+from cadence.core.config import load_config
 from tests.support.apptest_support import dashboard_env, new_app_test, texts
 from tests.support.signin import ENV, SECRETS, user
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from cadence.dashboard import ui
-from cadence.core.config import effective_config, load_config
+from warehouse.meta import effective_config
+from cadence.core.config import load_config
 from tests.support.apptest_support import DEMO_TODAY, REPO_ROOT
 from tests.support.browser import chromium, require_browser
 from tests.support.clock import now_text

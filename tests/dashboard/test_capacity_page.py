@@ -8,7 +8,8 @@ from datetime import date, datetime
 import pytest
 
 from cadence.dashboard import ui
-from cadence.core.config import effective_config, load_config
+from warehouse.meta import effective_config
+from cadence.core.config import load_config
 from metrics.capacity_review import next_quarter_forecast
 from tests.support.apptest_support import dashboard_env, open_app, texts
 from warehouse import read_connection

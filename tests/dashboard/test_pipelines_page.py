@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from cadence.dashboard import ui
-from cadence.core.config import effective_config, load_config
+from warehouse.meta import effective_config
+from cadence.core.config import load_config
 from metrics.pipelines import pipeline_red_spells, pipeline_summary
 from tests.support.apptest_support import dashboard_env, open_app, texts
 from warehouse import read_connection

@@ -14,7 +14,8 @@ import pytest
 
 from cadence.dashboard import ui
 from cadence.cli import main
-from cadence.core.config import effective_config, load_config
+from warehouse.meta import effective_config
+from cadence.core.config import load_config
 from tests.support.apptest_support import PAGES, dashboard_env, open_app, texts
 from tests.support.clock import NOW_ENV, now_text
 from tests.support.fake_github import FakeGitHub

@@ -298,7 +298,7 @@ def test_contributors_per_quarter(quarter_db):
 # -- the demo ---------------------------------------------------------------------------------------
 
 def test_the_demo_makes_the_investment_balance_meaningful(demo_warehouse):
-    from cadence.core.config import effective_config
+    from warehouse.meta import effective_config
 
     db = demo_warehouse
     cfg = effective_config(parse_config({}), db)

@@ -220,7 +220,8 @@ def test_commitment_summary(con, config):
 @pytest.mark.slow
 def test_cost_metrics_answer_on_the_demo_database(tmp_path_factory):
     """Integration: every cost metric on the demo warehouse, with invariants that must hold there."""
-    from cadence.core.config import Config, effective_config
+    from cadence.core.config import Config
+    from warehouse.meta import effective_config
     from warehouse import connect as open_db
 
     db = shared_demo(tmp_path_factory, today=date(2026, 11, 25))   # the demo ending Sunday 2026-11-22

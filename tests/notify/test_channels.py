@@ -11,7 +11,7 @@ from datetime import datetime
 
 import pytest
 
-from cadence.core.config import effective_config
+from warehouse.meta import effective_config
 from cadence.notify.service import run_digest, run_test
 from metrics.export import CHANGE_NAMES, METRICS_COLUMNS, build_export
 from tests.notify.conftest import DEMO_WEEK, SIGNING_KEY

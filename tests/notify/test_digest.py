@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from cadence.cli import main
-from cadence.core.config import effective_config, parse_config
+from warehouse.meta import effective_config
+from cadence.core.config import parse_config
 from cadence.notify.digest import build_digest, compare
 from cadence.notify.render import digest_text
 from tests.notify.conftest import DEMO_NOW, DEMO_WEEK

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import textwrap
 
-from cadence.service import runs
+from warehouse import runs
 from warehouse import read_connection
 
 

@@ -66,7 +66,8 @@ DEFAULT_START, DEFAULT_END = date(2026, 8, 24), date(2026, 11, 15)
 
 def expected_dora(db: Path, start: date, end: date, **kw):
     """The DORA row the dashboard should show for ``start``..``end`` on ``db`` (metrics/, 2024 bands)."""
-    from cadence.core.config import effective_config, load_config
+    from warehouse.meta import effective_config
+    from cadence.core.config import load_config
     from metrics import dora_metrics
     from warehouse import read_connection
 

@@ -19,6 +19,7 @@ secrets) is never configured here: it comes from the environment (``cadence.auth
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,35 +82,34 @@ def _strings(path: Path | None, key: str, value: Any) -> list[str]:
     return [v.strip().lower() for v in value]
 
 
+def _entries(path: Path | None, key: str, value: Any, problem: Callable[[str], str | None]) -> tuple[str, ...]:
+    """The list at ``key``, lower-cased, without repeats; ``problem(entry)`` names a wrong entry (None: fine)."""
+    entries = _strings(path, key, value)
+    for v in entries:
+        if (message := problem(v)) is not None:
+            raise _fail(path, key, message)
+    return tuple(dict.fromkeys(entries))
+
+
+def _domain_problem(v: str) -> str | None:
+    if v.startswith("@"):
+        return f'"{v}": write a domain without "@" ("{v[1:]}"); single addresses go in allowed_emails'
+    return None if is_domain(v) else f'"{v}" is not an e-mail domain such as "example.com"'
+
+
 def _domains(path: Path | None, key: str, value: Any) -> tuple[str, ...]:
-    out = []
-    for v in _strings(path, key, value):
-        if v.startswith("@"):
-            raise _fail(path, key, f'"{v}": write a domain without "@" ("{v[1:]}"); single addresses go in allowed_emails')
-        if not is_domain(v):
-            raise _fail(path, key, f'"{v}" is not an e-mail domain such as "example.com"')
-        out.append(v)
-    return tuple(dict.fromkeys(out))
+    return _entries(path, key, value, _domain_problem)
 
 
 def _emails(path: Path | None, key: str, value: Any) -> tuple[str, ...]:
-    out = []
-    for v in _strings(path, key, value):
-        if not is_email(v):
-            raise _fail(path, key, f'"{v}" is not an e-mail address such as "name@example.com"')
-        out.append(v)
-    return tuple(dict.fromkeys(out))
+    return _entries(path, key, value,
+                    lambda v: None if is_email(v) else f'"{v}" is not an e-mail address such as "name@example.com"')
 
 
 def _members(path: Path | None, key: str, value: Any) -> tuple[str, ...]:
     """Role members: e-mail addresses or "@domain" entries."""
-    out = []
-    for v in _strings(path, key, value):
-        ok = is_domain(v[1:]) if v.startswith("@") else is_email(v)
-        if not ok:
-            raise _fail(path, key, f'"{v}" is neither an e-mail address ("name@example.com") nor a domain ("@example.com")')
-        out.append(v)
-    return tuple(dict.fromkeys(out))
+    return _entries(path, key, value, lambda v: None if (is_domain(v[1:]) if v.startswith("@") else is_email(v))
+                    else f'"{v}" is neither an e-mail address ("name@example.com") nor a domain ("@example.com")')
 
 
 def parse_auth(raw: Any, path: Path | None = None) -> AuthSettings:

@@ -85,6 +85,15 @@ def _fail(path: Path | None, key: str, problem: str) -> ConfigError:
     return ConfigError(f"{path or 'configuration'}: {key}: {problem}")
 
 
+def _table(path: Path | None, key: str, raw: Any, keys: tuple[str, ...], not_a_table: str) -> None:
+    """``raw`` must be a table (else ``not_a_table`` is the message) holding only ``keys``."""
+    if not isinstance(raw, dict):
+        raise _fail(path, key, not_a_table)
+    bad = sorted(set(raw) - set(keys))
+    if bad:
+        raise _fail(path, f"{key}.{bad[0]}", f"unknown key; expected {', '.join(keys)}")
+
+
 def _strings(path, key, value, *, lower: bool = False) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise _fail(path, key, f"must be a list of non-empty strings, got {str(value)[:80]!s}")
@@ -92,11 +101,7 @@ def _strings(path, key, value, *, lower: bool = False) -> tuple[str, ...]:
 
 
 def parse_investment(raw: Any, path: Path | None = None) -> InvestmentSettings:
-    if not isinstance(raw, dict):
-        raise _fail(path, "investment", "must be a table: [investment] with rules = [...] and default")
-    bad = sorted(set(raw) - set(INVESTMENT_KEYS))
-    if bad:
-        raise _fail(path, f"investment.{bad[0]}", f"unknown key; expected {', '.join(INVESTMENT_KEYS)}")
+    _table(path, "investment", raw, INVESTMENT_KEYS, "must be a table: [investment] with rules = [...] and default")
     default = raw.get("default", "other")
     if default not in CATEGORIES:
         raise _fail(path, "investment.default", f"must be one of {', '.join(CATEGORIES)}, got {default!r}")
@@ -106,11 +111,7 @@ def parse_investment(raw: Any, path: Path | None = None) -> InvestmentSettings:
     rules = []
     for number, body in enumerate(rules_raw, start=1):
         key = f"investment.rules[{number}]"
-        if not isinstance(body, dict):
-            raise _fail(path, key, "must be a table such as { category = \"feature\", labels = [\"feature\"] }")
-        bad = sorted(set(body) - set(RULE_KEYS))
-        if bad:
-            raise _fail(path, f"{key}.{bad[0]}", f"unknown key; expected {', '.join(RULE_KEYS)}")
+        _table(path, key, body, RULE_KEYS, "must be a table such as { category = \"feature\", labels = [\"feature\"] }")
         category = body.get("category")
         if category not in CATEGORIES:
             raise _fail(path, f"{key}.category", f"must be one of {', '.join(CATEGORIES)}, got {category!r}")
@@ -123,11 +124,7 @@ def parse_investment(raw: Any, path: Path | None = None) -> InvestmentSettings:
 
 
 def parse_capacity(raw: Any, path: Path | None = None) -> CapacitySettings:
-    if not isinstance(raw, dict):
-        raise _fail(path, "capacity", "must be a table: [capacity] with target_utilization, ...")
-    bad = sorted(set(raw) - set(CAPACITY_KEYS))
-    if bad:
-        raise _fail(path, f"capacity.{bad[0]}", f"unknown key; expected {', '.join(CAPACITY_KEYS)}")
+    _table(path, "capacity", raw, CAPACITY_KEYS, "must be a table: [capacity] with target_utilization, ...")
     kwargs: dict[str, Any] = {}
     if "target_utilization" in raw:
         v = raw["target_utilization"]

@@ -9,6 +9,8 @@
 -- parameters billing_period and tag_key (user_<team tag>), bound by PyAthena.
 -- Written in the SQL subset Athena (Trino) and DuckDB share, so the same text is tested on DuckDB
 -- (after sqlglot's transpilation) against the local path.
+-- Definition: the CUR 2.0 line items of the billing period summed per day and cost-line key,
+--   effective cost amortized as AWS does, team-tag value from tag_key.
 SELECT
     CAST(line_item_usage_start_date AS DATE) AS charge_date,
     'AWS' AS provider,

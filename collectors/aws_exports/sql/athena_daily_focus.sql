@@ -7,6 +7,8 @@
 -- map); parameters billing_period and tag_key (the team tag), bound by PyAthena.
 -- Written in the SQL subset Athena (Trino) and DuckDB share, so the same text is tested on DuckDB
 -- (after sqlglot's transpilation) against the local path.
+-- Definition: the FOCUS rows of the billing period summed per day and cost-line key, EffectiveCost as
+--   effective cost, team-tag value from tag_key.
 SELECT
     CAST(ChargePeriodStart AS DATE) AS charge_date,
     ProviderName AS provider,

@@ -130,18 +130,13 @@ def parse_settings(raw: dict[str, Any], path: Path | None = None) -> GitLabSetti
         if url.endswith("/api/v4"):
             raise fail("base_url", f'is the instance URL without /api/v4: "{url[:-len("/api/v4")]}"')
         kw["base_url"] = url
-    if "projects" in raw:
-        projects = strings("projects", raw["projects"])
-        for p in projects:
-            if not PROJECT_PATH.match(p):
-                raise fail("projects", f'"{p}" is not GROUP/PROJECT (the path in the project\'s URL)')
-        kw["projects"] = projects
-    if "groups" in raw:
-        groups = strings("groups", raw["groups"])
-        for g in groups:
-            if not GROUP_PATH.match(g):
-                raise fail("groups", f'"{g}" is not a group path such as "shop" or "shop/backend"')
-        kw["groups"] = groups
+    for key, pattern, what in (("projects", PROJECT_PATH, "GROUP/PROJECT (the path in the project's URL)"),
+                               ("groups", GROUP_PATH, 'a group path such as "shop" or "shop/backend"')):
+        if key in raw:
+            kw[key] = strings(key, raw[key])
+            wrong = [v for v in kw[key] if not pattern.match(v)]
+            if wrong:
+                raise fail(key, f'"{wrong[0]}" is not {what}')
     if "include_subgroups" in raw:
         if not isinstance(raw["include_subgroups"], bool):
             raise fail("include_subgroups", f"must be true or false, got {raw['include_subgroups']!r}")

@@ -8,10 +8,12 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cadence.core.config import Config
 from cadence.core.errors import ConfigError
+
+if TYPE_CHECKING:   # cadence.core.config imports this module to check the sections it reads
+    from cadence.core.config import Config
 
 DEFAULT_MEMORY_LIMIT = "1GB"
 # DuckDB's memory_limit syntax: a number and a unit (KB, MB, GB, TB, KiB, MiB, GiB, TiB).
