@@ -21,7 +21,7 @@ import pytest
 
 from tests.support.net import free_port, stop, wait_for_health
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 UV = Path(sys.executable).with_name("uv")
 # What the wheel is built from (the sdist's contents: MANIFEST.in and the packages).
 SOURCES = ["pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "app.py", ".streamlit/config.toml",
