@@ -14,10 +14,12 @@ COPY metrics ./metrics
 COPY pages ./pages
 COPY warehouse ./warehouse
 # Editable into /opt/venv: the dashboard finds app.py and pages/ beside the package in /app, which
-# the runtime stage copies to the same path.
+# the runtime stage copies to the same path. Bytecode is compiled here, once: the runtime user cannot
+# write /app, so without it every `cadence` command in the container would recompile the modules.
 RUN python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir -e /app \
-    && find /app -name '__pycache__' -prune -exec rm -rf {} +
+    && find /app -name '__pycache__' -prune -exec rm -rf {} + \
+    && /opt/venv/bin/python -m compileall -q /app/cadence /app/collectors /app/metrics /app/warehouse /app/pages /app/app.py
 
 # -- runtime ---------------------------------------------------------------------------------------
 FROM python:3.11-slim-bookworm

@@ -80,10 +80,10 @@ DAY = Day()
 
 class CommandsGroup(click.Group):
     """A group whose subcommands are the ``command`` objects of cadence.commands modules, loaded on
-    first use. ``modules`` picks the module names: the top-level group takes every module except
-    ``sync_*`` (they belong to ``cadence sync``, which takes only those)."""
+    first use. ``modules`` picks the module names (``cadence sync``'s commands come from the source
+    registry instead, ``cadence/commands/sync.py``)."""
 
-    modules = staticmethod(lambda name: not name.startswith(("_", "sync_")))
+    modules = staticmethod(lambda name: not name.startswith("_"))
 
     def _load(self) -> None:
         if getattr(self, "_loaded", False):

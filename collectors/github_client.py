@@ -39,6 +39,7 @@ from github.GithubException import GithubException, RateLimitExceededExceedsMaxW
 from cadence.core.config import secret
 from cadence.core.errors import ConfigError, SourceAuthError, SourceError, SourceRateLimitError
 from cadence.core.scrub import scrub
+from collectors.http import rate_limit_headers, retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +69,8 @@ class CadenceRetry(GithubRetry):
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
         if response is not None and response.status in (403, 429) and "Retry-After" in response.headers:
-            try:
-                wait = self.parse_retry_after(response.headers["Retry-After"])
-            except Exception:   # an unparsable header: leave it to urllib3's own handling
-                wait = 0.0
+            # an unparsable header (None) is left to urllib3's own handling
+            wait = retry_after_seconds(response.headers["Retry-After"]) or 0.0
             if self.max_rate_limit_wait is not None and wait > self.max_rate_limit_wait:
                 body = {"message": f"Retry-After {wait:.0f} s"}
                 raise RateLimitExceededExceedsMaxWait(response.status, body, dict(response.headers), wait=wait)
@@ -208,14 +207,11 @@ class GitHubClient:
         return Response(status, resp_headers, data)
 
     def _note_rate(self, headers: dict) -> None:
-        remaining, limit = headers.get("x-ratelimit-remaining"), headers.get("x-ratelimit-limit")
-        if remaining is not None and remaining.isdigit():
-            self.rate_remaining = int(remaining)
-        if limit is not None and limit.isdigit():
-            self.rate_limit = int(limit)
-        reset = headers.get("x-ratelimit-reset")
-        if reset and reset.isdigit():
-            self.rate_reset = datetime.fromtimestamp(int(reset), UTC)
+        remaining, limit, reset = rate_limit_headers(headers, "x-ratelimit-remaining", "x-ratelimit-limit",
+                                                     "x-ratelimit-reset")
+        self.rate_remaining = remaining if remaining is not None else self.rate_remaining
+        self.rate_limit = limit if limit is not None else self.rate_limit
+        self.rate_reset = reset or self.rate_reset
 
     def _fail(self, status: int, headers: dict, data: Any, what: str):
         message = (data or {}).get("message", "") if isinstance(data, dict) else str(data or "")

@@ -40,7 +40,7 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import requests
@@ -49,7 +49,8 @@ from urllib3.util.retry import Retry
 
 from cadence.core.clock import utcnow
 from cadence.core.config import Config, secret
-from cadence.core.errors import ConfigError, SourceAuthError, SourceError, SourceRateLimitError
+from cadence.core.errors import ConfigError, SourceAuthError, SourceError
+from collectors.http import RateLimited, call_with_rate_limit, parse_api_time, retry_after_seconds
 from warehouse import read_cursor, record_sync_error, upsert_rows, write_connection, write_cursor
 from warehouse.state import read_details
 
@@ -170,61 +171,44 @@ class PagerDutyClient:
         })
 
     def get(self, path: str, params: list[tuple[str, str]] | None = None) -> dict | None:
-        """GET a JSON document; None for 404. The one place where statuses are handled."""
+        """GET a JSON document; None for 404. The one place where statuses are handled. A 429 is
+        waited out as the server asks (Retry-After, 1 s when absent), within a bound, a few times."""
         url = f"{self.base_url}{path}"
-        rate_limited = 0
-        while True:
-            try:
-                response = self.session.get(url, params=params, timeout=self.timeout)
-            except requests.RequestException as exc:
-                raise SourceError(f"PagerDuty at {self.base_url} did not answer ({type(exc).__name__}); "
-                                  f"check sources.pagerduty.base_url and the network, then re-run "
-                                  f"`cadence sync pagerduty`.") from None
-            self.requests_made += 1
-            status = response.status_code
-            if status == 429:
-                # Rate limited: wait as long as the server asks, within a bound, a few times.
-                wait = _retry_after_seconds(response.headers.get("Retry-After"))
-                rate_limited += 1
-                if wait > self.max_retry_after or rate_limited > MAX_RATE_LIMIT_RETRIES:
-                    raise SourceRateLimitError(
-                        f"PagerDuty rate limit: asked to wait {wait:.0f} s (after {rate_limited} "
-                        f"rate-limited requests); run `cadence sync pagerduty` again later, "
-                        f"it resumes from its cursor.")
-                log.info("pagerduty: rate limited, waiting %.1f s (Retry-After)", wait)
-                self.sleep(wait)
-                continue
-            if status == 401:
-                raise SourceAuthError(auth_help(self.token_env))
-            if status == 403:
-                raise SourceAuthError(f"PagerDuty refused {path} (HTTP 403): the key in {self.token_env} "
-                                      f"lacks access; use a REST API key that can read incidents.")
-            if status == 404:
-                return None
-            if status >= 400:
-                raise SourceError(f"PagerDuty {path} answered HTTP {status}: {_error_text(response)}")
-            try:
-                return response.json()
-            except ValueError:
-                raise SourceError(f"PagerDuty {path} answered HTTP {status} with a body that is not "
-                                  f"JSON; check sources.pagerduty.base_url.") from None
 
+        def too_long(wait: float, times: int) -> str:
+            return (f"PagerDuty rate limit: asked to wait {wait:.0f} s (after {times} rate-limited requests); "
+                    f"run `cadence sync pagerduty` again later, it resumes from its cursor.")
 
-def _retry_after_seconds(value: str | None) -> float:
-    """Seconds from a Retry-After header (delta-seconds or HTTP date); 1 s when absent."""
-    if not value:
-        return 1.0
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime
+        return call_with_rate_limit(lambda: self._get_once(url, path, params), max_wait=self.max_retry_after,
+                                    max_retries=MAX_RATE_LIMIT_RETRIES, message=too_long,
+                                    sleep=lambda seconds: self.sleep(seconds), what="pagerduty")
 
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return 1.0
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    def _get_once(self, url: str, path: str, params) -> dict | None:
+        try:
+            response = self.session.get(url, params=params, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise SourceError(f"PagerDuty at {self.base_url} did not answer ({type(exc).__name__}); "
+                              f"check sources.pagerduty.base_url and the network, then re-run "
+                              f"`cadence sync pagerduty`.") from None
+        self.requests_made += 1
+        status = response.status_code
+        if status == 429:
+            wait = retry_after_seconds(response.headers.get("Retry-After"))
+            raise RateLimited(1.0 if wait is None else wait)
+        if status == 401:
+            raise SourceAuthError(auth_help(self.token_env))
+        if status == 403:
+            raise SourceAuthError(f"PagerDuty refused {path} (HTTP 403): the key in {self.token_env} "
+                                  f"lacks access; use a REST API key that can read incidents.")
+        if status == 404:
+            return None
+        if status >= 400:
+            raise SourceError(f"PagerDuty {path} answered HTTP {status}: {_error_text(response)}")
+        try:
+            return response.json()
+        except ValueError:
+            raise SourceError(f"PagerDuty {path} answered HTTP {status} with a body that is not "
+                              f"JSON; check sources.pagerduty.base_url.") from None
 
 
 def _error_text(response: requests.Response) -> str:
@@ -244,14 +228,7 @@ def _iso(ts: datetime) -> str:
     return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _parse_ts(value: str | None) -> datetime | None:
-    """An API timestamp as naive UTC."""
-    if not value:
-        return None
-    ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if ts.tzinfo is not None:
-        ts = ts.astimezone(UTC).replace(tzinfo=None)
-    return ts
+_parse_ts = parse_api_time   # an API timestamp as naive UTC
 
 
 def iter_windows(start: datetime, end: datetime, size: timedelta = None) -> Iterator[tuple[datetime, datetime]]:

@@ -10,11 +10,8 @@ from metrics.costs import untagged_share
 from cadence.core.timerange import describe_accepted_range
 from metrics.health import data_health, duplicate_keys, out_of_range_rows, sync_status
 from metrics.service import job_runs
+from collectors.registry import command_for_state, pulled
 
-SYNC_COMMAND = {"github": "cadence sync github", "pagerduty": "cadence sync pagerduty",
-                "aws": "cadence sync aws-costs", "aws-costs": "cadence sync aws-costs",
-                "aws_costs": "cadence sync aws-costs", "webhook": "cadence webhook",
-                "aws-exports": "cadence sync aws-exports", "aws-athena": "cadence sync aws-exports --only athena"}
 COST_TABLES = ("costs", "utilization", "commitments")  # shown only to the cost role
 
 f = ui.header("Data health", "Can these numbers be trusted?")
@@ -25,12 +22,14 @@ if states is None:  # cursors and sync errors are for the admin role
     st.info("Each source's sync state (cursors, last success, errors) is shown to Cadence's admins; ask them if a "
             "figure looks stale.", icon=":material/lock:")
 elif states.empty:
+    first, *others = [s.command for s in pulled()]
     st.info("No sync has run against this warehouse yet: its data came from `cadence ingest` or `cadence demo`. "
-            "Configure a source in `cadence.toml` and run `cadence sync github` (or `pagerduty`, `aws-costs`); "
-            "schedule it (cron or systemd, see README) to keep the dashboard current.", icon=":material/sync:")
+            f"Configure a source in `cadence.toml` and run `cadence sync {first}` (or "
+            f"{', '.join(f'`{c}`' for c in others)}); schedule it (cron or systemd, see README) to keep the "
+            "dashboard current.", icon=":material/sync:")
 else:
     now = pd.Timestamp(ui.filters().as_of) + pd.Timedelta(days=1)
-    states = sync_status(states, now, lambda source: SYNC_COMMAND.get(source.split(":")[0], f"cadence sync {source}"))
+    states = sync_status(states, now, command_for_state)
     failing = states[states["status"] != "OK"]
     if failing.empty:
         st.success(f"All {len(states)} source scopes synced recently.", icon=":material/check_circle:")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import click
@@ -10,6 +11,7 @@ from click.core import ParameterSource
 from cadence.cli import AppContext
 from cadence.core.clock import utcnow
 from cadence.core.config import DEMO_DB
+from collectors.report import SyncReport
 
 
 def demo_path(ctx: click.Context, db_opt: str | None) -> Path:
@@ -28,6 +30,16 @@ def demo_path(ctx: click.Context, db_opt: str | None) -> Path:
     return DEMO_DB
 
 
+def sync_demo(db_path, config=None, *, seed: int = 42, today: date | None = None, force: bool = False) -> SyncReport:
+    """The demo source's sync (collectors/registry.py): the demo warehouse, written again as a whole."""
+    from cadence.demo import build_demo
+
+    counts = build_demo(db_path, seed=seed, today=today, force=force)
+    summary = ", ".join(f"{n:,} {table.replace('_', ' ')}" for table, n in counts.items())
+    return SyncReport("demo", rows=dict(counts), detail=counts,
+                      summary=[f"Demo database written to {db_path}: {summary}."])
+
+
 @click.command(name="demo")
 @click.option("--db", "db_opt", metavar="PATH",
               help=f"Where to write it (default {DEMO_DB}; CADENCE_DB is not used here).")
@@ -44,12 +56,11 @@ def command(ctx: click.Context, db_opt: str | None, seed: int, force: bool) -> N
     accounts, utilization and commitments. The year ends on the Sunday before today. Rebuilding
     replaces the file atomically, so a running dashboard never sees half a demo.
     """
-    from cadence.demo import build_demo
+    from collectors import registry
 
     path = demo_path(ctx, db_opt)
-    counts = build_demo(path, seed=seed, today=utcnow().date(), force=force)
-    summary = ", ".join(f"{n:,} {table.replace('_', ' ')}" for table, n in counts.items())
-    click.echo(f"Demo database written to {path}: {summary}.")
+    for line in registry.get("demo").run(path, None, seed=seed, today=utcnow().date(), force=force).lines():
+        click.echo(line)
     if path == DEMO_DB:
         click.echo("Open it with `cadence dashboard` (used when no real database is configured), "
                    f"or `cadence --db {path} dashboard`.")

@@ -1,9 +1,9 @@
 """``cadence export``: last week's metrics and the changes behind them as two CSV files.
 
-A thin shell over ``metrics.export``: pick the ISO week, optionally run the configured collectors
-first (``--sync``), compute both tables from one read-only connection, then write them atomically.
-Everything is computed before anything is written, so a failure leaves the output directory as it
-was.
+A thin shell over ``metrics.export``: pick the ISO week, optionally sync the configured sources
+first (``--sync``, through ``collectors.registry``), compute both tables from one read-only
+connection, then write them atomically. Everything is computed before anything is written, so a
+failure leaves the output directory as it was.
 """
 
 from __future__ import annotations
@@ -16,64 +16,45 @@ from pathlib import Path
 import click
 
 from cadence.cli import AppContext, pass_app
-from cadence.core.config import KNOWN_SOURCES
 from cadence.core.errors import CadenceError, ExportError
 from cadence.core.scrub import scrub
 
 log = logging.getLogger(__name__)
 
 DEFAULT_OUT = "exports"
-# The `cadence sync` command that collects each [sources.X] section. "webhook" receives pushes
-# (nothing to pull) and "export" configures this command, so neither is synced.
-SYNC_COMMANDS = {"github": "github", "pagerduty": "pagerduty", "aws": "aws-costs"}
-NOT_SYNCED = ("webhook", "export")
 
 
-def _exit_reason(exc: BaseException) -> str | None:
-    """None when a click/SystemExit exit means success, else a one-line reason."""
-    code = getattr(exc, "exit_code", getattr(exc, "code", 1))
-    if code in (0, None):
-        return None
-    return f"exited with status {code}"
+def run_configured_syncs(app: AppContext) -> list[str]:
+    """Sync every configured source of the registry (``collectors.registry``), in its order, as
+    ``cadence sync X`` would; stop at the first failure with an ExportError naming the source and its
+    reason. Returns the sync commands run."""
+    from cadence.commands.sync import echo_report
+    from collectors import registry
 
-
-def run_configured_syncs(ctx: click.Context, app: AppContext) -> list[str]:
-    """Run ``cadence sync X`` for every configured source, in a fixed order; stop at the first
-    failure with an ExportError naming the source and its reason. Returns the sources synced."""
-    from cadence.commands.sync import command as sync_group
-
-    names = [n for n in KNOWN_SOURCES if n in app.config.sources and n not in NOT_SYNCED]
-    if not names:
+    todo = registry.configured(app.config)
+    if not todo:
         where = f" in {app.config.path}" if app.config.path else " (no config file found)"
-        raise ExportError(f"--sync found no source to sync{where}; add a [sources.github], "
-                          f"[sources.pagerduty] or [sources.aws] section, or drop --sync.")
+        sections = ", ".join(f"[sources.{s.section}]" for s in registry.pulled() if s.section)
+        raise ExportError(f"--sync found no source to sync{where}; add one of {sections}, or drop --sync.")
     done = []
-    for name in names:
-        cmd_name = SYNC_COMMANDS.get(name, name)
-        cmd = sync_group.get_command(ctx, cmd_name)
-        if cmd is None:
-            raise ExportError(f"--sync: [sources.{name}] is configured but this Cadence has no "
-                              f"`cadence sync {cmd_name}`; remove the section or upgrade. Nothing exported.")
-        log.info("export: running cadence sync %s", cmd_name)
+    for source in todo:
+        log.info("export: syncing %s", source.name)
         reason = None
         try:
             # A collector's report lines go to stderr: stdout may be carrying the CSV (--out -).
-            with contextlib.redirect_stdout(sys.stderr), \
-                    cmd.make_context(f"sync {cmd_name}", [], parent=ctx) as sub:
-                cmd.invoke(sub)
-        except (click.exceptions.Exit, SystemExit) as exc:
-            reason = _exit_reason(exc)
-        except click.ClickException as exc:
-            reason = exc.format_message()
+            with contextlib.redirect_stdout(sys.stderr):
+                report = source.run(app.db_path, app.config)
+                echo_report(report)
+                report.raise_for_errors()
         except CadenceError as exc:
             reason = str(exc)
         except Exception as exc:  # a collector bug still means "not synced": report, don't export
-            log.debug("sync %s failed", cmd_name, exc_info=True)
+            log.debug("sync %s failed", source.name, exc_info=True)
             reason = f"{type(exc).__name__}: {exc}"
         if reason is not None:
-            raise ExportError(scrub(f"--sync: `cadence sync {cmd_name}` failed: {reason.strip()} "
+            raise ExportError(scrub(f"--sync: `cadence sync {source.command}` failed: {reason.strip()} "
                                       f"Nothing exported; fix the source and re-run."))
-        done.append(cmd_name)
+        done.append(source.command)
     return done
 
 
@@ -91,8 +72,7 @@ def run_configured_syncs(ctx: click.Context, app: AppContext) -> list[str]:
 @click.option("--sync", "sync_first", is_flag=True,
               help="Run every configured collector first; export only if all succeed.")
 @pass_app
-@click.pass_context
-def command(ctx: click.Context, app: AppContext, week: str | None, last_week: bool, by: str, out: str,
+def command(app: AppContext, week: str | None, last_week: bool, by: str, out: str,
             only: str | None, sync_first: bool) -> None:
     """Write a week's metrics per scope and the changes behind them as CSV.
 
@@ -113,7 +93,7 @@ def command(ctx: click.Context, app: AppContext, week: str | None, last_week: bo
 
     app.config  # load and validate the config before anything runs  # noqa: B018
     if sync_first:
-        synced = run_configured_syncs(ctx, app)
+        synced = run_configured_syncs(app)
         click.echo(f"synced: {', '.join(synced)}", err=True)
     db_path = app.db_path
     config = app.effective_config

@@ -30,10 +30,9 @@ def _ingest_cost_export(app: AppContext, source: str) -> bool:
         return False
     if not cost_exports.is_cost_export(source):
         return False
-    result = cost_exports.ingest_cost_export(app.db_path, app.config, source)
-    click.echo(f"costs from {source} ({result.get('format')}): {result.get('rows_read')} lines read, "
-               f"{result.get('rows_written')} daily rows written ({result.get('first_day')} to "
-               f"{result.get('last_day')}) into {app.db_path}")
+    from collectors import registry
+
+    click.echo(registry.get("cost-exports").run(app.db_path, app.config, source=source).format())
     return True
 
 

@@ -18,13 +18,19 @@ def utcnow() -> datetime:
     if not raw:
         return datetime.now(UTC).replace(tzinfo=None)
     try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        return parse_utc(raw)
     except ValueError:
         raise ConfigError(f'{NOW_ENV}="{raw}" is not an ISO-8601 time (e.g. 2026-03-01T12:00:00Z); '
                           f"fix or unset it.") from None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value
+
+
+def parse_utc(value: str | None) -> datetime | None:
+    """An ISO-8601 time as APIs send it (``2026-03-02T10:00:00.123Z``, or with an offset) as naive
+    UTC, the way the warehouse stores times; None for None or "". Raises ValueError if malformed."""
+    if not value:
+        return None
+    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo is not None else dt
 
 
 def hour_floor(ts: datetime) -> datetime:

@@ -64,17 +64,6 @@ BENCHMARK_YEARS = ("2024", "2023", "2021")
 
 BAND_COLORS = {"elite": "green", "high": "blue", "medium": "orange", "low": "red"}
 
-# What to run to fill each kind of data (empty states name the command).
-FILL_COMMANDS = {
-    "deployments": "`cadence sync github` or `cadence ingest deployments FILE`",
-    "changes": "`cadence sync github` or `cadence ingest changes FILE`",
-    "incidents": "`cadence sync pagerduty`, `cadence sync github` or `cadence ingest incidents FILE`",
-    "costs": "`cadence sync aws-costs` or `cadence ingest costs FILE`",
-    "utilization": "`cadence sync aws-costs` (CloudWatch utilization)",
-    "commitments": "`cadence sync aws-costs` (Savings Plans and reservations)",
-}
-
-
 # -- database and configuration -------------------------------------------------------------------
 
 def db_path() -> Path:
@@ -405,17 +394,33 @@ def header(title: str, subtitle: str | None = None) -> Filters:
     return f
 
 
+def fill_commands(table: str) -> str:
+    """What to run to fill ``table``, from the source registry: each ``cadence sync`` that fills it,
+    then ``cadence ingest`` when files can ("`cadence sync github` or `cadence ingest changes FILE`")."""
+    from collectors import registry
+
+    commands = [f"`cadence sync {s.command}`" for s in registry.pulled() if table in s.tables]
+    if table in registry.get("files").tables:
+        commands.append(f"`cadence ingest {table} FILE`")
+    if not commands:
+        return "`cadence sync` or `cadence ingest`"
+    return commands[0] if len(commands) == 1 else f"{', '.join(commands[:-1])} or {commands[-1]}"
+
+
 def demo_banner() -> None:
     if is_demo():
+        from collectors import registry
+
+        first, *others = [f"`cadence sync {s.command}`" for s in registry.pulled()]
         st.info("**Demo data.** This is a generated organisation, not yours. To see your own numbers, "
                 "copy `cadence.example.toml` to `cadence.toml`, set `GITHUB_TOKEN`, then run "
-                "`cadence sync github` (and `cadence sync pagerduty`, `cadence sync aws-costs`) or "
-                "`cadence ingest deployments FILE`; point `CADENCE_DB` at that database.", icon=":material/science:")
+                f"{first} (and {', '.join(others)}) or `cadence ingest deployments FILE`; point `CADENCE_DB` "
+                "at that database.", icon=":material/science:")
 
 
 def empty_state(what: str, extra: str = "") -> None:
     """Say there is nothing to show and what to run to fill it."""
-    command = FILL_COMMANDS.get(what, "`cadence sync` or `cadence ingest`")
+    command = fill_commands(what)
     st.info(f"No {what} in this view yet — run {command}{extra}, or widen the date range.",
             icon=":material/inbox:")
 

@@ -1,11 +1,12 @@
-"""What ``cadence serve``'s scheduler runs: ``sync:<source>`` (the source's ``cadence sync``
-command, in this process) and ``export`` (``cadence export --last-week`` into ``export_dir``).
+"""What ``cadence serve``'s scheduler runs: ``sync:<command>`` (each configured source of
+``collectors.registry``, synced in this process) and ``export`` (``cadence export --last-week``
+into ``export_dir``).
 
 Each run is recorded in ``job_runs`` (``warehouse.runs``) and in the Prometheus metrics. A
-sync's rows are the growth of its ``sync_state.rows_written`` over the run. Reads in this process
-go through ``reading``: a read-only connection held under the process's write lock, since DuckDB
-refuses a read-only connection in a process that holds a read-write one to the same file (the
-webhook and the syncs write from this process); other processes' readers are not held up.
+sync's rows are the rows its report says it wrote. Reads in this process go through ``reading``:
+a read-only connection held under the process's write lock, since DuckDB refuses a read-only
+connection in a process that holds a read-write one to the same file (the webhook and the syncs
+write from this process); other processes' readers are not held up.
 """
 
 from __future__ import annotations
@@ -14,26 +15,20 @@ import contextlib
 import json
 from collections.abc import Iterator
 import logging
-import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import click
-
 from cadence.core.config import Config, parse_config
 from cadence.core.errors import CadenceError
 from cadence.core.scrub import scrub
 from warehouse import runs
-from cadence.core.settings.schedule import SYNC_COMMANDS, Schedule
+from cadence.core.settings.schedule import Schedule
 from warehouse import read_connection
 from warehouse.db import _WRITE_LOCK, StoppingError
 
 log = logging.getLogger(__name__)
-
-# `cadence sync <command>` -> the source name its collector records in sync_state.
-STATE_SOURCE = {"aws-costs": "aws-cost-explorer"}
 
 
 @contextlib.contextmanager
@@ -52,13 +47,14 @@ class Job:
 
 def planned_jobs(config: Config) -> list[Job]:
     """The jobs ``[schedule]`` asks for: one per configured source that has a cron, and the export."""
+    from collectors import registry
+
     schedule = config.schedule or Schedule()
     jobs = []
-    for section, command in SYNC_COMMANDS.items():
-        if section in config.sources:
-            cron = schedule.cron_for(command)
-            if cron:
-                jobs.append(Job(f"sync:{command}", cron, command))
+    for source in registry.configured(config):
+        cron = schedule.cron_for(source.command)
+        if cron:
+            jobs.append(Job(f"sync:{source.command}", cron, source.command))
     if schedule.export:
         jobs.append(Job("export", schedule.export, None))
     if config.notify is not None:   # issue 19: the digest weekly, the alert check every few minutes
@@ -69,36 +65,22 @@ def planned_jobs(config: Config) -> list[Job]:
     return jobs
 
 
-def _rows_written(con, command: str) -> int:
-    source = STATE_SOURCE.get(command, command)
-    return int(con.execute("SELECT coalesce(sum(rows_written), 0) FROM sync_state WHERE source = ?",
-                           [source]).fetchall()[0][0])
-
-
 def run_sync(db_path: Path, config_path: str | None, command: str) -> int:
-    """Run ``cadence sync <command>`` in this process; returns the rows it wrote. Raises CadenceError
-    (or any other exception) when it fails."""
-    from cadence.cli import AppContext
-    from cadence.commands.sync import command as sync_group
+    """Sync the source of ``cadence sync <command>`` in this process (a library call through the
+    source registry); returns the rows it wrote. Raises CadenceError (or any other exception) when
+    it fails, also when only some of its scopes failed."""
+    from cadence.core.config import load_config
+    from collectors import registry
 
-    app = AppContext(db_arg=str(db_path), config_arg=config_path)
-    with reading(db_path) as con:
-        before = _rows_written(con, command)
-    ctx = click.Context(sync_group, obj=app, info_name="sync")
-    cmd = sync_group.get_command(ctx, command)
-    if cmd is None:
+    source = registry.by_command(command)
+    if source is None:
         raise CadenceError(f"this Cadence has no `cadence sync {command}`")
+    report = source.run(db_path, load_config(config_path))
     # The collector's report lines go to the log (stderr), as a cron job's output would.
-    with contextlib.redirect_stdout(sys.stderr):
-        try:
-            cmd.main(args=[], prog_name=f"cadence sync {command}", standalone_mode=False, obj=app)
-        except click.exceptions.Exit as exc:
-            if exc.exit_code:
-                raise CadenceError(f"`cadence sync {command}` exited with status {exc.exit_code}") from None
-        except click.ClickException as exc:
-            raise CadenceError(exc.format_message()) from None
-    with reading(db_path) as con:
-        return _rows_written(con, command) - before
+    for line in report.lines():
+        log.info("sync %s: %s", command, line)
+    report.raise_for_errors()
+    return report.rows_written
 
 
 def _effective(config: Config, con) -> Config:

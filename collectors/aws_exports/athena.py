@@ -10,7 +10,8 @@ and endpoint from boto3's standard chain. IAM: ``athena:StartQueryExecution``,
 
 Queries (``collectors/aws_exports/sql/``): ``athena_periods.sql`` lists each billing period's data
 files (path, size, modification time: file pseudo-columns, no cost column read);
-``athena_daily_<format>.sql`` aggregates one period to the grain and columns of the local path.
+``athena_daily.sql`` aggregates one period to the grain and columns of the local path, over the
+line items in common columns that ``athena_lines_<format>.sql`` selects.
 The daily rows go through the same checks, allocation join and write as local files
 (``collectors.aws_exports.local``): a period replaces that period for its billing accounts, in one
 transaction with its file list.
@@ -25,7 +26,7 @@ import calendar
 import concurrent.futures
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -34,6 +35,7 @@ from typing import Any
 from cadence.core.config import Config
 from cadence.core.errors import CadenceError, IngestError, SourceError
 from collectors.aws_exports.local import (
+    PeriodReport,
     Stage,
     allocate,
     check_daily,
@@ -63,6 +65,14 @@ def query_text(name: str, table: str) -> str:
     """The SQL file ``name`` with the (validated, quoted) table name in place of ``{table}``."""
     sql = resources.files("collectors.aws_exports").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
     return sql.replace("{table}", table)
+
+
+def daily_query(fmt: str, table: str) -> str:
+    """``athena_daily.sql`` over the line items of ``athena_lines_<fmt>.sql`` (its header comment
+    left out): one query, the aggregation written once for both formats."""
+    lines = "\n".join(line for line in query_text(f"athena_lines_{fmt}", table).splitlines()
+                      if not line.startswith("--"))
+    return query_text("athena_daily", table).replace("{lines}", lines)
 
 
 def table_name(settings: AthenaSettings) -> str:
@@ -140,20 +150,12 @@ def iter_pages(result, size: int = PAGE_ROWS):
 
 
 @dataclass
-class AthenaReport:
-    table: str
-    periods: int = 0
-    unchanged: list[str] = field(default_factory=list)
-    loaded: list[dict] = field(default_factory=list)
+class AthenaReport(PeriodReport):
     queries: int = 0
+    verb = "queried"
 
-    def lines(self) -> list[str]:
-        out = [f"aws-exports athena {self.table}: {self.periods} billing periods, {len(self.loaded)} queried, "
-               f"{len(self.unchanged)} unchanged, {self.queries} Athena queries"]
-        for item in self.loaded:
-            out.append(f"  {item['period']} ({item['format']}): {item['rows_read']:,} lines → "
-                       f"{item['rows_written']:,} daily rows ({item['first_day']} to {item['last_day']})")
-        return out
+    def tally(self) -> str:
+        return f"{self.queries} Athena queries"
 
 
 def period_files(conn, settings: AthenaSettings, report: AthenaReport) -> dict[str, list]:
@@ -178,13 +180,13 @@ def month_bounds(period: str) -> tuple[date, date]:
 
 def load_period(db_path, config: Config, conn, settings: AthenaSettings, period: str, files: list,
                 report: AthenaReport) -> dict:
-    """One period: the daily query, its rows into the staging file page by page, then the shared
+    """One period: the daily query, its rows into the stage page by page, then the shared
     checks, allocation and write (with the period's file list, in the same transaction)."""
     import pyarrow as pa
 
     fmt = settings.format
     where = f"Athena {table_name(settings)} billing period {period}"
-    sql = query_text(f"athena_daily_{fmt}", table_name(settings))
+    sql = daily_query(fmt, table_name(settings))
     result = run_query(conn, sql, {"billing_period": period, "tag_key": tag_key(config, fmt)}, settings,
                        f"the daily costs of {period}")
     report.queries += 1
@@ -221,7 +223,7 @@ def sync(db_path: str | Path, config: Config, *, session=None, full: bool = Fals
     """Query every billing period whose files changed since the last run (all with ``full``)."""
     settings = athena_settings(config)
     scope = f"{settings.database}.{settings.table}"
-    report = AthenaReport(scope)
+    report = AthenaReport(f"athena {scope}")
     conn = None
     try:
         conn = connection or connect_athena(settings, session)

@@ -35,7 +35,7 @@ from typing import Any
 
 from cadence.core.config import Config
 from cadence.core.errors import CadenceError, IngestError, SourceAuthError, SourceError
-from collectors.aws_exports.local import DATA_SUFFIXES, ingest_files, is_parquet
+from collectors.aws_exports.local import DATA_SUFFIXES, PeriodReport, ingest_files, is_parquet
 from cadence.core.settings.aws_exports import export_locations, export_settings
 from warehouse import write_connection
 from warehouse.state import read_details, record_sync_error, write_cursor
@@ -235,20 +235,15 @@ def manifest_files(manifest: dict, bucket: str, where: str) -> list[str]:
 # -- the sync ---------------------------------------------------------------------------------------
 
 @dataclass
-class SyncReport:
-    location: str
-    periods: int = 0
-    unchanged: list[str] = field(default_factory=list)
-    loaded: list[dict] = field(default_factory=list)
+class SyncReport(PeriodReport):
     downloaded: int = 0
+    verb = "read"
 
-    def lines(self) -> list[str]:
-        out = [f"aws-exports {self.location}: {self.periods} billing periods, {len(self.loaded)} read, "
-               f"{len(self.unchanged)} unchanged, {self.downloaded} objects downloaded"]
-        for item in self.loaded:
-            out.append(f"  {item['period']} ({item['format']}): {item['files']} files, {item['rows_read']:,} lines "
-                       f"→ {item['rows_written']:,} daily rows ({item['first_day']} to {item['last_day']})")
-        return out
+    def tally(self) -> str:
+        return f"{self.downloaded} objects downloaded"
+
+    def detail(self, item: dict) -> str:
+        return f"{item['files']} files, "
 
 
 def sync_location(db_path: str | Path, config: Config, location: str, *, session=None,

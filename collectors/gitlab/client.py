@@ -24,13 +24,12 @@ REST, ``Authorization: Bearer`` for GraphQL), and every message built here passe
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import gitlab
@@ -42,19 +41,11 @@ from gitlab.exceptions import GitlabAuthenticationError, GitlabHttpError
 
 from cadence.core.config import secret
 from cadence.core.errors import CadenceError, SourceAuthError, SourceError, SourceRateLimitError
+from collectors.http import check_wait, parse_api_time, rate_limit_headers, retry_after_seconds
 
 SOURCE = "gitlab"
 PAGE = 100                   # GitLab's largest page, REST and GraphQL
-
-
-def parse_time(value: str | None) -> datetime | None:
-    """GitLab's ISO 8601 (``2026-03-02T10:00:00.123Z`` or with an offset) → naive UTC."""
-    if not value:
-        return None
-    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if dt.tzinfo is not None:
-        dt = dt.astimezone(UTC).replace(tzinfo=None)
-    return dt
+parse_time = parse_api_time   # GitLab's ISO 8601 (``...00.123Z`` or with an offset) → naive UTC
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -111,16 +102,8 @@ def token_from_env(env=None) -> str:
 def _retry_after_seconds(headers) -> float | None:
     """Seconds a 429 asks us to wait: ``Retry-After`` (seconds or an HTTP date), else until
     ``RateLimit-Reset`` (epoch seconds); None when it says nothing."""
-    value = headers.get("Retry-After")
-    if value is not None:
-        value = value.strip()
-        if value.isdigit():
-            return float(value)
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-            return max(0.0, when.timestamp() - time.time())
-        except (TypeError, ValueError):
-            return None
+    if headers.get("Retry-After") is not None:
+        return retry_after_seconds(headers["Retry-After"])
     reset = headers.get("RateLimit-Reset")
     if reset and reset.strip().isdigit():
         return max(0.0, int(reset) - time.time())
@@ -175,14 +158,11 @@ class GitLabClient:
             self.requests += 1
             if status == 304:
                 self.not_modified += 1
-            remaining, limit = headers.get("RateLimit-Remaining"), headers.get("RateLimit-Limit")
-            if remaining is not None and remaining.isdigit():
-                self.rate_remaining = int(remaining)
-            if limit is not None and limit.isdigit():
-                self.rate_limit = int(limit)
-            reset = headers.get("RateLimit-Reset")
-            if reset and reset.isdigit():
-                self.rate_reset = datetime.fromtimestamp(int(reset), UTC)
+            remaining, limit, reset = rate_limit_headers(headers, "RateLimit-Remaining", "RateLimit-Limit",
+                                                         "RateLimit-Reset")
+            self.rate_remaining = remaining if remaining is not None else self.rate_remaining
+            self.rate_limit = limit if limit is not None else self.rate_limit
+            self.rate_reset = reset or self.rate_reset
 
     def _check_wait(self, status: int, headers, what: str) -> None:
         """On a 429 (or a 5xx with ``Retry-After``): refuse a wait beyond the cap before the library
@@ -197,11 +177,10 @@ class GitLabClient:
         elif status != 429:
             return
         wait = _retry_after_seconds(headers)
-        if wait is not None and wait > self.max_rate_limit_wait:
-            raise SourceRateLimitError(
-                f"GitLab rate limit reached for {what}: it asks for a {wait:.0f} s wait, longer than "
-                f"max_rate_limit_wait ({self.max_rate_limit_wait:.0f} s); re-run later, or raise "
-                "[sources.gitlab] max_rate_limit_wait.")
+        check_wait(wait, self.max_rate_limit_wait, lambda w: (
+            f"GitLab rate limit reached for {what}: it asks for a {w:.0f} s wait, longer than "
+            f"max_rate_limit_wait ({self.max_rate_limit_wait:.0f} s); re-run later, or raise "
+            "[sources.gitlab] max_rate_limit_wait."))
         if wait is not None:
             headers["Retry-After"] = str(int(round(wait)))
             log.info("gitlab: 429 for %s; waiting %d s as GitLab asks", what, int(round(wait)))

@@ -33,6 +33,7 @@ from urllib3.util.retry import Retry
 
 from cadence.core.config import secret
 from cadence.core.errors import SourceAuthError, SourceError, SourceRateLimitError
+from collectors.http import check_wait
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +60,10 @@ class _Retry(Retry):
 
     def get_retry_after(self, response):
         wait = super().get_retry_after(response)
-        if wait is not None and wait > MAX_RETRY_AFTER_SECONDS:
-            raise SourceRateLimitError(
-                f"Prometheus (or a proxy in front of it) asks to wait {wait:.0f} s before the next "
-                f"query (HTTP {response.status}, Retry-After); run `cadence sync prometheus` again "
-                f"later, it resumes from its cursor.")
+        check_wait(wait, MAX_RETRY_AFTER_SECONDS, lambda w: (
+            f"Prometheus (or a proxy in front of it) asks to wait {w:.0f} s before the next "
+            f"query (HTTP {response.status}, Retry-After); run `cadence sync prometheus` again "
+            f"later, it resumes from its cursor."))
         return wait
 
 

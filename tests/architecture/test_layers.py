@@ -24,7 +24,9 @@ NOT_APPLICATION = {"tests", "benchmarks", "docs", "examples", "data", "build", "
 
 def _layers() -> list[set[str]]:
     contract = next(c for c in SETTINGS["contracts"] if c["type"] == "layers")
-    return [{m.strip() for m in layer.replace("|", ":").split(":") if m.strip()} for layer in contract["layers"]]
+    # "a | b" independent, "a : b" not; "(a)" an optional layer (one that may be gone)
+    return [{m.strip().strip("()") for m in layer.replace("|", ":").split(":") if m.strip()}
+            for layer in contract["layers"]]
 
 
 def _lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -315,21 +315,29 @@ def test_sync_failure_exits_non_zero_and_writes_nothing(project, capsys, monkeyp
     assert (out / "cadence-metrics-2026-W47.csv").read_bytes() == b"previous\n"
 
 
-def test_sync_report_lines_never_mix_into_csv_on_stdout(project, capsysbinary, monkeypatch):
+@pytest.fixture
+def toy_source():
+    """A source registered for one test: always configured, prints on stdout, reports 3 rows."""
+    from collectors import registry
+    from collectors.report import SyncReport
+
+    calls = []
+
+    def sync(db_path, config, **options):
+        calls.append(options)
+        print("toy: a stray print on stdout")
+        return SyncReport("toy", rows={"deployments": 3}, summary=["toy: 3 deployment rows written"])
+
+    source = registry.register(registry.Source(
+        name="toy", title="Toy", tables=("deployments",), incremental="Not at all.", command="toy",
+        sync=sync, configured=lambda config: True))
+    yield source, calls
+    registry.unregister("toy")
+
+
+def test_sync_report_lines_never_mix_into_csv_on_stdout(project, capsysbinary, toy_source):
     # Some collectors print their report on stdout; with --out - stdout carries the CSV.
-    import click
-
-    from cadence.commands import sync as sync_module
-
-    @click.command(name="pagerduty")
-    def noisy():
-        click.echo("pagerduty: 3 incident rows written")
-
-    monkeypatch.setattr(sync_module.command, "get_command",
-                        lambda ctx, name: noisy if name == "pagerduty" else None)
     tmp, db, cfg = project
-    cfg.write_text(TEAMS_TOML + '\n[sources.pagerduty]\nbase_url = "http://127.0.0.1:9"\n',
-                   encoding="utf-8")
     assert main(["--db", str(db), "--config", str(cfg), "export", "--week", "2026-W47",
                  "--out", str(tmp / "out")]) == 0
     capsysbinary.readouterr()
@@ -337,7 +345,9 @@ def test_sync_report_lines_never_mix_into_csv_on_stdout(project, capsysbinary, m
                  "--out", "-"]) == 0
     out, err = capsysbinary.readouterr()
     assert out == (tmp / "out" / "cadence-metrics-2026-W47.csv").read_bytes()
-    assert b"pagerduty: 3 incident rows written" in err
+    assert b"toy: 3 deployment rows written" in err and b"toy: a stray print on stdout" in err
+    assert b"synced: toy" in err
+    assert toy_source[1] == [{}]   # called once, as a library function with no CLI options
 
 
 def test_sync_without_configured_source_is_refused(project, capsys):

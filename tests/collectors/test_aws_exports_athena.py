@@ -56,7 +56,7 @@ def athena_on_duckdb(config, fmt: str, table_sql: str, period: str) -> tuple[str
     loaded as billing.export."""
     settings = parse_config({"sources": {"aws": {**config.source("aws"), "athena": athena_config(fmt)}}})
     sent = DefaultParameterFormatter().format(
-        athena.query_text(f"athena_daily_{fmt}", athena.table_name(athena.athena_settings(settings))),
+        athena.daily_query(fmt, athena.table_name(athena.athena_settings(settings))),
         {"billing_period": period, "tag_key": athena.tag_key(config, fmt)})
     (duck_sql,) = sqlglot.transpile(sent, read="athena", write="duckdb")
     con = duckdb.connect()

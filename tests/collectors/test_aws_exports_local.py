@@ -196,6 +196,27 @@ def test_redelivered_month_replaces_that_month_only(db_path, tmp_path):
         (date(2026, 10, 1), "EC2", 5.0), (date(2026, 10, 2), "EC2", 6.0)]
 
 
+def test_a_write_that_fails_midway_writes_nothing_and_says_why(db_path, monkeypatch):
+    """The rows stream into costs inside the transaction: a row the table refuses, after others
+    went in, rolls all of them back, and the error is the refusal itself."""
+    ingest_cost_export(db_path, parse_config({}), FOCUS_SAMPLE)
+    before = costs(db_path)
+    allocate = local.allocate
+
+    def allocate_one_bad_row(stage, *args, **kwargs):
+        rows = allocate(stage, *args, **kwargs)
+        # The last row of the stream has no service, which costs.service_name refuses (NOT NULL).
+        stage.con.execute("ALTER VIEW out RENAME TO allocated")
+        stage.con.execute(f"CREATE VIEW out AS SELECT * REPLACE (CASE WHEN row_number() OVER () = {int(rows)} "
+                          f"THEN NULL ELSE service_name END AS service_name) FROM allocated")
+        return rows
+
+    monkeypatch.setattr(local, "allocate", allocate_one_bad_row)
+    with pytest.raises(duckdb.ConstraintException, match="NOT NULL constraint failed: costs.service_name"):
+        ingest_cost_export(db_path, parse_config({}), FOCUS_SAMPLE)
+    assert costs(db_path) == before
+
+
 def test_docs_configuration_names_the_export_keys():
     from pathlib import Path
 

@@ -29,7 +29,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cadence.core.errors import ConfigError
 
 SCHEDULE_KEYS = ("sync", "export", "export_dir", "timezone", "sources", "notify_digest", "notify_check")
-# [sources.X] section -> the `cadence sync` command that collects it (its job is "sync:<command>").
+# [sources.X] section -> the `cadence sync` command that collects it (its job is "sync:<command>"):
+# the config's vocabulary for [schedule.sources]. The source registry (collectors/registry.py) is the
+# truth; config parsing sits below it and cannot import it, so a test keeps the two equal.
 SYNC_COMMANDS = {"github": "github", "gitlab": "gitlab", "pagerduty": "pagerduty", "aws": "aws-costs",
                  "prometheus": "prometheus", "aws_exports": "aws-exports"}
 DEFAULT_EXPORT_DIR = "exports"
