@@ -78,7 +78,7 @@ def main() -> None:
 
     demo = ROOT / "data" / "demo.duckdb"
     if not demo.exists():
-        from cadence.demo import build_demo
+        from collectors.demo import build_demo
 
         build_demo(demo)
     from metrics import dora_metrics

@@ -1,4 +1,4 @@
-"""Benchmark: ``cadence.demo.build_demo`` (target: under 15 s on a 2-core machine).
+"""Benchmark: ``collectors.demo.build_demo`` (target: under 15 s on a 2-core machine).
 
 Times, over several runs, the whole build (generate, upsert through ``warehouse.upsert_rows`` into
 a temporary file, atomic replace) and its generation step alone, and, as the baseline measured in
@@ -28,8 +28,8 @@ TODAY = date(2026, 3, 4)
 def main() -> None:
     import duckdb
 
-    from cadence.demo import build_demo, demo_tables
-    from cadence.demo_slo import sli_rows
+    from collectors.demo import build_demo, demo_tables
+    from collectors.demo.slo import sli_rows
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -39,7 +39,7 @@ def main() -> None:
         for run in range(args.runs):
             t = time.perf_counter()
             tables, cal = demo_tables(42, TODAY)
-            # build_demo also generates the demo's hourly SLIs (cadence/demo_slo.py) and writes them
+            # build_demo also generates the demo's hourly SLIs (collectors/demo/slo.py) and writes them
             tables = {**tables, "sli_hours": sli_rows(tables["incidents"], cal.start, cal.days, 42)}
             generate.append(time.perf_counter() - t)
 

@@ -60,7 +60,7 @@ def synthetic_changes(n: int):
 def main() -> None:
     from cadence.core.config import Config
     from warehouse.meta import effective_config
-    from cadence.demo import build_demo
+    from collectors.demo import build_demo
     from metrics import dora_metrics, drilldown
     from metrics.costs import cost_summary
     from metrics.export import build_export, parse_iso_week, to_csv_bytes

@@ -101,7 +101,7 @@ def time_ingest(path: Path, db: Path) -> tuple[float, str, str]:
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"cadence ingest failed:\n{proc.stderr}")
-    # warehouse.ingest logs its phases at debug level: "ingest FILE phases: read 2.1 s, check ..."
+    # collectors.files logs its phases at debug level: "ingest FILE phases: read 2.1 s, check ..."
     phases = next((line.split(" phases: ", 1)[-1] for line in proc.stderr.splitlines() if " phases: " in line), "")
     return elapsed, proc.stdout.strip(), phases
 

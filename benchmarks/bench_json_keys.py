@@ -2,7 +2,7 @@
 
 Before the fix, a record's unknown keys each became SQL over every record: N unknown keys cost
 about N² (1,000 keys: 38 s). Now they are dropped before any SQL is built. This measures
-``warehouse.ingest.ingest_records`` (the webhook's path; `cadence ingest` of JSON Lines shares it)
+``collectors.files.ingest_records`` (the webhook's path; `cadence ingest` of JSON Lines shares it)
 into a fresh warehouse file:
 
 * accepted: N distinct unknown keys spread over N / 100 deployment records of 100 unknown keys each
@@ -32,7 +32,7 @@ from _timing import median_seconds  # noqa: E402
 
 from cadence.core.config import Config  # noqa: E402
 from cadence.core.errors import IngestError  # noqa: E402
-from warehouse.ingest import ingest_records  # noqa: E402
+from collectors.files import ingest_records  # noqa: E402
 
 KEYS_PER_RECORD = 100
 

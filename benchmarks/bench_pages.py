@@ -171,7 +171,7 @@ def main() -> int:
 
     from warehouse.meta import effective_config
     from cadence.core.config import load_config
-    from cadence.demo import build_demo
+    from collectors.demo import build_demo
 
     db = Path(tempfile.mkdtemp()) / "demo.duckdb"
     build_demo(db, seed=42, today=DEMO_TODAY)

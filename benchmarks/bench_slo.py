@@ -1,7 +1,7 @@
 """Benchmark: the SLO figures and the Prometheus sync, each beside a baseline measured in the same run.
 
 1. ``metrics.slo.slo_status`` on the demo warehouse with the demo's SLIs (8 SLOs x 8,736 hours,
-   cadence/demo_slo.py) as of the demo's last day, against ``metrics.dora_metrics`` over the same
+   collectors/demo/slo.py) as of the demo's last day, against ``metrics.dora_metrics`` over the same
    28 days (period total, by team): the call the Overview makes for the same view.
 2. ``cadence sync prometheus`` (``collectors.prometheus.sync``) against the real Prometheus of the
    tests (tests/support/prometheus.py: checkout with 4 series scraped every 1-2 minutes, batch
@@ -34,8 +34,8 @@ NOW = datetime(2025, 3, 1, 0, 20)
 
 def bench_metrics(runs: int) -> None:
     from cadence.core.config import parse_config
-    from cadence.demo import build_demo, demo_config, demo_tables
-    from cadence.demo_slo import demo_slos, sli_rows
+    from collectors.demo import build_demo, demo_config, demo_tables
+    from collectors.demo.slo import demo_slos, sli_rows
     from metrics import dora_metrics
     from metrics.slo import slo_status
     from warehouse import connect, read_connection, upsert_rows

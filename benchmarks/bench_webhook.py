@@ -3,7 +3,7 @@
 Serves ``collectors.webhook.create_app`` with uvicorn on 127.0.0.1 (a fresh DuckDB file), posts
 ``--posts`` single-deployment requests from ``--threads`` client threads over real HTTP, and prints
 the median and p95 request latency and the throughput. Baseline in the same run: the same records
-written one call at a time straight through ``warehouse.ingest.ingest_records`` (no HTTP), i.e.
+written one call at a time straight through ``collectors.files.ingest_records`` (no HTTP), i.e.
 the floor set by one short write transaction per request. Usage::
 
     .venv/bin/python benchmarks/bench_webhook.py [--posts 200] [--threads 8]
@@ -36,7 +36,7 @@ def main() -> None:
 
     from collectors.webhook import bind_socket, create_app, make_server
     from warehouse import connect
-    from warehouse.ingest import ingest_records
+    from collectors.files import ingest_records
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=200)

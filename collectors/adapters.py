@@ -182,7 +182,7 @@ def sync_cost_export(db_path: str | Path, config: Config, *, source: str | Path,
 def sync_file(db_path: str | Path, config: Config | None, *, kind: str, path: str | Path,
               fmt: str | None = None, name: str | None = None) -> SyncReport:
     """A CSV or JSON Lines file of ``kind`` rows (``cadence ingest``)."""
-    from warehouse.ingest import ingest_file
+    from collectors.files import ingest_file
 
     result = ingest_file(db_path, kind, path, config=config, fmt=fmt, name=name)
     rows = {kind: result.rows_written}
@@ -192,5 +192,15 @@ def sync_file(db_path: str | Path, config: Config | None, *, kind: str, path: st
                       warnings=[f"Warning: {w}" for w in result.warnings])
 
 
-__all__ = ["sync_aws_costs", "sync_aws_exports", "sync_cost_export", "sync_file", "sync_github",
+def sync_demo(db_path, config=None, *, seed: int = 42, today: date | None = None, force: bool = False) -> SyncReport:
+    """The demo warehouse (collectors/demo/), written again as a whole."""
+    from collectors.demo import build_demo
+
+    counts = build_demo(db_path, seed=seed, today=today, force=force)
+    summary = ", ".join(f"{n:,} {table.replace('_', ' ')}" for table, n in counts.items())
+    return SyncReport("demo", rows=dict(counts), detail=counts,
+                      summary=[f"Demo database written to {db_path}: {summary}."])
+
+
+__all__ = ["sync_aws_costs", "sync_aws_exports", "sync_cost_export", "sync_demo", "sync_file", "sync_github",
            "sync_gitlab", "sync_pagerduty", "sync_prometheus"]

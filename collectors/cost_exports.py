@@ -1,7 +1,7 @@
 """Billing exports into ``costs``: AWS CUR 2.0 (Parquet, or CSV) and FOCUS 1.0–1.2 (CSV, gzip/zstd CSV
 or Parquet) from any provider (AWS ``FOCUS_1_0_AWS``/``FOCUS_1_2_AWS`` data exports, Azure, GCP, OCI).
 
-A thin shell kept so ``cadence ingest costs FILE|FOLDER|s3://bucket/prefix/`` (warehouse/ingest.py
+A thin shell kept so ``cadence ingest costs FILE|FOLDER|s3://bucket/prefix/`` (collectors/files/
 hands these formats here) keeps its contract; the work is in ``collectors.aws_exports``: the
 set-wise, memory-bounded DuckDB path (``local``) and the S3 reader (``s3``). A file's rows replace
 what the same source held for the same providers, billing accounts and days of each month, so an

@@ -1,6 +1,6 @@
 """The one writer of CI pipeline rows (issue 18), for any source: GitHub Actions (collectors/
-github_actions.py), and the GitLab pipelines a later collector adds. ``cadence ingest`` and the
-webhook validate their own input (warehouse/ingest.py) and write through their staged path.
+github/actions.py), and the GitLab pipelines a later collector adds. ``cadence ingest`` and the
+webhook validate their own input (collectors/files/) and write through their staged path.
 
 Rows are plain dicts with the columns of ``pipeline_runs`` / ``pipeline_jobs`` (docs/architecture.md);
 conclusions are normalised to GitHub Actions' words (the ones metrics/sql/pipeline_facts.sql reads)
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from warehouse import upsert_rows
-from warehouse.ingest import CONCLUSION_SYNONYMS, CONCLUSIONS
+from collectors.files.schemas import CONCLUSION_SYNONYMS, CONCLUSIONS
 
 RUN_COLUMNS = ("id", "attempt", "repo", "workflow", "branch", "sha", "event", "status", "conclusion",
                "created_at", "queued_at", "started_at", "finished_at", "url", "source")

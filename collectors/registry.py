@@ -274,9 +274,7 @@ register(Source(
     tables=("deployments", "changes", "deployment_changes", "incidents", "costs", "utilization", "commitments",
             "sli_hours", "pipeline_runs", "pipeline_jobs"),
     incremental="Not incremental: the whole demo warehouse is written again, atomically, from a seed.",
-    # The demo generator still lives in cadence/ (above the collectors) until it moves to
-    # collectors/demo/: named here, imported only when it runs.
-    sync="cadence.commands.demo:sync_demo",
+    sync="collectors.adapters:sync_demo",
     states={"demo": "cadence demo"},
     how_to_fill="`cadence demo`"))
 

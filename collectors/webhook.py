@@ -5,7 +5,7 @@ A Starlette app served by uvicorn (``cadence webhook``):
 * ``POST /deployments``, ``POST /incidents``, ``POST /changes``, ``POST /sli``, ``POST /pipeline_runs``,
   ``POST /pipeline_jobs``: a JSON body holding
   one object or a list of objects with the columns of ``cadence ingest`` (docs/ingest.md). Validation and the
-  write are ``warehouse.ingest.ingest_records``, the same code as ``cadence ingest``: a bad body is
+  write are ``collectors.files.ingest_records``, the same code as ``cadence ingest``: a bad body is
   a 422 naming what and where, and nothing is written; rows are upserted on their key (``id``;
   ``slo, hour`` for SLI hours; ``id, attempt`` for pipeline runs, ``run_id, attempt, name`` for jobs), so a pipeline that retries a post changes nothing. The limits of a
   JSON record (keys, nesting, a key given twice, NUL characters, lone surrogates) are the same
@@ -40,7 +40,7 @@ from starlette.routing import Route
 
 from cadence.core.config import Config, secret
 from cadence.core.errors import CadenceError, ConfigError, IngestError, WarehouseError
-from warehouse.ingest import NOUNS
+from collectors.files import NOUNS
 
 log = logging.getLogger(__name__)
 
@@ -116,10 +116,10 @@ async def _read_body(request: Request, limit: int) -> bytes:
 def _parse(body: bytes, kind: str) -> list[dict] | str:
     """The records of a body, or a message saying what is wrong and where.
 
-    The record rules themselves (keys, nesting, text) are ``warehouse.ingest``'s; here the body is
+    The record rules themselves (keys, nesting, text) are ``collectors.files``'; here the body is
     only measured before Python's recursive parser sees it, and a key given twice is kept twice
     (``keep_repeated_keys``) so that those rules see it."""
-    from warehouse.ingest import MAX_NESTING, NESTING_REASON, json_nesting_exceeds, keep_repeated_keys
+    from collectors.files import MAX_NESTING, NESTING_REASON, json_nesting_exceeds, keep_repeated_keys
 
     if not body.strip():
         return f"empty body; POST one {NOUNS.get(kind, kind[:-1])} object or a list of them as JSON"
@@ -145,7 +145,7 @@ def _parse(body: bytes, kind: str) -> list[dict] | str:
 
 
 def _write(db_path: Path, kind: str, records: list[dict]):
-    from warehouse.ingest import ingest_records  # the one validator, shared with `cadence ingest`
+    from collectors.files import ingest_records  # the one validator, shared with `cadence ingest`
 
     return ingest_records(db_path, kind, records, source_name=SOURCE_NAME)   # writes one at a time
 

@@ -11,6 +11,7 @@ import duckdb
 
 if TYPE_CHECKING:   # pandas is imported where used: `cadence ingest` starts faster without it
     import pandas as pd
+    import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
@@ -51,35 +52,46 @@ def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
 
 
 def upsert_rows(con: duckdb.DuckDBPyConnection, table: str,
-                rows: pd.DataFrame | Iterable[Mapping]) -> int:
+                rows: pd.DataFrame | pa.Table | Iterable[Mapping]) -> int:
     """Insert or replace ``rows`` into ``table`` on its natural key; returns the rows written.
 
     Tables with a primary key take DuckDB's INSERT OR REPLACE; ``UNINDEXED_TABLES`` the same
     effect by deleting the rows with the incoming keys, then inserting.
     Columns not given keep their defaults on insert (and are reset to them on replace: a writer
-    always sends the whole row it owns). Within one batch the last row for a key wins.
+    always sends the whole row it owns). Within one batch the last row for a key wins; an Arrow
+    table (typed rows, written without a pandas round trip: ``cadence ingest``) must hold each key
+    once, as ingest checks.
     The caller owns the transaction (see ``write_connection``).
     """
     if table not in TABLE_KEYS:
         raise ValueError(f"unknown warehouse table {table!r}")
-    import pandas as pd
+    arrow = hasattr(rows, "num_rows") and hasattr(rows, "column_names")
+    if arrow:
+        df = rows
+        given, empty = list(rows.column_names), rows.num_rows == 0
+    else:
+        import pandas as pd
 
-    df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
-    if df.empty:
+        df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+        given, empty = list(df.columns), df.empty
+    if empty:
         return 0
     known = table_columns(con, table)
-    unknown = [c for c in df.columns if c not in known]
+    unknown = [c for c in given if c not in known]
     if unknown:
         raise ValueError(f"{table}: no such column(s) {unknown}")
     key = list(TABLE_KEYS[table])
-    missing_key = [k for k in key if k not in df.columns]
+    missing_key = [k for k in key if k not in given]
     if missing_key:
         raise ValueError(f"{table}: rows lack key column(s) {missing_key}")
-    df = df.drop_duplicates(subset=key, keep="last")
-    cols = [c for c in known if c in df.columns]
+    cols = [c for c in known if c in given]
+    if arrow:
+        df = df.select(cols)
+    else:
+        df = df.drop_duplicates(subset=key, keep="last")[cols]
     col_list = ", ".join(f'"{c}"' for c in cols)
     view = f"_upsert_{table}"
-    con.register(view, df[cols])
+    con.register(view, df)
     try:
         if table in UNINDEXED_TABLES:
             on = " AND ".join(f't."{k}" = v."{k}"' for k in key)

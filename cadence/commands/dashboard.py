@@ -39,7 +39,7 @@ def choose_database(app: AppContext) -> Path:
     if app.db_configured or path.exists():
         return path
     if not DEMO_DB.exists():
-        from cadence.demo import build_demo
+        from collectors.demo import build_demo
 
         log.info("no database configured: building the demo warehouse at %s", DEMO_DB)
         build_demo(DEMO_DB)

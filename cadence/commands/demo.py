@@ -11,7 +11,6 @@ from click.core import ParameterSource
 from cadence.cli import AppContext
 from cadence.core.clock import utcnow
 from cadence.core.config import DEMO_DB
-from collectors.report import SyncReport
 
 
 def demo_path(ctx: click.Context, db_opt: str | None) -> Path:
@@ -28,16 +27,6 @@ def demo_path(ctx: click.Context, db_opt: str | None) -> Path:
             and parent.get_parameter_source("db_arg") == ParameterSource.COMMANDLINE:
         return Path(app.db_arg)
     return DEMO_DB
-
-
-def sync_demo(db_path, config=None, *, seed: int = 42, today: date | None = None, force: bool = False) -> SyncReport:
-    """The demo source's sync (collectors/registry.py): the demo warehouse, written again as a whole."""
-    from cadence.demo import build_demo
-
-    counts = build_demo(db_path, seed=seed, today=today, force=force)
-    summary = ", ".join(f"{n:,} {table.replace('_', ' ')}" for table, n in counts.items())
-    return SyncReport("demo", rows=dict(counts), detail=counts,
-                      summary=[f"Demo database written to {db_path}: {summary}."])
 
 
 @click.command(name="demo")

@@ -1,5 +1,5 @@
 """``cadence ingest KIND FILE``: load deployments, changes, incidents or costs from CSV or JSON Lines
-(``warehouse.ingest``); cost exports (FOCUS, CUR 2.0, Parquet, s3://) go to
+(``collectors.files``); cost exports (FOCUS, CUR 2.0, Parquet, s3://) go to
 ``collectors.cost_exports``."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import click
 
 from cadence.cli import AppContext, pass_app
 from cadence.core.errors import IngestError
-from warehouse.ingest import KINDS, detect_format, ingest_file
+from collectors.files import KINDS, detect_format, ingest_file
 
 
 def _ingest_cost_export(app: AppContext, source: str) -> bool:

@@ -29,7 +29,7 @@ class DatabaseLockedError(WarehouseError):
 class IngestError(CadenceError):
     """An input file fails validation; nothing was written.
 
-    ``problems`` holds the structured findings (``warehouse.ingest.Problem``: line or record,
+    ``problems`` holds the structured findings (``collectors.files.Problem``: line or record,
     column, reason) when there are any, for callers that answer in JSON (the webhook).
     """
 

@@ -16,7 +16,7 @@ import pytest
 from cadence.cli import main
 from cadence.core.config import DEMO_DB, Config, parse_config
 from warehouse.meta import effective_config, is_demo_database
-from cadence.demo import anchor_end, build_demo
+from collectors.demo import anchor_end, build_demo
 from cadence.core.errors import WarehouseError
 from warehouse import read_connection
 
@@ -107,7 +107,7 @@ def test_failed_rebuild_leaves_the_previous_demo_intact(demo, monkeypatch):
     def broken(con, key, value):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("warehouse.upsert.set_meta", broken)
+    monkeypatch.setattr("collectors.demo.build.set_meta", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         build_demo(path, seed=99, today=TODAY)
     assert checksums(path) == first
@@ -266,7 +266,7 @@ def test_costs_utilization_commitments_look_like_aws(demo, cfg):
 def test_cli_paths(tmp_path, monkeypatch):
     """`cadence demo` writes data/demo.duckdb, never CADENCE_DB; --db before or after `demo` wins."""
     written = []
-    monkeypatch.setattr("cadence.demo.build_demo",
+    monkeypatch.setattr("collectors.demo.build_demo",
                         lambda path, seed, today, force: written.append((Path(path), seed)) or {"deployments": 1})
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CADENCE_DB", str(tmp_path / "real.duckdb"))
@@ -307,7 +307,7 @@ def test_cost_teams_follow_the_allocation_rules(demo, cfg):
 def test_cadence_slo_on_the_demo_gives_every_documented_key(demo, capsys, monkeypatch, tmp_path):
     """The demo carries its SLOs (in its stored config) and their hourly SLIs, so `cadence slo` works on
     it with no cadence.toml: eight SLOs, exactly the keys of metrics.slo.SLO_STATUS_COLUMNS."""
-    from cadence.demo_slo import DEMO_SLOS
+    from collectors.demo.slo import DEMO_SLOS
     from metrics.slo import SLO_STATUS_COLUMNS
 
     monkeypatch.chdir(tmp_path)              # no cadence.toml around

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-import collectors.github as gh
+import collectors.github.workflow as gh_workflow
 from cadence.cli import main
 from cadence.core.config import parse_config
 from cadence.core.errors import ConfigError, SourceAuthError, SourceError, SourceRateLimitError
@@ -380,7 +380,7 @@ def test_running_deployment_is_read_again_until_it_finishes(fake, db_path):
 
 
 def test_deploy_workflow_runs_read_in_windows_past_the_result_cap(fake, db_path, monkeypatch):
-    monkeypatch.setattr(gh, "RUNS_RESULT_CAP", 30)
+    monkeypatch.setattr(gh_workflow, "RUNS_RESULT_CAP", 30)
     monkeypatch.setattr(fake_server, "RUNS_RESULT_CAP", 30)
     r = fake.add_repo("shop/api")
     r.commit("init", "2026-01-01T00:00:00Z")

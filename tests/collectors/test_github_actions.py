@@ -1,4 +1,4 @@
-"""GitHub Actions in `cadence sync github` (collectors/github_actions.py) against the fake GitHub:
+"""GitHub Actions in `cadence sync github` (collectors/github/actions.py) against the fake GitHub:
 real HTTP on 127.0.0.1, GraphQL validated against GitHub's schema. Runs, jobs, re-runs, a run that
 finishes between two syncs, a listing GitHub caps at 1,000 results, and the request budget."""
 

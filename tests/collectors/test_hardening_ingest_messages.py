@@ -16,7 +16,7 @@ from cadence.cli import main
 from cadence.core.config import parse_config
 from cadence.core.errors import ExportError, IngestError
 from metrics.export import write_files_atomically
-from warehouse.ingest import ingest_file
+from collectors.files import ingest_file
 
 HEADER = b"id,repo,environment,status,finished_at\n"
 ROW = b"ci:%d,shop/api,production,success,2026-03-01T00:00:00Z\n"

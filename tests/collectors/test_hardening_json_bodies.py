@@ -280,12 +280,12 @@ def test_csv_nul_is_refused_on_the_one_pass_path_too(tmp_path, monkeypatch, name
     # Either way the staged path reports the NUL with its line and column, and nothing is written.
     from cadence.core.config import parse_config
     from cadence.core.errors import IngestError
-    from warehouse import ingest as ingest_module
+    from collectors.files import ingest as ingest_module
 
     offered = []
-    real = ingest_module._one_pass_load
+    real = ingest_module.one_pass_load
     monkeypatch.setattr(ingest_module, "ONE_PASS_MIN_BYTES", 0)
-    monkeypatch.setattr(ingest_module, "_one_pass_load", lambda *a, **k: offered.append(a[2]) or real(*a, **k))
+    monkeypatch.setattr(ingest_module, "one_pass_load", lambda *a, **k: offered.append(a[2]) or real(*a, **k))
     data = (b"id,repo,title\n" + b"".join(b"c%d,shop/api,Change %d\n" % (n, n) for n in range(1, 50))
             + b"c50,shop/api,Ch\x00ange 50\n")
     path = tmp_path / name

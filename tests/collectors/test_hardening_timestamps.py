@@ -19,7 +19,7 @@ from cadence.core.errors import IngestError
 from collectors.webhook import create_app
 from tests.support.webhook_support import AUTH, TOKEN, serve_app
 from warehouse import read_connection
-from warehouse.ingest import ingest_file, ingest_records
+from collectors.files import ingest_file, ingest_records
 
 NOW = datetime(2026, 11, 20, 12, 0)      # pinned "now": the latest accepted time is 2026-11-21 12:00
 ODD = ["10000-01-01T00:00:00Z", "275760-01-01", "-0044-03-15", "0001-01-01", "1969-12-31T23:59:59Z",
@@ -70,7 +70,7 @@ def test_csv_the_typed_reader_path_checks_too(db_path, tmp_path):
 
 
 def test_csv_the_one_pass_load_steps_aside_and_reports(db_path, tmp_path, monkeypatch):
-    import warehouse.ingest as ingest
+    import collectors.files.ingest as ingest
 
     monkeypatch.setattr(ingest, "ONE_PASS_MIN_BYTES", 0)   # any file takes the one-pass load first
     src = deploy_csv(tmp_path / "big.csv", ["2026-11-01T10:00:00Z", "275760-01-01"])

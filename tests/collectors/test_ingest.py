@@ -1,4 +1,4 @@
-"""warehouse/ingest.py and `cadence ingest`: every kind loads, bad input is refused with file, line,
+"""collectors/files/ and `cadence ingest`: every kind loads, bad input is refused with file, line,
 column and reason, nothing is written then, and the same file twice leaves the same rows."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from cadence.core.config import parse_config
 from cadence.core.errors import IngestError, WarehouseError
 from tests.support.lock_support import lock_contention_seen, lock_held
 from warehouse import write_connection
-from warehouse.ingest import SPECS, TABLES, ingest_file, ingest_records
+from collectors.files import SPECS, TABLES, ingest_file, ingest_records
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

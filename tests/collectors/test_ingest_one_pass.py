@@ -1,4 +1,4 @@
-"""The one-pass load of warehouse/ingest.py: a large CSV into an empty table goes from DuckDB's
+"""The one-pass load of collectors/files/ (one_pass.py): a large CSV into an empty table goes from DuckDB's
 reader straight into the table, with the row checks in the same statement. It must give exactly
 the rows of the staged path, report warnings at the right lines, and on anything wrong write
 nothing and leave the reporting to the staged path (the same messages, no new database file)."""
@@ -15,10 +15,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-import warehouse.ingest as ingest
+import collectors.files.ingest as ingest
 from cadence.core.config import parse_config
+from cadence.core.errors import IngestError
+from collectors.files import TABLES, ingest_file
 from warehouse import read_connection
-from warehouse.ingest import ingest_file
 
 FILES = {
     "deployments": """
@@ -62,7 +63,7 @@ def one_pass(monkeypatch) -> list[str]:
 
     loaded = Loaded()
     loaded.tried = []
-    real = ingest._one_pass_load
+    real = ingest.one_pass_load
 
     def spy(*args, **kwargs):
         loaded.tried.append(args[2])
@@ -72,7 +73,7 @@ def one_pass(monkeypatch) -> list[str]:
         return result
 
     monkeypatch.setattr(ingest, "ONE_PASS_MIN_BYTES", 0)
-    monkeypatch.setattr(ingest, "_one_pass_load", spy)
+    monkeypatch.setattr(ingest, "one_pass_load", spy)
     return loaded
 
 
@@ -85,7 +86,7 @@ def test_one_pass_gives_the_rows_and_warnings_of_the_staged_path(kind, tmp_path,
         monkeypatch.setattr(ingest, "ONE_PASS_MIN_BYTES", threshold)
         db = tmp_path / f"t{threshold}.duckdb"
         results.append(ingest_file(db, kind, path, config=config))
-        dumps.append(dump(db, ingest.TABLES[kind]))
+        dumps.append(dump(db, TABLES[kind]))
     assert one_pass == [str(path)]            # the first load only
     assert dumps[0] == dumps[1]
     fast, staged = results
@@ -142,7 +143,7 @@ def test_bad_input_is_reported_by_the_staged_path_and_nothing_is_written(case, t
     path = tmp_path / "changes.csv"
     path.write_text(text, encoding="utf-8")
     db = tmp_path / "new.duckdb"
-    with pytest.raises(ingest.IngestError) as info:
+    with pytest.raises(IngestError) as info:
         ingest_file(db, "changes", path, config=parse_config({}), name="changes.csv")
     assert message in str(info.value)
     assert "nothing was written" in str(info.value)
@@ -155,7 +156,7 @@ def test_bad_input_leaves_an_existing_empty_warehouse_as_it_was(tmp_path, db_pat
         id,created_at,service,resolved_at
         pd:1,2026-03-02T12:00:00Z,api,2026-03-02T11:00:00Z
     """)
-    with pytest.raises(ingest.IngestError, match="resolved at .* before it was created"):
+    with pytest.raises(IngestError, match="resolved at .* before it was created"):
         ingest_file(db_path, "incidents", path, config=parse_config({}))
     assert db_path.exists()
     assert dump(db_path, "incidents") == []
@@ -199,7 +200,7 @@ def test_infinite_timestamp_is_refused(tmp_path, db_path, value, typed_read):
         c1,shop/api,{value}
         c2,shop/api,{other}
     """)
-    with pytest.raises(ingest.IngestError) as info:
+    with pytest.raises(IngestError) as info:
         ingest_file(db_path, "changes", path, config=parse_config({}))
     assert f'changes.csv:2: merged_at: "{value}" is not an ISO-8601 timestamp' in str(info.value)
     assert dump(db_path, "changes") == []
@@ -226,9 +227,10 @@ def test_offsets_become_utc_on_both_paths(tmp_path, db_path, monkeypatch, thresh
 
 KILL_BEFORE_COMMIT = """
 import contextlib, sys
-import warehouse.ingest as ingest
+import collectors.files.ingest as ingest
+import collectors.files.one_pass as one_pass
 
-real = ingest.write_connection
+real = one_pass.write_connection
 
 @contextlib.contextmanager
 def held(path, **kw):  # every row inserted, the transaction not yet committed: report, then wait
@@ -237,7 +239,7 @@ def held(path, **kw):  # every row inserted, the transaction not yet committed: 
         print("uncommitted", con.execute("SELECT count(*) FROM changes").fetchall()[0][0], flush=True)
         sys.stdin.readline()   # until killed (the test never writes here)
 
-ingest.write_connection = held
+one_pass.write_connection = held
 ingest.ONE_PASS_MIN_BYTES = 0
 from cadence.cli import main
 sys.exit(main())

@@ -14,7 +14,7 @@ from cadence.cli import main
 from cadence.core.errors import IngestError
 from collectors.webhook import create_app
 from tests.support.webhook_support import AUTH, TOKEN, serve_app
-from warehouse.ingest import ingest_file
+from collectors.files import ingest_file
 
 
 def stored(db_path, sql="SELECT id, attempt, repo, workflow, branch, status, conclusion, created_at, queued_at, "

@@ -14,7 +14,7 @@ from cadence.core.config import parse_config
 from cadence.core.errors import IngestError
 from collectors.webhook import create_app
 from tests.support.webhook_support import AUTH, serve_app, TOKEN
-from warehouse.ingest import ingest_file, ingest_records
+from collectors.files import ingest_file, ingest_records
 
 SLOS = [{"name": "checkout-availability", "service": "checkout", "objective": 99.9, "window_days": 28},
         {"name": "search-latency", "service": "search", "objective": 99, "window_days": 7}]

@@ -1,5 +1,5 @@
 """pages/reliability.py under AppTest: on the demo warehouse as `cadence demo` builds it (the SLOs
-and SLIs of cadence/demo_slo.py, no cadence.toml), and on a warehouse without any; the Overview's
+and SLIs of collectors/demo/slo.py, no cadence.toml), and on a warehouse without any; the Overview's
 SLO tile on the same demo."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 
 from cadence.core.config import parse_config
-from cadence.demo import demo_config, demo_tables
-from cadence.demo_slo import demo_slos
+from collectors.demo import demo_config, demo_tables
+from collectors.demo.slo import demo_slos
 from metrics.slo import slo_status
 from tests.support.apptest_support import DEMO_TODAY, dashboard_env, open_app, texts
 from tests.support.demo import shared_demo

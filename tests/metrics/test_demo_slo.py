@@ -1,4 +1,4 @@
-"""The demo's SLIs (cadence/demo_slo.py) tell the story they promise, through the real metrics."""
+"""The demo's SLIs (collectors/demo/slo.py) tell the story they promise, through the real metrics."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from cadence.core.config import parse_config
-from cadence.demo import demo_config, demo_tables
-from cadence.demo_slo import demo_slos, sli_rows
+from collectors.demo import demo_config, demo_tables
+from collectors.demo.slo import demo_slos, sli_rows
 from metrics.slo import SLO_STATUS_COLUMNS, slo_status
 from warehouse import upsert_rows
 

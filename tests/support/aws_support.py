@@ -1,4 +1,4 @@
-"""Helpers for the AWS tests: a moto server on 127.0.0.1 and environment that points boto3 at it
+"""Helpers for the AWS tests: a moto server on 127.0.0.1 (answering what it lacks with HTTP 501) and environment that points boto3 at it
 through the same endpoint setting a real user would use (AWS_ENDPOINT_URL), with fake credentials.
 A scripted HTTP server covers the answers moto cannot give (AccessDenied, throttling); a forwarding
 proxy in front of moto can hold one call while its client is killed."""
@@ -22,10 +22,37 @@ CLEARED = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ROLE_A
            "AWS_CONTAINER_CREDENTIALS_FULL_URI")
 
 
-def start_moto():
-    from moto.server import ThreadedMotoServer
+def _moto_app_saying_not_implemented(service):
+    """moto's app for ``service``, answering an operation moto lacks (it raises NotImplementedError,
+    which its server turns into a bare HTML 500) the way LocalStack and API gateways do: HTTP 501
+    ``NotImplemented`` with the reason. Cadence reads only such documented signals, so the emulator
+    is told to give one here, in the tests, rather than Cadence learning what moto is."""
+    from moto.moto_server.werkzeug_app import create_backend_app
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    app = create_backend_app(service)
+
+    def not_implemented(exc):
+        body = json.dumps({"__type": "NotImplemented", "message": str(exc)})
+        return body, 501, {"Content-Type": "application/x-amz-json-1.1"}
+
+    app.register_error_handler(NotImplementedError, not_implemented)
+    return app
+
+
+def start_moto():
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler
+    from moto.server import ThreadedMotoServer
+    from werkzeug.serving import make_server
+
+    class Server(ThreadedMotoServer):
+        def _server_entry(self) -> None:   # moto's own, with the app above
+            app = DomainDispatcherApplication(_moto_app_saying_not_implemented)
+            self._server = make_server(self._ip_address, self._port, app, True,
+                                       request_handler=MotoRequestHandler)
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    server = Server(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     return server, f"http://{host}:{port}"

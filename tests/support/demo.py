@@ -1,6 +1,6 @@
 """The demo warehouse shared by the whole test run.
 
-``cadence.demo.build_demo`` takes seconds (more on a busy machine) and was run by a dozen modules,
+``collectors.demo.build_demo`` takes seconds (more on a busy machine) and was run by a dozen modules,
 each for the same seed and day. Here it runs once per (seed, today) per test run: the first pytest
 process that needs it builds it into the run's shared temporary folder under a file lock (xdist's
 workers share that folder), and each process then works on its own copy of the file. Tests that
@@ -42,7 +42,7 @@ def shared_demo(factory: pytest.TempPathFactory, today: date = DEMO_TODAY, seed:
         with open(built.with_suffix(".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)        # one builder; the others wait for its file
             if not built.exists():
-                from cadence.demo import build_demo
+                from collectors.demo import build_demo
 
                 build_demo(built, seed=seed, today=today)   # written to a temporary name, then renamed
         local = factory.mktemp("demo") / name

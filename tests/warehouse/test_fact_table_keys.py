@@ -13,7 +13,7 @@ import pandas as pd
 from metrics.health import duplicate_keys
 from warehouse import connect, write_connection
 from warehouse.db import LATEST_VERSION, _migrations
-from warehouse.ingest import ingest_records
+from collectors.files import ingest_records
 from warehouse.upsert import TABLE_KEYS, UNINDEXED_TABLES, upsert_rows
 
 COLUMNS = ("SELECT table_name, column_name, column_index, data_type, column_default, is_nullable "

@@ -27,7 +27,7 @@ TEAM_CI = {"platform": (6, 0.05, 6.0), "growth": (11, 0.07, 4.0), "catalog": (14
 
 
 def pipeline_rows(org: str, teams, start: date, days: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(pipeline_runs, pipeline_jobs) for ``teams`` (cadence.demo.TEAMS) over ``days`` from ``start``."""
+    """(pipeline_runs, pipeline_jobs) for ``teams`` (collectors.demo.TEAMS) over ``days`` from ``start``."""
     rng = np.random.default_rng([seed, 18])
     runs, jobs = [], []
     origin = pd.Timestamp(start)

@@ -1,4 +1,4 @@
-"""Demo SLOs and their hourly SLIs for the Brightcart demo (cadence/demo.py).
+"""Demo SLOs and their hourly SLIs for the Brightcart demo (collectors/demo/).
 
 ``build_demo`` stores ``demo_slos()`` (the ``[[slos]]`` entries) in the demo's configuration and
 ``sli_rows(...)`` (the ``sli_hours`` rows) in the warehouse, both deterministic in the seed.

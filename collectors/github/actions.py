@@ -22,7 +22,7 @@ newest run seen less ``RERUN_WINDOW`` (re-runs of recent runs). The listing's fi
 conditional (ETag): when nothing changed GitHub answers 304, free of rate limit, and nothing else
 is asked. Runs whose attempt, status and update time are unchanged are not read again. The first
 sync starts ``since`` ([sources.github]) or ``LOOKBACK_DAYS`` back. Rows and cursor are written in
-the repository's one transaction (``collectors.github.write_result``).
+the repository's one transaction (``collectors.github.write.write_result``).
 """
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from collectors.github.model import SOURCE, UNFINISHED_HORIZON, iso, parse_time
+from collectors.github.rest import PAGE, list_runs, next_link
 from collectors.github_client import GitHubClient, GitHubHTTPError
 from collectors.pipelines import runner_os_of
 
 log = logging.getLogger(__name__)
 
-SOURCE = "github"
-PAGE = 100
 RUNS_RESULT_CAP = 1000          # GitHub serves at most 1,000 results of a filtered runs listing
 RUNS_PER_QUERY = 300            # three nodes(ids:) of 100 in one GraphQL request
 NODE_IDS = 100
@@ -45,7 +45,6 @@ CHECK_RUNS = 100                # jobs read per run, every attempt's (a run with
 REST_JOB_READS = 8              # REST job reads per sync and repository (runner labels, queue times)
 LOOKBACK_DAYS = 90
 RERUN_WINDOW = timedelta(days=1)
-UNFINISHED_HORIZON = timedelta(days=3)
 
 
 JOBS_QUERY = """
@@ -71,16 +70,6 @@ def run_id(repo: str, ident) -> str:
     return f"{SOURCE}:{repo}:{ident}"
 
 
-def _t(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
-
-
-def _iso(dt: datetime | None) -> str | None:
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ") if dt else None
-
-
 @dataclass
 class ActionsResult:
     runs: list[dict] = field(default_factory=list)
@@ -99,7 +88,7 @@ class ActionsFetcher:
     def __init__(self, client: GitHubClient, repo: str, *, cursor: str | None, details: dict,
                  known: dict[str, tuple], since: datetime | None, now: datetime):
         self.client, self.repo, self.now = client, repo, now
-        self.cursor = _t(cursor)
+        self.cursor = parse_time(cursor)
         self.details = {k: v for k, v in details.items()}
         self.known = known
         # The first sync's start is a whole day, so that an empty repository's listing keeps one URL
@@ -128,9 +117,13 @@ class ActionsFetcher:
         """(runs created since the cursor, whether the listing changed since the last sync)."""
         path = f"/repos/{self.repo}/actions/runs"
         etags = self.details.setdefault("etags", {})
-        key = f"created>={_iso(self.lo)}"
+        key = f"created>={iso(self.lo)}"
+        def query(lo: datetime | None, hi: datetime | None) -> dict:
+            return {"per_page": PAGE, "created": f"{iso(lo)}..{iso(hi)}" if hi else f">={iso(lo)}"}
+
         try:
-            runs = self._window(path, self.lo, None, etag=etags.get(key), remember=(etags, key))
+            runs, etag = list_runs(self.client, path, query, self.lo, None, cap=RUNS_RESULT_CAP, start=self.lo,
+                                   now=self.now, what=f"{self.repo} workflow runs", etag=etags.get(key))
         except GitHubHTTPError as exc:
             if exc.status in (403, 404):
                 # Actions disabled, or a token without "Actions: read": the other parts still sync.
@@ -140,35 +133,11 @@ class ActionsFetcher:
             raise
         if runs is None:
             return [], False
+        if etag:
+            etags[key] = etag
         for k in [k for k in etags if k != key]:   # only the current window's tag is worth keeping
             etags.pop(k)
         return runs, True
-
-    def _window(self, path: str, lo: datetime, hi: datetime | None, *, etag=None, remember=None) -> list[dict] | None:
-        params = {"per_page": PAGE, "created": f"{_iso(lo)}..{_iso(hi) if hi else '*'}"}
-        if hi is None:
-            params["created"] = f">={_iso(lo)}"
-        resp = self.client.get(path, params, etag=etag, what=f"{self.repo} workflow runs")
-        if resp.status == 304:
-            return None
-        body = resp.data or {}
-        if body.get("total_count", 0) > RUNS_RESULT_CAP:
-            end = hi or self.now
-            if end - lo > timedelta(minutes=1):
-                mid = lo + (end - lo) / 2
-                log.info("github %s: %d Actions runs from %s, past the %d-result cap; splitting the window",
-                         self.repo, body["total_count"], _iso(lo), RUNS_RESULT_CAP)
-                later = self._window(path, mid + timedelta(seconds=1), hi) or []
-                return later + (self._window(path, lo, mid) or [])
-        if remember and resp.headers.get("etag"):
-            remember[0][remember[1]] = resp.headers["etag"]
-        runs = list(body.get("workflow_runs", []))
-        next_url = _next(resp.headers.get("link"))
-        while next_url:
-            resp = self.client.get(next_url, what=f"{self.repo} workflow runs")
-            runs += (resp.data or {}).get("workflow_runs", [])
-            next_url = _next(resp.headers.get("link"))
-        return runs
 
     def _needs_read(self, run: dict) -> bool:
         stored = self.known.get(run_id(self.repo, run["id"]))
@@ -193,14 +162,14 @@ class ActionsFetcher:
     def _run_row(self, run: dict, attempt: int, job_rows: list[dict]) -> dict:
         completed = run.get("status") == "completed"
         started = [j["started_at"] for j in job_rows if j["started_at"]]
-        queued = _t(run.get("run_started_at")) or _t(run.get("created_at"))
+        queued = parse_time(run.get("run_started_at")) or parse_time(run.get("created_at"))
         return {"id": run_id(self.repo, run["id"]), "attempt": attempt, "repo": self.repo,
                 "workflow": run.get("name") or run.get("path") or str(run.get("workflow_id")),
                 "branch": run.get("head_branch"), "sha": run.get("head_sha"), "event": run.get("event"),
                 "status": run.get("status"), "conclusion": run.get("conclusion") if completed else None,
-                "created_at": _t(run.get("created_at")), "queued_at": queued,
+                "created_at": parse_time(run.get("created_at")), "queued_at": queued,
                 "started_at": min(started) if started else queued,
-                "finished_at": _t(run.get("updated_at")) if completed else None,
+                "finished_at": parse_time(run.get("updated_at")) if completed else None,
                 "url": run.get("html_url") + (f"/attempts/{attempt}" if attempt > 1 else "") if run.get("html_url") else None,
                 "source": SOURCE}
 
@@ -209,8 +178,8 @@ class ActionsFetcher:
         return {"run_id": rid, "attempt": attempt, "name": job["name"],
                 "runner_os": runner_os_of(labels or [], None), "runner_labels": labels or [],
                 "self_hosted": "self-hosted" in [x.lower() for x in labels or []],
-                "queued_at": _t(job.get("created_at")), "started_at": _t(job.get("started_at")),
-                "finished_at": _t(job.get("completed_at")), "conclusion": job.get("conclusion"),
+                "queued_at": parse_time(job.get("created_at")), "started_at": parse_time(job.get("started_at")),
+                "finished_at": parse_time(job.get("completed_at")), "conclusion": job.get("conclusion"),
                 "url": job.get("html_url"), "source": SOURCE}
 
     def _graphql_jobs(self, runs: list[dict]) -> dict[int, list[dict]]:
@@ -274,11 +243,11 @@ class ActionsFetcher:
                 return
             raise
         jobs = list((resp.data or {}).get("jobs", []))
-        next_url = _next(resp.headers.get("link"))
+        next_url = next_link(resp.headers.get("link"))
         while next_url:
             resp = self.client.get(next_url, what=f"{self.repo} run {ident} jobs")
             jobs += (resp.data or {}).get("jobs", [])
-            next_url = _next(resp.headers.get("link"))
+            next_url = next_link(resp.headers.get("link"))
         rid = run_id(self.repo, ident)
         wf = (run or {}).get("workflow_id")
         for j in jobs:
@@ -298,8 +267,8 @@ class ActionsFetcher:
                 rows.append({"run_id": rid, "attempt": attempt, "name": j["name"],
                              "runner_os": runner_os_of(labels, None), "runner_labels": labels,
                              "self_hosted": "self-hosted" in [x.lower() for x in labels],
-                             "queued_at": _t(j.get("created_at")), "started_at": _t(j.get("started_at")),
-                             "finished_at": _t(j.get("completed_at")), "conclusion": j.get("conclusion"),
+                             "queued_at": parse_time(j.get("created_at")), "started_at": parse_time(j.get("started_at")),
+                             "finished_at": parse_time(j.get("completed_at")), "conclusion": j.get("conclusion"),
                              "url": j.get("html_url"), "source": SOURCE})
             self.result.jobs += rows
             if attempt < latest and run is not None:
@@ -320,20 +289,20 @@ class ActionsFetcher:
     # -- cursor ----------------------------------------------------------------------------------
     def _cursor(self, runs: list[dict], changed: bool) -> None:
         if not changed:
-            self.result.cursor = _iso(self.cursor) if self.cursor else None
+            self.result.cursor = iso(self.cursor) if self.cursor else None
             return
-        created = [_t(r.get("created_at")) for r in runs if r.get("created_at")]
+        created = [parse_time(r.get("created_at")) for r in runs if r.get("created_at")]
         if not created:   # nothing listed yet: the next sync starts where this one did
-            self.result.cursor = _iso(self.cursor) if self.cursor else None
+            self.result.cursor = iso(self.cursor) if self.cursor else None
             return
-        unfinished = [_t(r["created_at"]) for r in runs if r.get("status") != "completed"
-                      and self.now - _t(r["created_at"]) < UNFINISHED_HORIZON]
+        unfinished = [parse_time(r["created_at"]) for r in runs if r.get("status") != "completed"
+                      and self.now - parse_time(r["created_at"]) < UNFINISHED_HORIZON]
         newest = max(created, default=None)
         bound = newest - RERUN_WINDOW if newest else self.lo
         bound = max(bound, self.lo)
         if unfinished:
             bound = min(bound, min(unfinished))
-        self.result.cursor = _iso(bound)
+        self.result.cursor = iso(bound)
 
 
 def _split_attempts(jobs: list[dict], latest: int) -> dict[int, list[dict]]:
@@ -349,9 +318,3 @@ def _split_attempts(jobs: list[dict], latest: int) -> dict[int, list[dict]]:
         for k, j in enumerate(runs):
             out.setdefault(latest - len(runs) + 1 + k, []).append(j)
     return out
-
-
-def _next(link: str | None) -> str | None:
-    from collectors.github import _next_link
-
-    return _next_link(link)
