@@ -59,7 +59,7 @@ bench: $(STAMP)
 
 ## make screenshots: the browser test, saving its page screenshots to docs/screenshots (README shows them)
 screenshots: $(STAMP)
-	CADENCE_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/test_browser.py
+	CADENCE_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/dashboard/test_browser.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache data/demo.duckdb

@@ -1,6 +1,6 @@
 """Benchmark: what GitHub Actions collection (issue 18) spends against GitHub's rate limit.
 
-Serves the fake GitHub of the tests (tests/fake_github: REST + GraphQL validated against GitHub's
+Serves the fake GitHub of the tests (tests/support/fake_github: REST + GraphQL validated against GitHub's
 published schema) on 127.0.0.1 with one repository of ``--runs`` workflow runs (three workflows,
 two jobs each, 1 % re-run once) in the lookback, then runs `cadence sync github`'s collector
 ``--repeat`` times on fresh warehouses (first sync) and once more on the last one (re-sync of the
@@ -41,9 +41,9 @@ def one_request_per_run(runs: int, reruns: int) -> int:
 def main() -> None:
     from cadence.core.config import parse_config
     from collectors.github import sync
-    from tests.fake_github import FakeGitHub
-    from tests.fake_github.graphql_api import schema
-    from tests.fake_github.scenarios import actions_repo
+    from tests.support.fake_github import FakeGitHub
+    from tests.support.fake_github.graphql_api import schema
+    from tests.support.fake_github.scenarios import actions_repo
     from warehouse import connect
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

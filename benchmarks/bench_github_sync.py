@@ -1,6 +1,6 @@
 """Benchmark: what `cadence sync github` spends against GitHub's rate limit.
 
-Serves the fake GitHub of the tests (tests/fake_github: REST + GraphQL validated and executed
+Serves the fake GitHub of the tests (tests/support/fake_github: REST + GraphQL validated and executed
 against GitHub's published schema) on 127.0.0.1 with one repository of ``--pulls`` squash-merged
 pull requests and ``--deployments`` production deployments, then runs the collector ``--runs``
 times on fresh warehouses (first sync) and once more on the last one (re-sync, nothing new), and
@@ -24,12 +24,13 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks._timing import time_syncs  # noqa: E402
 
 FIRST_BUDGET = 40
 RESYNC_BUDGET = 3
@@ -44,10 +45,9 @@ def naive_rest_requests(pulls: int, deployments: int, issues_pages: int = 1) -> 
 def main() -> None:
     from cadence.core.config import parse_config
     from collectors.github import sync
-    from tests.fake_github import FakeGitHub
-    from tests.fake_github.graphql_api import schema
-    from tests.fake_github.scenarios import busy_repo
-    from warehouse import connect
+    from tests.support.fake_github import FakeGitHub
+    from tests.support.fake_github.graphql_api import schema
+    from tests.support.fake_github.scenarios import busy_repo
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pulls", type=int, default=1000)
@@ -66,21 +66,10 @@ def main() -> None:
                   merge_commits=args.merge_commits, commits_per_pull=args.commits_per_pull)
         config = parse_config({"sources": {"github": {"base_url": fake.base_url, "repos": ["shop/api"],
                                                       "min_request_interval": 0}}})
-        first_counts, first_times, db = [], [], None
-        for i in range(args.runs):
-            db = Path(tmp) / f"run{i}.duckdb"
-            connect(db).close()
-            fake.reset_log()
-            t0 = time.perf_counter()
-            report = sync(db, config, now=now)
-            first_times.append(time.perf_counter() - t0)
-            first_counts.append(fake.counted("shop/api"))
-        rows = report.rows
-        fake.reset_log()
-        t0 = time.perf_counter()
-        sync(db, config, now=now)
-        resync_time = time.perf_counter() - t0
-        resync_counted, resync_304 = fake.counted("shop/api"), fake.not_modified()
+        measured = time_syncs(fake, sync, config, "shop/api", runs=args.runs, now=now, folder=Path(tmp))
+        first_counts, first_times, rows = measured.counted, measured.times, measured.report.rows
+        resync_counted, resync_304 = measured.resync_counted, measured.resync_not_modified
+        resync_time = measured.resync_time
 
     naive = naive_rest_requests(args.pulls, args.deployments)
     first = statistics.median(first_counts)

@@ -1,6 +1,6 @@
 """Benchmark: how many requests `cadence sync gitlab` sends to GitLab.
 
-Serves the fake GitLab of the tests (tests/fake_gitlab: REST v4 and GraphQL, queries validated
+Serves the fake GitLab of the tests (tests/support/fake_gitlab: REST v4 and GraphQL, queries validated
 against the schema subset Cadence uses) on 127.0.0.1 with one project of ``--merge-requests``
 merged merge requests (each with a comment and an approval), ``--deployments`` production
 deployments that GitLab linked to what they shipped and ``--pipelines`` CI pipelines (five jobs each,
@@ -29,12 +29,13 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks._timing import time_syncs  # noqa: E402
 
 FIRST_BUDGET = 300
 RESYNC_BUDGET = 4
@@ -57,9 +58,8 @@ def is_pipeline_request(path: str) -> bool:
 def main() -> None:
     from cadence.core.config import parse_config
     from collectors.gitlab import sync
-    from tests.fake_gitlab import FakeGitLab
-    from tests.fake_gitlab.scenarios import busy_project
-    from warehouse import connect
+    from tests.support.fake_gitlab import FakeGitLab
+    from tests.support.fake_gitlab.scenarios import busy_project
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--merge-requests", type=int, default=1000)
@@ -77,27 +77,15 @@ def main() -> None:
         busy_project(fake, "shop/api", merge_requests=args.merge_requests, deployments=args.deployments,
                      method=args.method, pipelines=args.pipelines)
         config = parse_config({"sources": {"gitlab": {"base_url": fake.url, "projects": ["shop/api"]}}})
-        first_counts, first_times, first_ci, db, report = [], [], [], None, None
-        for i in range(args.runs):
-            db = Path(tmp) / f"run{i}.duckdb"
-            connect(db).close()
-            fake.reset_log()
-            t0 = time.perf_counter()
-            report = sync(db, config, now=now)
-            first_times.append(time.perf_counter() - t0)
-            first_counts.append(fake.counted("shop/api"))
-            first_ci.append(sum(1 for q in fake.requests if is_pipeline_request(q["path"])))
-        kinds: dict[str, int] = {}
-        for q in fake.requests:
-            kind = "GraphQL" if q["path"] == "/api/graphql" else "REST " + q["path"].split("/")[-1]
-            kinds[kind] = kinds.get(kind, 0) + 1
-        rows = report.rows
-        fake.reset_log()
-        t0 = time.perf_counter()
-        sync(db, config, now=now)
-        resync_time = time.perf_counter() - t0
-        resync, resync_304 = fake.counted("shop/api"), fake.not_modified()
-        resync_ci = sum(1 for q in fake.requests if is_pipeline_request(q["path"]))
+        measured = time_syncs(fake, sync, config, "shop/api", runs=args.runs, now=now, folder=Path(tmp))
+    first_counts, first_times, rows = measured.counted, measured.times, measured.report.rows
+    first_ci = [sum(1 for q in log if is_pipeline_request(q["path"])) for log in measured.requests]
+    kinds: dict[str, int] = {}
+    for q in measured.requests[-1]:
+        kind = "GraphQL" if q["path"] == "/api/graphql" else "REST " + q["path"].split("/")[-1]
+        kinds[kind] = kinds.get(kind, 0) + 1
+    resync, resync_304, resync_time = measured.resync_counted, measured.resync_not_modified, measured.resync_time
+    resync_ci = sum(1 for q in measured.resync_requests if is_pipeline_request(q["path"]))
 
     naive = naive_rest_requests(args.merge_requests, args.deployments, pipelines=args.pipelines)
     naive_ci = naive_pipeline_requests(args.pipelines)

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 import streamlit as st  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from tests.apptest_support import (  # noqa: E402
+from tests.support.apptest_support import (  # noqa: E402
     DEMO_TODAY,
     PAGES,
     _remember_components,

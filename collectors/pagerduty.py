@@ -40,13 +40,14 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from cadence.core.clock import utcnow
 from cadence.core.config import Config, secret
 from cadence.core.errors import ConfigError, SourceAuthError, SourceError
 from collectors.http import RateLimited, call_with_rate_limit, parse_api_time, retry_after_seconds
@@ -323,10 +324,6 @@ def incident_row(incident: dict, services: dict[str, str]) -> dict:
 
 # -- sync ---------------------------------------------------------------------------------------
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def _apply(open_ids: dict[str, str], incidents: list[dict]) -> None:
     """Track which incidents are open (id → created_at) after reading ``incidents``."""
     for inc in incidents:
@@ -356,7 +353,7 @@ def sync(db_path: str | os.PathLike, config: Config, client: PagerDutyClient | N
     """
     settings = read_settings(config)
     client = client or PagerDutyClient(settings.base_url, token_env=settings.token_env)
-    now = (now or _utcnow()).replace(microsecond=0)
+    now = (now or utcnow()).replace(microsecond=0)   # CADENCE_NOW pins it
     scope = settings.scope
     with write_connection(db_path) as con:
         cursor = read_cursor(con, SOURCE, scope)

@@ -32,12 +32,13 @@ import re
 import secrets as _secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from cadence.core.clock import utcnow
 from cadence.core.config import NO_TEAM, Config
 from cadence.core.scrub import REDACTED, secret_values  # noqa: F401 (re-exported)
 from cadence.core.timerange import FIRST_DAY, LAST_DAY
@@ -204,7 +205,7 @@ def week_label(day: date) -> str:
 def last_complete_week(today: date | None = None) -> str:
     """The last ISO week that has fully ended in UTC: on any day of week N that is week N-1."""
     if today is None:
-        today = datetime.now(UTC).date()
+        today = utcnow().date()   # CADENCE_NOW pins it
     return week_label(today - timedelta(days=today.isoweekday()))
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 
 from cadence.auth.oidc import OIDC_ENV
 from cadence.core.config import Config, parse_config
+from tests.support.clock import NOW_ENV, now_text
+from tests.support.demo import copy_demo, shared_demo
 from tests.support.prometheus import prometheus  # noqa: F401  (session fixture: a real Prometheus)
 from tests.support.oidc_provider import oidc_provider  # noqa: F401  (a session fixture: the OpenID provider)
 from warehouse import connect
@@ -24,6 +27,27 @@ def _isolated_env(monkeypatch, tmp_path):
                 "PROMETHEUS_USERNAME", "PROMETHEUS_PASSWORD", "GITLAB_TOKEN",
                 *OIDC_ENV):
         monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def pin_now(monkeypatch):
+    """``pin_now(when)``: "now" is ``when`` for the code under test and its subprocesses, through the
+    one documented setting CADENCE_NOW (a date means 12:00 UTC that day); undone after the test."""
+    def pin(when: date | datetime | str) -> None:
+        monkeypatch.setenv(NOW_ENV, now_text(when))
+    return pin
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(tmp_path_factory) -> Path:
+    """The demo warehouse (seed 42, ending Sunday 2026-11-15), built once per run: read it only."""
+    return shared_demo(tmp_path_factory)
+
+
+@pytest.fixture
+def demo_warehouse_copy(demo_warehouse, tmp_path) -> Path:
+    """A private copy of the demo warehouse for a test that writes to it."""
+    return copy_demo(demo_warehouse, tmp_path / "demo")
 
 
 @pytest.fixture

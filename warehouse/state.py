@@ -4,11 +4,12 @@ in the same transaction as the rows, so a killed run resumes without loss or dup
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import duckdb
 
+from cadence.core.clock import utcnow
 from cadence.core.scrub import scrub
 
 if TYPE_CHECKING:   # pandas is imported where used: `cadence ingest` starts faster without it
@@ -16,7 +17,7 @@ if TYPE_CHECKING:   # pandas is imported where used: `cadence ingest` starts fas
 
 
 def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    return utcnow()   # CADENCE_NOW pins it
 
 
 def read_cursor(con: duckdb.DuckDBPyConnection, source: str, scope: str) -> str | None:

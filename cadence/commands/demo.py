@@ -9,6 +9,7 @@ import click
 from click.core import ParameterSource
 
 from cadence.cli import AppContext
+from cadence.core.clock import utcnow
 from cadence.core.config import DEMO_DB
 
 
@@ -47,7 +48,7 @@ def command(ctx: click.Context, db_opt: str | None, seed: int, force: bool) -> N
     from collectors import registry
 
     path = demo_path(ctx, db_opt)
-    for line in registry.get("demo").run(path, None, seed=seed, today=date.today(), force=force).lines():
+    for line in registry.get("demo").run(path, None, seed=seed, today=utcnow().date(), force=force).lines():
         click.echo(line)
     if path == DEMO_DB:
         click.echo("Open it with `cadence dashboard` (used when no real database is configured), "

@@ -11,12 +11,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from datetime import date
 from pathlib import Path
 
 import click
 
-from cadence.cli import DAY, AppContext, pass_app
+from cadence.cli import AppContext, pass_app
 from cadence.core.errors import CadenceError, ExportError
 from cadence.core.scrub import scrub
 
@@ -72,11 +71,9 @@ def run_configured_syncs(app: AppContext) -> list[str]:
               help="Write just this table (with --out -, the default is metrics).")
 @click.option("--sync", "sync_first", is_flag=True,
               help="Run every configured collector first; export only if all succeed.")
-@click.option("--today", type=DAY, hidden=True,
-              help="Pretend today is this UTC date (tests).")
 @pass_app
 def command(app: AppContext, week: str | None, last_week: bool, by: str, out: str,
-            only: str | None, sync_first: bool, today) -> None:
+            only: str | None, sync_first: bool) -> None:
     """Write a week's metrics per scope and the changes behind them as CSV.
 
     Files: cadence-metrics-YYYY-Www.csv and cadence-changes-YYYY-Www.csv, and, where SLOs are
@@ -89,8 +86,7 @@ def command(app: AppContext, week: str | None, last_week: bool, by: str, out: st
 
     if week and last_week:
         raise click.UsageError("Use --week or --last-week, not both.")
-    today_date: date | None = today.date() if today else None
-    label = week or last_complete_week(today_date)
+    label = week or last_complete_week()   # CADENCE_NOW pins "today" (cadence.core.clock)
     parse_iso_week(label)  # a bad week fails before any sync runs
     to_stdout = out == "-"
     tables = [only] if only else (["metrics"] if to_stdout else ["metrics", "changes"])

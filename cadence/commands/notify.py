@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from cadence.cli import DAY, AppContext, pass_app
+from cadence.cli import AppContext, pass_app
 from cadence.core.errors import NotifyError
 
 
@@ -38,9 +38,8 @@ def _echo_outcomes(outcomes, dry_run: bool) -> None:
 @click.option("--by", type=click.Choice(["team", "org"]), default=None,
               help="One section per team, or one for the organisation (default: [notify.digest] by, else team).")
 @click.option("--dry-run", is_flag=True, help="Print exactly what would be sent (as text) and send nothing.")
-@click.option("--today", type=DAY, hidden=True, help="Pretend today is this UTC date (tests).")
 @pass_app
-def digest(app: AppContext, week, last_week, channel, by, dry_run, today) -> None:
+def digest(app: AppContext, week, last_week, channel, by, dry_run) -> None:
     """Send the week's digest: per team (or the organisation) the five DORA keys with band and change
     on the previous week and the 4-week average, notable changes and incidents, cloud cost and cost
     per deployment, top cost movers, anomalies and data freshness warnings, each with a link into
@@ -51,7 +50,7 @@ def digest(app: AppContext, week, last_week, channel, by, dry_run, today) -> Non
 
     if week and last_week:
         raise click.UsageError("Use --week or --last-week, not both.")
-    label = week or last_complete_week(today.date() if today else utcnow().date())
+    label = week or last_complete_week(utcnow().date())
     parse_iso_week(label)
     outcomes = run_digest(app.db_path, app.effective_config, label, by=by, channel=channel, dry_run=dry_run)
     _echo_outcomes(outcomes, dry_run)

@@ -16,7 +16,9 @@ the calendar of Python and pandas (year 9999).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
+
+from cadence.core.clock import utcnow
 
 EARLIEST = datetime(1970, 1, 1)
 FUTURE_SLACK = timedelta(days=1)
@@ -25,8 +27,8 @@ LAST_DAY = date(9998, 12, 31)
 
 
 def utc_now() -> datetime:
-    """Now in UTC as a naive datetime (how the warehouse stores times)."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Now in UTC as a naive datetime (how the warehouse stores times); ``CADENCE_NOW`` pins it."""
+    return utcnow()
 
 
 def latest_accepted(now: datetime | None = None) -> datetime:

@@ -267,9 +267,10 @@ def _as_of(today: date) -> date:
 
 
 def _today() -> date:
-    # CADENCE_TODAY pins "today" for tests, benchmarks and screenshots; never set in production.
-    pinned = os.environ.get("CADENCE_TODAY")
-    return date.fromisoformat(pinned) if pinned else date.today()
+    """Today in UTC, from cadence.core.clock: ``CADENCE_NOW`` pins it (tests, benchmarks, screenshots)."""
+    from cadence.core.clock import utcnow
+
+    return utcnow().date()
 
 
 def _scope_label(option: str) -> str:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from cadence.core.clock import utcnow
 from cadence.core.allocation import Allocator
 from cadence.core.config import Config
 from cadence.core.errors import CadenceError, ConfigError, SourceAuthError
@@ -62,10 +63,6 @@ class SyncReport:
         return out
 
 
-def _today() -> date:
-    return datetime.now(UTC).date()
-
-
 def sync(db_path: str | Path, config: Config, *, session=None, ce_client=None, today: date | None = None,
          parts: tuple[str, ...] = PARTS, lookback_months: int | None = None,
          clients: dict[str, Any] | None = None) -> SyncReport:
@@ -79,7 +76,7 @@ def sync(db_path: str | Path, config: Config, *, session=None, ce_client=None, t
     bad = [p for p in parts if p not in PARTS]
     if bad:
         raise ConfigError(f"Unknown part {bad[0]!r}; choose from {', '.join(PARTS)}.")
-    today = today or _today()
+    today = today or utcnow().date()   # CADENCE_NOW pins it
     clients = dict(clients or {})
     session = session if session is not None else default_session()
     if ce_client is None and ({"costs", "commitments"} & set(parts)):

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from warehouse.meta import is_demo_database
+from cadence.core.clock import utcnow
 from cadence.core.errors import WarehouseError
 from collectors.demo.cloud import build_cloud
 from collectors.demo.common import Calendar, anchor_end
@@ -32,7 +33,7 @@ log = logging.getLogger(__package__)
 
 def demo_tables(seed: int = 42, today: date | None = None) -> tuple[dict[str, pd.DataFrame], Calendar]:
     """Every demo table as a DataFrame (no database involved); deterministic in seed and today."""
-    end = anchor_end(today or date.today())
+    end = anchor_end(today or utcnow().date())   # CADENCE_NOW pins it
     cal = Calendar(start=end - timedelta(days=7 * WEEKS - 1), days=7 * WEEKS)
     rng = np.random.default_rng(seed)
     tables = build_delivery(rng, cal)

@@ -10,10 +10,8 @@ import signal
 import stat
 import subprocess
 import sys
-import threading
 import time
 import tomllib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -27,7 +25,7 @@ from cadence.auth.launch import dashboard_launch, secrets_file
 from cadence.auth.oidc import check_provider, read_oidc_env
 from cadence.core.settings.auth import AuthConfigError, parse_auth
 from cadence.cli import cli
-from tests.support.net import free_port, stop, wait_for_health
+from tests.support.net import JsonServer, free_port, stop, wait_for_health
 
 CADENCE = str(Path(sys.executable).with_name("cadence"))  # the console script `make install` puts beside python
 AUTH = parse_auth({"allowed_domains": ["example.com"]})
@@ -160,21 +158,6 @@ def test_a_wrong_issuer_fails_at_start_with_what_to_check(oidc_provider):
         check_provider(nobody, timeout=5)
 
 
-class _Discovery(BaseHTTPRequestHandler):
-    document: dict = {}
-
-    def do_GET(self):  # noqa: N802 - http.server's name
-        body = json.dumps(self.document).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.mark.parametrize("document, words", [
     ({"issuer": "https://elsewhere.example.com", "authorization_endpoint": "https://e/a",
       "token_endpoint": "https://e/t", "jwks_uri": "https://e/j"}, 'names the issuer "https://elsewhere.example.com"'),
@@ -183,17 +166,10 @@ class _Discovery(BaseHTTPRequestHandler):
       "jwks_uri": "ISSUER/j"}, "token_endpoint .* uses http:// on a non-loopback address"),
 ])
 def test_a_discovery_document_that_cannot_work_fails_at_start(document, words):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Discovery)
-    issuer = f"http://127.0.0.1:{server.server_port}"
-    _Discovery.document = json.loads(json.dumps(document).replace("ISSUER", issuer))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with JsonServer() as server:
+        server.document = json.loads(json.dumps(document).replace("ISSUER", server.url))
         with pytest.raises(AuthConfigError, match=words):
-            check_provider(read_oidc_env(oidc_env(issuer)))
-    finally:
-        server.shutdown()
-        server.server_close()
+            check_provider(read_oidc_env(oidc_env(server.url)))
 
 
 # -- the real server: what is on the command lines, in the file, and what is left after SIGTERM ----
@@ -276,7 +252,7 @@ def test_a_signed_in_dashboard_hands_streamlit_a_private_file_and_removes_it_on_
 
 def test_the_webhook_receiver_is_unaffected_by_sign_in(oidc_provider, db_path, monkeypatch):
     from collectors.webhook import create_app
-    from tests.test_webhook import AUTH as BEARER, TOKEN, deployment, serve_app
+    from tests.support.webhook_support import AUTH as BEARER, TOKEN, deployment, serve_app
 
     for name, value in oidc_env(oidc_provider.issuer).items():
         monkeypatch.setenv(name, value)

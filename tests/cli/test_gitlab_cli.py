@@ -13,26 +13,15 @@ import threading
 import pytest
 
 from cadence.cli import main
-from tests.fake_gitlab import FakeGitLab, Fault
-from tests.fake_gitlab import server as fake_server
-from tests.fake_gitlab.scenarios import busy_project, two_projects
-from warehouse import connect
-
-TOKEN = "test-token"
-
-
-@pytest.fixture(scope="module")
-def server():
-    with FakeGitLab() as fake:
-        yield fake
+from tests.support.db import rows
+from tests.support.fake_fixtures import TOKEN, fake_forge_fixtures
+from tests.support.fake_gitlab import FakeGitLab, Fault
+from tests.support.fake_gitlab import server as fake_server
+from tests.support.fake_gitlab.scenarios import busy_project, two_projects
 
 
-@pytest.fixture
-def fake(server, monkeypatch):
-    server.reset()
-    monkeypatch.setenv("GITLAB_TOKEN", TOKEN)
-    yield server
-    assert not server.invalid_queries, f"GitLab would reject: {server.invalid_queries[0][1]}"
+
+server, fake = fake_forge_fixtures(FakeGitLab, "GITLAB_TOKEN", "GitLab")
 
 
 def write_config(tmp_path, fake, projects=("shop/api", "shop/web"), extra: str = "") -> str:
@@ -40,14 +29,6 @@ def write_config(tmp_path, fake, projects=("shop/api", "shop/web"), extra: str =
     cfg.write_text(f'[sources.gitlab]\nbase_url = "{fake.url}"\nprojects = {json.dumps(list(projects))}\n{extra}',
                    encoding="utf-8")
     return str(cfg)
-
-
-def rows(db, sql, params=()):
-    con = connect(db)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
 
 
 def test_sync_gitlab_then_metrics_give_the_hand_computed_figures(fake, db_path, tmp_path, capsys):
@@ -133,7 +114,7 @@ def test_the_token_is_never_shown_logged_or_stored(fake, tmp_path):
 def test_a_killed_sync_resumes_without_loss_or_duplicates(fake, tmp_path):
     """`cadence sync gitlab` in its own process, killed (SIGKILL) while a request hangs in the middle
     of the second project; the next run ends with exactly the rows and cursors of one clean sync."""
-    from tests.kill_support import RUN_CLI, kill_while_held
+    from tests.support.kill_support import RUN_CLI, kill_while_held
 
     busy_project(fake, "shop/api", merge_requests=300, deployments=60, seed=3, pipelines=100)
     web = busy_project(fake, "shop/web", merge_requests=300, deployments=60, start="2025-02-03T09:00:00Z", seed=4,

@@ -7,15 +7,10 @@ from datetime import datetime, timedelta
 
 from cadence.cli import main
 from metrics.slo import SLO_STATUS_COLUMNS
+from tests.support.metrics_rows import API_AVAILABILITY_SLO
 from warehouse import connect, upsert_rows
 
-CONFIG = """
-[[slos]]
-name = "api-availability"
-service = "api"
-objective = 99.0
-window_days = 1
-
+CONFIG = API_AVAILABILITY_SLO + """
 [[slos]]
 name = "quiet"
 service = "quiet"

@@ -13,10 +13,9 @@ No real Athena is reachable here. Two halves:
 from __future__ import annotations
 
 import json
-import threading
 import time
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import boto3
 import duckdb
@@ -29,9 +28,9 @@ from cadence.core.config import parse_config
 from cadence.core.errors import ConfigError, SourceError
 from collectors.aws_exports import athena, local
 from cadence.core.settings.aws_exports import export_settings
-from tests.aws_support import ScriptedAws, point_boto3_at, reset_moto, start_moto
+from tests.support.aws_support import LocalServer, ScriptedAws, point_boto3_at, reset_moto
 from tests.conftest import SHARED_DATA
-from tests.test_cost_exports import _cur_partition
+from tests.collectors.test_cost_exports import _cur_partition
 from warehouse import connect
 
 FOCUS_SAMPLE = SHARED_DATA / "focus-sample" / "focus_sample.csv"
@@ -121,7 +120,7 @@ def test_cur2_query_gives_the_local_paths_daily_rows(tmp_path):
 
 # -- the API flow -----------------------------------------------------------------------------------
 
-class PagingProxy:
+class PagingProxy(LocalServer):
     """Forwards every request to moto; answers GetQueryResults a page at a time (MaxResults,
     NextToken), as Athena does, and counts the calls of each operation."""
 
@@ -160,31 +159,15 @@ class PagingProxy:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture(scope="module")
-def moto_url():
-    server, url = start_moto()
-    yield url
-    server.stop()
+        self._serve(Handler, poll_interval=0.05)
 
 
 @pytest.fixture
 def paging(moto_url, monkeypatch, tmp_path):
     reset_moto(moto_url)
-    proxy = PagingProxy(moto_url)
-    point_boto3_at(monkeypatch, tmp_path, proxy.url)
-    yield proxy
-    proxy.stop()
+    with PagingProxy(moto_url) as proxy:
+        point_boto3_at(monkeypatch, tmp_path, proxy.url)
+        yield proxy
 
 
 def queue_results(moto_url: str, *results: tuple[list[tuple[str, str]], list[list]]) -> None:

@@ -16,19 +16,12 @@ from cadence.cli import main
 from cadence.core.config import parse_config
 from cadence.core.errors import IngestError
 from collectors.aws_exports import s3 as s3_sync
-from tests.aws_support import HoldingProxy, point_boto3_at, reset_moto, start_moto
+from tests.support.aws_support import HoldingProxy, point_boto3_at, reset_moto
 from warehouse import connect
 
 BUCKET = "billing"
 EXPORT = "cur/cadence/"
 LOCATION = f"s3://{BUCKET}/cur/"
-
-
-@pytest.fixture(scope="module")
-def moto_url():
-    server, url = start_moto()
-    yield url
-    server.stop()
 
 
 @pytest.fixture

@@ -6,54 +6,24 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import pytest
-
 from cadence.core.config import parse_config
-from collectors.github import GitHubSettings, make_client, sync
-from tests.fake_github import FakeGitHub
-from tests.fake_github.scenarios import actions_repo
-from warehouse import connect
+from tests.support.db import rows
+from tests.support.fake_fixtures import NOW, TOKEN, fake_forge_fixtures
+from tests.support.fake_fixtures import sync_github as run
+from tests.support.fake_github import FakeGitHub
+from tests.support.fake_github.scenarios import actions_repo
 
-NOW = datetime(2026, 3, 20, 12, 0)
-TOKEN = "test-token"
 LINUX = ("ubuntu-latest",)
 MAC = ("macos-14",)
 SELF = ("self-hosted", "linux", "x64")
 
 
-@pytest.fixture(scope="module")
-def server():
-    with FakeGitHub() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(server, monkeypatch):
-    server.reset()
-    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-    yield server
-    assert not server.invalid_queries, f"GitHub would reject: {server.invalid_queries[0][1]}"
+server, fake = fake_forge_fixtures(FakeGitHub, "GITHUB_TOKEN", "GitHub")
 
 
 def config_for(fake, **extra):
     body = {"base_url": fake.base_url, "repos": ["shop/api"], "min_request_interval": 0, **extra}
     return parse_config({"sources": {"github": body}})
-
-
-def run(db_path, config, now=NOW):
-    client = make_client(GitHubSettings.from_config(config), backoff_factor=0.01, secondary_rate_wait=1, retries=4)
-    try:
-        return sync(db_path, config, client=client, now=now)
-    finally:
-        client.close()
-
-
-def rows(db_path, sql, params=()):
-    con = connect(db_path)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
 
 
 def repo_with_runs(fake):

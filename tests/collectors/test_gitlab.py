@@ -1,5 +1,5 @@
 """GitLab collector against the fake GitLab (real HTTP on 127.0.0.1; GraphQL validated and executed
-against the schema subset in tests/fake_gitlab/schema.graphql). One server per module; each test
+against the schema subset in tests/support/fake_gitlab/schema.graphql). One server per module; each test
 builds its own small model. Expected values are worked out in comments from the scenario's times."""
 
 from __future__ import annotations
@@ -10,51 +10,23 @@ from datetime import datetime
 import pytest
 
 from cadence.core.config import parse_config
-from cadence.core.errors import ConfigError, SourceAuthError, SourceError, SourceRateLimitError
+from cadence.core.errors import ConfigError, SourceAuthError, SourceRateLimitError
 from collectors.gitlab import parse_settings, sync
-from collectors.gitlab.sync import make_client, settings_of
-from tests.fake_gitlab import FakeGitLab, server_error, too_many_requests
-from tests.fake_gitlab.scenarios import busy_project, two_projects
-from tests.fake_gitlab.server import GRAPHQL_PATH, PROJECTS
+from tests.support.db import rows
+from tests.support.fake_fixtures import TOKEN, fake_forge_fixtures
+from tests.support.fake_fixtures import sync_gitlab as run
+from tests.support.fake_gitlab import FakeGitLab, server_error, too_many_requests
+from tests.support.fake_gitlab.scenarios import busy_project, two_projects
+from tests.support.fake_gitlab.server import GRAPHQL_PATH, PROJECTS
 from warehouse import connect
 
-NOW = datetime(2026, 3, 20, 12, 0)
-TOKEN = "test-token"
 
 
-@pytest.fixture(scope="module")
-def server():
-    with FakeGitLab() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(server, monkeypatch):
-    server.reset()
-    monkeypatch.setenv("GITLAB_TOKEN", TOKEN)
-    yield server
-    assert not server.invalid_queries, f"GitLab would reject: {server.invalid_queries[0][1]}"
+server, fake = fake_forge_fixtures(FakeGitLab, "GITLAB_TOKEN", "GitLab")
 
 
 def make_config(fake, projects=("shop/api", "shop/web"), **extra):
     return parse_config({"sources": {"gitlab": {"base_url": fake.url, "projects": list(projects), **extra}}})
-
-
-def run(db_path, config, **kw):
-    """A sync with test-speed retries."""
-    client = make_client(settings_of(config), retries=3)
-    try:
-        return sync(db_path, config, client=client, now=NOW, **kw)
-    finally:
-        client.close()
-
-
-def rows(db_path, sql, params=()):
-    con = connect(db_path)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
 
 
 def state(db_path, scope, column="last_error"):
@@ -117,7 +89,7 @@ def test_first_sync_of_a_squash_and_a_merge_commit_project(fake, db_path):
     # 1 pipelines page, 1 jobs page = 7; shop/web: project, 1 GraphQL page, 1 deployments page,
     # 1 relation query, 1 compare, 1 (empty) pipelines page = 6.
     assert fake.counted("shop/api") == 7 and fake.counted("shop/web") == 6
-    # pipeline attempts: p1 2 (a retried job), p2 1, p3 1 = 4; jobs: 3 + 3 + 2 = 8 (tests/test_gitlab_pipelines.py)
+    # pipeline attempts: p1 2 (a retried job), p2 1, p3 1 = 4; jobs: 3 + 3 + 2 = 8 (tests/collectors/test_gitlab_pipelines.py)
     assert report.requests == 13 and report.rows == {"changes": 4, "deployments": 4, "deployment_changes": 4,
                                                      "incidents": 2, "pipeline_runs": 4, "pipeline_jobs": 8}
     scopes = dict(rows(db_path, "SELECT scope, cursor FROM sync_state WHERE source = 'gitlab' ORDER BY scope"))

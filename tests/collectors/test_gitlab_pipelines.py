@@ -1,6 +1,6 @@
 """GitLab CI pipelines and jobs → ``pipeline_runs`` / ``pipeline_jobs``, against the fake GitLab over
-real HTTP on 127.0.0.1 (tests/fake_gitlab). The scenario's times are in
-``tests.fake_gitlab.scenarios.ci_pipelines``; expected rows are worked out from them in comments.
+real HTTP on 127.0.0.1 (tests/support/fake_gitlab). The scenario's times are in
+``tests.support.fake_gitlab.scenarios.ci_pipelines``; expected rows are worked out from them in comments.
 The fake is a self-managed GitLab (not gitlab.com), so every runner there is the organisation's own."""
 
 from __future__ import annotations
@@ -8,56 +8,25 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-import pytest
-
 from cadence.core.config import parse_config
-from collectors.gitlab import sync
 from collectors.gitlab.pipelines import pipeline_rows, run_id
-from collectors.gitlab.sync import make_client, settings_of
-from tests.fake_gitlab import FakeGitLab, too_many_requests
-from tests.fake_gitlab.scenarios import busy_project, two_projects
-from warehouse import connect
+from tests.support.db import rows
+from tests.support.fake_fixtures import fake_forge_fixtures
+from tests.support.fake_fixtures import sync_gitlab as run
+from tests.support.fake_gitlab import FakeGitLab, too_many_requests
+from tests.support.fake_gitlab.scenarios import busy_project, two_projects
 
-NOW = datetime(2026, 3, 20, 12, 0)
-TOKEN = "test-token"
 RUN_COLUMNS = ("id, attempt, workflow, branch, sha, event, status, conclusion, created_at, queued_at, "
                "started_at, finished_at")
 JOB_COLUMNS = ("run_id, attempt, name, runner_os, runner_labels, self_hosted, queued_at, started_at, "
                "finished_at, conclusion")
 
 
-@pytest.fixture(scope="module")
-def server():
-    with FakeGitLab() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(server, monkeypatch):
-    server.reset()
-    monkeypatch.setenv("GITLAB_TOKEN", TOKEN)
-    yield server
-    assert not server.invalid_queries, f"GitLab would reject: {server.invalid_queries[0][1]}"
+server, fake = fake_forge_fixtures(FakeGitLab, "GITLAB_TOKEN", "GitLab")
 
 
 def make_config(fake, projects=("shop/api", "shop/web")):
     return parse_config({"sources": {"gitlab": {"base_url": fake.url, "projects": list(projects)}}})
-
-
-def run(db_path, config):
-    client = make_client(settings_of(config), retries=3)
-    try:
-        return sync(db_path, config, client=client, now=NOW)
-    finally:
-        client.close()
-
-
-def rows(db_path, sql, params=()):
-    con = connect(db_path)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
 
 
 def at(hh_mm: str, day: int = 2) -> datetime:

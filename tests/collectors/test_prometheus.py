@@ -21,7 +21,7 @@ import pytest
 
 from cadence.cli import main
 from cadence.core.config import parse_config
-from cadence.core.errors import ConfigError, SourceAuthError, SourceError, SourceRateLimitError
+from cadence.core.errors import ConfigError, SourceAuthError, SourceRateLimitError
 from collectors import prometheus as prom
 from collectors.prometheus.client import PrometheusClient, PrometheusQueryError, PrometheusUnreachable
 from collectors.prometheus.increments import counter_increase, increment_from_samples

@@ -164,7 +164,7 @@ def test_a_registered_source_is_synced_by_export_sync_and_scheduled_by_serve(toy
 
 
 def test_data_health_advice_for_a_registered_source_comes_from_its_entry(toy, tmp_path):
-    from tests.apptest_support import dashboard_env, open_app
+    from tests.support.apptest_support import dashboard_env, open_app
     from warehouse import connect, record_sync_error, write_connection
 
     import dataclasses
@@ -185,7 +185,7 @@ def test_data_health_advice_for_a_registered_source_comes_from_its_entry(toy, tm
 
 
 def test_data_health_with_no_sync_yet_lists_every_registered_sync_command(toy, tmp_path):
-    from tests.apptest_support import dashboard_env, open_app
+    from tests.support.apptest_support import dashboard_env, open_app
     from warehouse import connect
 
     db = tmp_path / "empty.duckdb"

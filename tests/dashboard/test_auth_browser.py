@@ -26,10 +26,11 @@ from itsdangerous import URLSafeTimedSerializer
 from cadence.dashboard import ui
 from warehouse.meta import effective_config
 from cadence.core.config import load_config
-from tests.apptest_support import DEMO_TODAY
-from tests.support.browser import chromium
+from tests.support.apptest_support import DEMO_TODAY
+from tests.support.browser import chromium, require_browser
+from tests.support.clock import now_text
+from tests.support.demo import DEFAULT_END, DEFAULT_START, expected_dora, shared_demo
 from tests.support.net import free_port, stop, wait_for_health
-from tests.test_browser import DEFAULT_END, DEFAULT_START, _expected, _require_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]   # a deadline for a busy machine
 
@@ -62,12 +63,9 @@ REFUSED_UNVERIFIED = ("Your e-mail address unverified@example.com is not verifie
 
 @pytest.fixture(scope="module")
 def site(oidc_provider, tmp_path_factory):
-    from collectors.demo import build_demo
-
-    chromium_path = _require_browser()
+    chromium_path = require_browser()
     root = tmp_path_factory.mktemp("auth-browser")
-    db = root / "demo.duckdb"
-    build_demo(db, seed=42, today=DEMO_TODAY)
+    db = shared_demo(tmp_path_factory)
     config = root / "cadence.toml"
     config.write_text(CONFIG, encoding="utf-8")
     for sub, claims in USERS.items():
@@ -75,7 +73,7 @@ def site(oidc_provider, tmp_path_factory):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if k not in ("CADENCE_CONFIG", "CADENCE_DB")}
-    env.update(CADENCE_TODAY=DEMO_TODAY.isoformat(), STREAMLIT_SERVER_FILE_WATCHER_TYPE="none",
+    env.update(CADENCE_NOW=now_text(DEMO_TODAY), STREAMLIT_SERVER_FILE_WATCHER_TYPE="none",
                CADENCE_OIDC_ISSUER=oidc_provider.issuer, CADENCE_OIDC_CLIENT_ID="cadence",
                CADENCE_OIDC_CLIENT_SECRET=CLIENT_SECRET, CADENCE_COOKIE_SECRET=COOKIE_SECRET,
                CADENCE_PUBLIC_URL=base)
@@ -105,7 +103,7 @@ def secrets_words(site) -> list[str]:
     """Team and repository names of the demo and the Overview's default figures: what must not
     reach a browser before its user is let in."""
     cfg = effective_config(load_config(site["config"]), site["db"])
-    row = _expected(site["db"], DEFAULT_START, DEFAULT_END, by="org")
+    row = expected_dora(site["db"], DEFAULT_START, DEFAULT_END, by="org")
     figures = [ui.fmt_per_week(row["deploys_per_week"]), ui.fmt_hours(row["lead_time_p50_hours"]),
                ui.fmt_pct(row["change_failure_rate"]), ui.fmt_hours(row["recovery_time_p50_hours"])]
     return sorted(set(cfg.teams) | {r for t in cfg.teams.values() for r in t.repos} | set(figures)

@@ -10,16 +10,11 @@ import pytest
 
 from warehouse.meta import effective_config
 from cadence.core.config import load_config
-from collectors.demo import build_demo
-from tests.apptest_support import DEMO_TODAY, dashboard_env, new_app_test, texts
+from tests.support.apptest_support import dashboard_env, new_app_test, texts
+from tests.support.signin import ENV, SECRETS, user
 
 pytestmark = pytest.mark.xdist_group("dashboard")
 
-ENV = {"CADENCE_OIDC_ISSUER": "http://127.0.0.1:9", "CADENCE_OIDC_CLIENT_ID": "cadence",
-       "CADENCE_PUBLIC_URL": "http://127.0.0.1:8501"}  # the server's environment keeps these three
-SECRETS = {"auth": {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "c" * 40,
-                    "client_id": "cadence", "client_secret": "s" * 20,
-                    "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}}
 CONFIG = """
 [auth]
 allowed_domains = ["example.com"]
@@ -30,16 +25,8 @@ admin = ["lead@example.com"]
 """
 
 
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    """The demo warehouse (seed 42, DEMO_TODAY), built once for this module's AppTests."""
-    path = tmp_path_factory.mktemp("gate") / "demo.duckdb"
-    assert build_demo(path, seed=42, today=DEMO_TODAY)["deployments"] > 0
-    return path
-
-
 @pytest.fixture
-def signed_in_app(demo_db, tmp_path, monkeypatch):
+def signed_in_app(demo_warehouse, tmp_path, monkeypatch):
     """Sign-in configured (env + Streamlit's [auth] secrets) over the demo, with CONFIG's allow-list.
     (AppTest cannot open a deep link before the first run; the browser test does that.)"""
     config = tmp_path / "cadence.toml"
@@ -57,13 +44,8 @@ def signed_in_app(demo_db, tmp_path, monkeypatch):
             at.switch_page(page).run()
         return at
 
-    with dashboard_env(demo_db):
+    with dashboard_env(demo_warehouse):
         yield open_as, config
-
-
-def user(email: str, verified=True, issued: float | None = None) -> dict:
-    return {"is_logged_in": True, "email": email, "email_verified": verified, "name": "Someone",
-            "iat": int(time.time() if issued is None else issued), "sub": email}
 
 
 def data_words(db) -> list[str]:
@@ -82,12 +64,12 @@ def assert_nothing_of_the_data(at, db) -> None:
     assert "Demo data" not in shown  # not even the banner
 
 
-def test_signed_out_gets_only_the_product_name_and_a_sign_in_button(signed_in_app, demo_db):
+def test_signed_out_gets_only_the_product_name_and_a_sign_in_button(signed_in_app, demo_warehouse):
     open_as, _ = signed_in_app
     at = open_as(None)
     assert [t.value for t in at.title] == ["Cadence"]
     assert [b.label for b in at.button] == ["Sign in"]
-    assert_nothing_of_the_data(at, demo_db)
+    assert_nothing_of_the_data(at, demo_warehouse)
 
 
 def test_allowed_user_with_the_cost_role_reaches_every_page(signed_in_app):
@@ -123,15 +105,15 @@ def test_allowed_user_without_the_cost_role_has_no_costs_or_capacity_page(signed
     ("dev@example.com", False, "Your e-mail address dev@example.com is not verified by your sign-in provider, so "
                                "Cadence cannot let you in; ask lead@example.com for help."),
 ])
-def test_a_refused_user_sees_one_sentence_and_nothing_else(signed_in_app, demo_db, email, verified, sentence):
+def test_a_refused_user_sees_one_sentence_and_nothing_else(signed_in_app, demo_warehouse, email, verified, sentence):
     open_as, _ = signed_in_app
     at = open_as(user(email, verified))
     assert [m.value for m in at.markdown] == [sentence]
     assert [t.value for t in at.title] == ["Cadence"] and [b.label for b in at.button] == ["Sign out"]
-    assert_nothing_of_the_data(at, demo_db)
+    assert_nothing_of_the_data(at, demo_warehouse)
 
 
-def test_removing_someone_from_the_allow_list_locks_them_out_at_the_next_run(signed_in_app, demo_db):
+def test_removing_someone_from_the_allow_list_locks_them_out_at_the_next_run(signed_in_app, demo_warehouse):
     open_as, config = signed_in_app
     at = open_as(user("dev@example.com"))
     assert at.title[0].value == "Overview"
@@ -140,24 +122,24 @@ def test_removing_someone_from_the_allow_list_locks_them_out_at_the_next_run(sig
     at.run()
     assert [m.value for m in at.markdown] == [
         "You are signed in as dev@example.com, who is not allowed to see Cadence; ask lead@example.com for access."]
-    assert_nothing_of_the_data(at, demo_db)
+    assert_nothing_of_the_data(at, demo_warehouse)
 
 
-def test_a_sign_in_older_than_session_hours_is_sent_back_to_sign_in(signed_in_app, demo_db):
+def test_a_sign_in_older_than_session_hours_is_sent_back_to_sign_in(signed_in_app, demo_warehouse):
     open_as, _ = signed_in_app
     at = open_as(user("finance@example.com", issued=time.time() - 12 * 3600 - 60))
     assert [b.label for b in at.button] == ["Sign in"]
     assert "Your sign-in has expired" in texts(at)
-    assert_nothing_of_the_data(at, demo_db)
+    assert_nothing_of_the_data(at, demo_warehouse)
 
 
-def test_sign_in_configured_but_not_started_with_it_shows_no_data(signed_in_app, demo_db):
+def test_sign_in_configured_but_not_started_with_it_shows_no_data(signed_in_app, demo_warehouse):
     open_as, _ = signed_in_app
     at = new_app_test()
     at.user = user("finance@example.com")  # even a "signed-in" user: the server has no [auth] secrets
     at.run()
     assert "start it with `cadence dashboard`" in texts(at)
-    assert_nothing_of_the_data(at, demo_db)
+    assert_nothing_of_the_data(at, demo_warehouse)
 
 
 def _probe():

@@ -4,7 +4,6 @@ SLO tile on the same demo."""
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -14,7 +13,8 @@ from cadence.core.config import parse_config
 from collectors.demo import demo_config, demo_tables
 from collectors.demo.slo import demo_slos
 from metrics.slo import slo_status
-from tests.apptest_support import DEMO_TODAY, dashboard_env, open_app, texts
+from tests.support.apptest_support import DEMO_TODAY, dashboard_env, open_app, texts
+from tests.support.demo import shared_demo
 from warehouse import connect, read_connection
 
 pytestmark = pytest.mark.xdist_group("dashboard")
@@ -28,29 +28,20 @@ def slo_toml() -> str:
 
 @contextmanager
 def config_env(path):
-    saved = os.environ.get("CADENCE_CONFIG")
-    if path is None:
-        os.environ.pop("CADENCE_CONFIG", None)
-    else:
-        os.environ["CADENCE_CONFIG"] = str(path)
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("CADENCE_CONFIG", None)
+    """CADENCE_CONFIG set to ``path`` (unset for None) for the duration."""
+    with pytest.MonkeyPatch.context() as mp:
+        if path is None:
+            mp.delenv("CADENCE_CONFIG", raising=False)
         else:
-            os.environ["CADENCE_CONFIG"] = saved
+            mp.setenv("CADENCE_CONFIG", str(path))
+        yield
 
 
 @pytest.fixture(scope="module")
 def reliability_db(tmp_path_factory):
     """The demo as `cadence demo` builds it: its SLOs in its stored config, its SLIs in sli_hours.
     No cadence.toml: the page must find both on its own."""
-    from collectors.demo import build_demo
-
-    folder = tmp_path_factory.mktemp("reliability")
-    db = folder / "demo.duckdb"
-    build_demo(db, seed=42, today=DEMO_TODAY)
+    db = shared_demo(tmp_path_factory)
     _, cal = demo_tables(42, DEMO_TODAY)
     return db, None, cal.start + timedelta(days=cal.days - 1)
 

@@ -9,7 +9,6 @@ browser, not only what is drawn), plus every dataframe's columns and values."""
 from __future__ import annotations
 
 import re
-import time
 
 import pandas as pd
 import pytest
@@ -17,16 +16,11 @@ from google.protobuf import text_format
 
 from cadence.dashboard import ui
 from cadence.auth.gate import TAGLINE
-from collectors.demo import build_demo
-from tests.apptest_support import DEMO_TODAY, REPO_ROOT, dashboard_env, new_app_test
+from tests.support.apptest_support import REPO_ROOT, dashboard_env, new_app_test
+from tests.support.signin import ENV, SECRETS, user
 
 pytestmark = pytest.mark.xdist_group("dashboard")
 
-ENV = {"CADENCE_OIDC_ISSUER": "http://127.0.0.1:9", "CADENCE_OIDC_CLIENT_ID": "cadence",
-       "CADENCE_PUBLIC_URL": "http://127.0.0.1:8501"}
-SECRETS = {"auth": {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "c" * 40,
-                    "client_id": "cadence", "client_secret": "s" * 20,
-                    "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}}
 CONFIG = """
 [auth]
 allowed_domains = ["example.com"]
@@ -53,13 +47,6 @@ COST_MARKS = re.compile(r"\$|USD|cloud cost|cost per|cost ?/|cost of idle|effect
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("roles") / "demo.duckdb"
-    assert build_demo(path, seed=42, today=DEMO_TODAY)["deployments"] > 0
-    return path
-
-
-@pytest.fixture(scope="module")
 def config_file(tmp_path_factory):
     config = tmp_path_factory.mktemp("roles-config") / "cadence.toml"
     config.write_text(CONFIG, encoding="utf-8")
@@ -67,7 +54,7 @@ def config_file(tmp_path_factory):
 
 
 @pytest.fixture
-def open_as(demo_db, config_file, monkeypatch):
+def open_as(demo_warehouse, config_file, monkeypatch):
     """Open a page of the signed-in dashboard as ``email``, every expander of it opened."""
     monkeypatch.setenv("CADENCE_CONFIG", str(config_file))
     for name, value in ENV.items():
@@ -76,8 +63,7 @@ def open_as(demo_db, config_file, monkeypatch):
     def run(email: str, page: str):
         at = new_app_test()
         at.secrets = SECRETS
-        at.user = {"is_logged_in": True, "email": email, "email_verified": True, "name": "Someone",
-                   "iat": int(time.time()), "sub": email}
+        at.user = user(email)
         at.run()
         if page != "overview":
             at.switch_page(f"pages/{page}.py").run()
@@ -88,7 +74,7 @@ def open_as(demo_db, config_file, monkeypatch):
         assert not at.exception, at.exception
         return at
 
-    with dashboard_env(demo_db):
+    with dashboard_env(demo_warehouse):
         yield run
 
 
@@ -166,7 +152,7 @@ def test_with_the_cost_role_the_same_pages_do_show_cost(open_as, page):
     assert cost_findings(at), f"{page}: no cost figure shown to a user with the cost role"
 
 
-def test_the_overview_cost_tile_is_there_only_with_the_cost_role(open_as, demo_db):
+def test_the_overview_cost_tile_is_there_only_with_the_cost_role(open_as, demo_warehouse):
     with_role = open_as("finance@example.com", "overview")
     without = open_as("dev@example.com", "overview")
     assert "Cloud cost" in [m.label for m in with_role.metric]
@@ -199,8 +185,6 @@ def test_the_metrics_table_drops_cost_columns_without_the_role(open_as):
 def test_costs_and_capacity_stop_even_if_reached_without_the_role(open_as):
     """The navigation does not offer them (test_auth_gate.py); run as scripts anyway, they show nothing."""
     from streamlit.testing.v1 import AppTest
-
-    from tests.dashboard.test_auth_gate import user
 
     at = open_as("dev@example.com", "overview")
     for page in ("costs", "capacity"):

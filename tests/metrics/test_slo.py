@@ -19,7 +19,7 @@ from metrics.slo import (
     slo_drilldown,
     slo_status,
 )
-from tests.metrics_rows import dep, inc, load
+from tests.support.metrics_rows import dep, inc, load
 from warehouse import upsert_rows
 
 AT = date(2026, 3, 2)                 # as of 2026-03-03 00:00

@@ -3,7 +3,6 @@ warehouse, and a notify config pointing every channel kind at them."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 from pathlib import Path
 
@@ -32,20 +31,15 @@ def smtp_sink():
 
 
 @pytest.fixture(scope="session")
-def demo_master(tmp_path_factory) -> Path:
-    from collectors.demo import build_demo
-
-    path = tmp_path_factory.mktemp("notify-demo") / "demo.duckdb"
-    build_demo(path, seed=42, today=DEMO_TODAY)
-    return path
+def demo_master(demo_warehouse) -> Path:
+    """The run's shared demo warehouse (tests/support/demo.py): read only."""
+    return demo_warehouse
 
 
 @pytest.fixture
-def demo_db(demo_master, tmp_path) -> Path:
+def demo_db(demo_warehouse_copy) -> Path:
     """A private copy of the demo warehouse (the tests write alert state and deliveries)."""
-    path = tmp_path / "demo.duckdb"
-    shutil.copyfile(demo_master, path)
-    return path
+    return demo_warehouse_copy
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from cadence.notify.service import run_check
-from tests.metrics_rows import dep
+from tests.support.metrics_rows import dep
 from tests.notify.conftest import SIGNING_KEY
 from tests.notify.helpers import WEBHOOK_SCHEMA, check_signature, config_with, validate
 from warehouse import read_connection, upsert_rows, write_connection

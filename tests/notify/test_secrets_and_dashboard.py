@@ -17,7 +17,7 @@ from cadence.auth.oidc import read_oidc_env, sign_in_configured
 from cadence.core.settings.auth import AuthConfigError
 from cadence.cli import main
 from cadence.notify.links import dashboard_url
-from tests.apptest_support import dashboard_env, open_app, texts
+from tests.support.apptest_support import dashboard_env, open_app, texts
 from tests.notify.conftest import DEMO_WEEK
 
 pytestmark = pytest.mark.xdist_group("dashboard")

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import date
 
 import pytest
 
 from cadence.cli import main
-from collectors.demo import build_demo
+from tests.support.demo import copy_demo, shared_demo
 from warehouse import read_connection, write_connection
 
 
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("backup") / "demo.duckdb"
-    build_demo(path, seed=42, today=date(2026, 11, 20))
+    path = copy_demo(shared_demo(tmp_path_factory), tmp_path_factory.mktemp("backup"))   # written below
     with write_connection(path) as con:   # a WAL with a committed row the backup must carry too
         con.execute("INSERT INTO warehouse_meta VALUES ('after_checkpoint', 'kept')")
     return path

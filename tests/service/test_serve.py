@@ -24,10 +24,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_github import FakeGitHub
-from tests.fake_github.scenarios import busy_repo
-from tests.fake_github.server import hang
-from tests.kill_support import RUN_CLI
+from tests.support.fake_github import FakeGitHub
+from tests.support.fake_github.scenarios import busy_repo
+from tests.support.fake_github.server import hang
+from tests.support.kill_support import RUN_CLI
 from tests.support.net import free_port, wait_for_health
 
 pytestmark = pytest.mark.slow
@@ -208,7 +208,7 @@ def test_webhook_requests_are_counted_by_outcome(service):
 
 
 def test_data_health_shows_the_runs_and_the_sidebar_when_data_is_from(service, monkeypatch):
-    from tests.apptest_support import dashboard_env, open_app, texts
+    from tests.support.apptest_support import dashboard_env, open_app, texts
 
     monkeypatch.setenv("CADENCE_CONFIG", str(service.cfg))
     wait_until(lambda: query(service.dashboard_db, "SELECT count(*) FROM job_runs WHERE outcome = 'success'")[0][0],
@@ -228,7 +228,7 @@ def test_pages_render_while_a_scheduled_sync_writes(service, monkeypatch):
     """A reader under `serve` never waits behind a sync: the served dashboard reads the copy the
     worker refreshes after writes, so the pages render with the lock wait cut to 1 s while a sync
     of 400 pull requests writes, and the copy catches up when it ends."""
-    from tests.apptest_support import dashboard_env, open_app
+    from tests.support.apptest_support import dashboard_env, open_app
     from warehouse import db as warehouse_db
 
     busy_repo(service.gh, "shop/web", pulls=400, deployments=40, start="2026-01-06T10:00:00Z", seed=2)
@@ -274,7 +274,7 @@ def test_an_overlapping_run_is_skipped(service):
 
 
 def test_backup_while_serving_and_restore(service, tmp_path):
-    from tests.kill_support import RUN_CLI as cli
+    from tests.support.kill_support import RUN_CLI as cli
 
     out = subprocess.run([sys.executable, "-c", cli, "--db", str(service.db), "backup", "--to", str(tmp_path / "b")],
                          capture_output=True, text=True, timeout=DEADLINE)

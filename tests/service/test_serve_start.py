@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.kill_support import RUN_CLI
+from tests.support.kill_support import RUN_CLI
 from tests.service.test_serve import DEADLINE, TOKEN, http, wait_until
 from tests.support.net import free_port
 from warehouse import write_connection

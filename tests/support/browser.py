@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
@@ -20,3 +25,28 @@ def chromium(executable: str) -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def find_chromium() -> str | None:
+    """``CADENCE_CHROMIUM``, else Debian's chromium on PATH or in /usr/bin."""
+    for candidate in (os.environ.get("CADENCE_CHROMIUM"), shutil.which("chromium"), "/usr/bin/chromium",
+                      shutil.which("chromium-browser")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
+
+
+def require_browser() -> str:
+    """The Chromium to drive; without one (or without Playwright) the test fails in CI and is skipped
+    elsewhere, saying what to install."""
+    path = find_chromium()
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        path = None
+    if path is None:
+        message = "Chromium or Playwright for Python is missing (apt-get install chromium; pip install playwright)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{message}: in CI the browser test must run, not skip.")
+        pytest.skip(message)
+    return path

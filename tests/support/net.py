@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
-from typing import IO
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import IO, Any
 
 
 def free_port() -> int:
@@ -40,3 +43,36 @@ def stop(proc: subprocess.Popen, timeout: float = 30) -> int:
     except subprocess.TimeoutExpired:
         proc.kill()
         return proc.wait()
+
+
+class JsonServer:
+    """A server on 127.0.0.1 answering every GET with ``status`` and ``document`` as JSON, for a
+    ``with`` block; ``url`` is its address, and ``document`` may be set once that is known."""
+
+    def __init__(self, status: int = 200, document: Any = None):
+        self.status, self.document = status, document
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                body = json.dumps(outer.document).encode()
+                self.send_response(outer.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> JsonServer:
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()

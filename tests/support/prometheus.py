@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -55,6 +54,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
+from tests.support.net import free_port
 
 START = datetime(2025, 2, 1)                    # first checkout scrape slot: 00:00:17 (a), 00:00:43 (b)
 END = datetime(2025, 3, 1)                      # no checkout sample at or after this
@@ -156,12 +157,6 @@ def binaries() -> tuple[str | None, str | None]:
     return shutil.which("prometheus"), shutil.which("promtool")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _ready(url: str, auth: str) -> bool:
     request = urllib.request.Request(f"{url}/-/ready", headers={"Authorization": auth})
     try:
@@ -187,7 +182,7 @@ def start_prometheus(workdir: Path) -> RunningPrometheus:
     (workdir / "web.yml").write_text(f"basic_auth_users:\n  {USERNAME}: {PASSWORD_BCRYPT}\n", encoding="utf-8")
     log_path = workdir / "prometheus.log"
     for _attempt in range(3):      # the free port may be taken between choosing and binding it
-        port = _free_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}"
         with log_path.open("wb") as log:
             process = subprocess.Popen(

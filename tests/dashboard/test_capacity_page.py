@@ -1,0 +1,106 @@
+"""The Capacity page on the demo warehouse (AppTest): the review's figures match metrics/, the
+scenario lives in the URL and moves the one forecast, and without the cost role no cost shows."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+
+from cadence.dashboard import ui
+from warehouse.meta import effective_config
+from cadence.core.config import load_config
+from metrics.capacity_review import next_quarter_forecast
+from tests.support.apptest_support import dashboard_env, open_app, texts
+from warehouse import read_connection
+
+pytestmark = pytest.mark.xdist_group("dashboard")
+QUERY = {ui.KEY_RANGE: "This year"}
+
+
+def _frame_with(at, column):
+    return next(df.value for df in at.dataframe if column in df.value.columns)
+
+
+def test_the_page_shows_the_review(demo):
+    at = open_app("capacity", query=QUERY)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    labels = [m.label for m in at.metric]
+    assert {"Changes shipped · 2026-Q4", "Active contributors · 2026-Q4", "Unplanned share · 2026-Q4",
+            "Cloud cost · 2026-Q4", "Forecast cost · 2027-Q1"} <= set(labels)
+    text = texts(at)
+    assert "Bot changes:" in text and "excluded" in text and "never a per-person measure" in text
+    assert "Compute, Networking" in text   # which services the scenario treats as usage-driven
+    balance = _frame_with(at, "share_by_count")
+    assert set(balance["category"]) == {"feature", "maintenance", "unplanned", "other"}
+    people = _frame_with(at, "active_contributors")
+    assert "author" not in people.columns   # counts per team, never per person
+    assert any(b.label == "Download report" for b in at.get("download_button"))
+    # The quarter table's forecast rows are the scenario panel's figures.
+    table = _frame_with(at, "is_forecast")
+    forecast = _frame_with(at, "cost_forecast")
+    fc = table[table["is_forecast"]].set_index("team")
+    for r in forecast.itertuples():
+        assert fc.at[r.team, "effective_cost"] == pytest.approx(r.cost_forecast)
+        assert fc.at[r.team, "changes_deployed"] == pytest.approx(r.changes_forecast)
+
+
+def test_the_scenario_comes_from_the_url(demo):
+    at = open_app("capacity", query={**QUERY, ui.KEY_GROWTH: "20", f"{ui.KEY_CONTRIBUTORS}checkout": "2"})
+    assert not at.exception
+    assert at.number_input(key=ui.KEY_GROWTH).value == 20
+    shown = _frame_with(at, "cost_forecast").set_index("team")
+    f = at.session_state[ui.KEY_FILTERS]
+    cfg = effective_config(load_config(None), demo)
+    start = date(2026, 1, 1)   # "This year": 2026-Q1 .. the review quarter 2026-Q4, four quarters
+    with read_connection(demo) as con:
+        expected = next_quarter_forecast(con, cfg, start, f.end, 20.0, {"checkout": 2}).set_index("team")
+        base = next_quarter_forecast(con, cfg, start, f.end).set_index("team")
+    for team in expected.index:
+        assert shown.at[team, "cost_forecast"] == pytest.approx(expected.at[team, "cost_forecast"])
+        assert shown.at[team, "changes_forecast"] == pytest.approx(expected.at[team, "changes_forecast"])
+    assert shown.at["checkout", "changes_forecast"] > base.at["checkout", "changes_forecast"]
+    assert shown.at["catalog", "cost_forecast"] > base.at["catalog", "cost_forecast"]
+
+
+def test_without_the_cost_role_the_page_shows_nothing(demo, monkeypatch):
+    # Issue 15: only the cost role sees Costs and Capacity; reached anyway (a shared link), the page
+    # stops before any figure, money or not, is sent.
+    monkeypatch.setattr(ui, "can_see_costs", lambda: False)
+    at = open_app("capacity", query=QUERY)
+    assert not at.exception and not at.error
+    assert at.title[0].value == "Not available"
+    assert not at.metric and not at.dataframe
+    assert "Right-sizing" not in texts(at)
+
+
+def test_a_team_filter_keeps_only_that_team(demo):
+    at = open_app("capacity", query={**QUERY, ui.KEY_TEAM: "fulfilment"})
+    assert not at.exception and not at.error
+    for column in ("share_by_count", "active_contributors", "cost_forecast", "is_forecast", "saving"):
+        assert set(_frame_with(at, column)["team"]) == {"fulfilment"}, column
+
+
+@pytest.mark.parametrize("kind", ["empty", "costs only", "merged, never deployed"])
+def test_thin_warehouses_do_not_break_the_page(tmp_path, kind):
+    from warehouse import connect, upsert_rows, write_connection
+
+    db = tmp_path / "thin.duckdb"
+    connect(db).close()
+    with write_connection(db) as con:
+        if kind == "costs only":
+            upsert_rows(con, "costs", [{"charge_date": date(2026, 11, d), "source": "test", "provider": "AWS",
+                                        "billing_account_id": "1", "sub_account_id": "1", "service_name": "EC2",
+                                        "region": "us-east-1", "resource_id": "", "allocation_tag": "", "team": "",
+                                        "service_category": "Compute", "billed_cost": 5.0, "effective_cost": 5.0}
+                                       for d in range(1, 10)])
+        if kind == "merged, never deployed":
+            upsert_rows(con, "changes", [{"id": f"c{i}", "repo": "shop/api", "number": i, "title": "feat: x",
+                                          "author": "ana", "labels": [], "merged_at": datetime(2026, 11, 3 + i, 9)}
+                                         for i in range(3)])
+    with dashboard_env(db):
+        at = open_app("capacity", query=QUERY)
+        assert not at.exception, at.exception
+        assert not at.error, [e.value for e in at.error]
+        assert at.title[0].value == "Capacity"
+        assert "No changes in this view yet" in texts(at)
