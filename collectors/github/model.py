@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from cadence.core.errors import SourceAuthError, SourceError
 from collectors.github.settings import RepoSettings
+from collectors.http import parse_api_time
 
 # ``progress(repo, message, state)`` is told of each repository event; ``state`` is one of
 # PROGRESS_STATES: "start" (about to read), "page" (a GraphQL page read; message = counts so far),
@@ -21,14 +22,7 @@ SOURCE = "github"
 UNFINISHED_HORIZON = timedelta(days=3)   # a deployment or run going longer is not waited for
 
 
-def parse_time(value: str | None) -> datetime | None:
-    """GitHub's ISO 8601 → naive UTC datetime (the warehouse stores UTC without offset)."""
-    if not value:
-        return None
-    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if dt.tzinfo is not None:
-        dt = dt.astimezone(UTC).replace(tzinfo=None)
-    return dt
+parse_time = parse_api_time   # GitHub's ISO 8601 → naive UTC (the warehouse stores UTC without offset)
 
 
 def iso(dt: datetime | None) -> str | None:

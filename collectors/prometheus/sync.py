@@ -24,9 +24,9 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from cadence.core.clock import hour_floor, utcnow
+from cadence.core.clock import hour_floor, parse_utc, utcnow
 from cadence.core.config import Config
 from cadence.core.errors import ConfigError, SourceAuthError, SourceError, SourceRateLimitError
 from cadence.core.settings.slos import SLO
@@ -108,11 +108,6 @@ def _gap_text(a: datetime, b: datetime) -> str:
     return f"{_ts(a)} ({hours} h)" if hours == 1 else f"{_ts(a)}..{_ts(b)} ({hours} h)"
 
 
-def _parse_cursor(value: str) -> datetime:
-    ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
-
-
 def iter_chunks(start: datetime, end: datetime, max_hours: int = MAX_STEPS):
     """Consecutive [a, b) hour ranges covering [start, end), none longer than ``max_hours``."""
     a = start
@@ -172,7 +167,7 @@ def _sync_slo(db_path, client: PrometheusClient, slo: SLO, start: datetime, end:
             else:
                 result.gaps.append(gap)
         # The cursor never moves back: a --since re-read of old history keeps a later one.
-        new_cursor = b if cursor is None or _parse_cursor(cursor) < b else _parse_cursor(cursor)
+        new_cursor = b if cursor is None or parse_utc(cursor) < b else parse_utc(cursor)
         with write_connection(db_path) as con:
             n = upsert_rows(con, TABLE, rows)
             write_cursor(con, SOURCE, scope, new_cursor.strftime("%Y-%m-%dT%H:%M:%SZ"), rows_written=n,
@@ -240,7 +235,7 @@ def sync(db_path: str | os.PathLike, config: Config, client: PrometheusClient | 
         if since is not None:
             start = datetime(since.year, since.month, since.day)
         elif cursor and details.get("good") == slo.good and details.get("total") == slo.total:
-            start = _parse_cursor(cursor) - REREAD_HOURS * HOUR
+            start = parse_utc(cursor) - REREAD_HOURS * HOUR
         else:
             start = first_start
             if cursor:
