@@ -4,6 +4,7 @@ signal chosen, the chain closed and the cursors moved. No database access: the c
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from datetime import datetime
 
 from collectors.github.actions import ActionsFetcher
@@ -206,14 +207,19 @@ class RepoFetcher(WorkflowReading, ChainReading):
         if t is not None and (key not in self.max_seen or t > self.max_seen[key]):
             self.max_seen[key] = t
 
+    def _timed(self, conn: dict, key: str, field: str, times: list) -> Iterator[tuple[dict, datetime | None]]:
+        """The nodes of a GraphQL connection with their time ``field``; each time is kept in ``times``
+        and noted as the newest seen of ``key`` (the cursor of the next run)."""
+        for n in conn.get("nodes") or []:
+            if n is not None:
+                t = parse_time(n.get(field))
+                times.append(t)
+                self._note(key, t)
+                yield n, t
+
     def _pulls(self, conn: dict, page: Page) -> None:
         times, merges = [], []
-        for n in conn.get("nodes") or []:
-            if n is None:
-                continue
-            updated = parse_time(n.get("updatedAt"))
-            times.append(updated)
-            self._note("pulls", updated)
+        for n, updated in self._timed(conn, "pulls", "updatedAt", times):
             if updated and (self.min_updated is None or updated < self.min_updated):
                 self.min_updated = updated
             if n.get("mergeCommit"):
@@ -291,12 +297,7 @@ class RepoFetcher(WorkflowReading, ChainReading):
 
     def _deployments(self, conn: dict, page: Page) -> None:
         times = []
-        for n in conn.get("nodes") or []:
-            if n is None:
-                continue
-            created = parse_time(n.get("createdAt"))
-            times.append(created)
-            self._note("deployments", created)
+        for n, created in self._timed(conn, "deployments", "createdAt", times):
             env = n.get("environment") or ""
             status, finished = self._deployment_status(n)
             if status == "in_progress" and created and self.now - created < UNFINISHED_HORIZON:
@@ -314,10 +315,7 @@ class RepoFetcher(WorkflowReading, ChainReading):
     def _issues(self, conn: dict, page: Page) -> None:
         prefix = self.settings.service_label_prefix.lower()
         sev_prefix = self.settings.severity_label_prefix.lower()
-        for n in conn.get("nodes") or []:
-            if n is None:
-                continue
-            self._note("incidents", parse_time(n.get("updatedAt")))
+        for n, _ in self._timed(conn, "incidents", "updatedAt", []):
             iid = incident_id(self.repo, n["number"])
             if (n.get("stateReason") or "").upper() in ("NOT_PLANNED", "DUPLICATE"):
                 self.result.dropped_incidents.append(iid)
@@ -337,12 +335,7 @@ class RepoFetcher(WorkflowReading, ChainReading):
     def _releases(self, conn: dict, page: Page) -> None:
         times = []
         env = self.plan.settings.environment or self._production_name()
-        for n in conn.get("nodes") or []:
-            if n is None:
-                continue
-            created = parse_time(n.get("createdAt"))
-            times.append(created)
-            self._note("releases", created)
+        for n, created in self._timed(conn, "releases", "createdAt", times):
             if n.get("isDraft") or n.get("isPrerelease") or not n.get("publishedAt"):
                 continue
             sha = (n.get("tagCommit") or {}).get("oid")
