@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 import urllib.parse
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,7 +38,7 @@ from github.GithubException import GithubException, RateLimitExceededExceedsMaxW
 from cadence.core.config import secret
 from cadence.core.errors import ConfigError, SourceAuthError, SourceError, SourceRateLimitError
 from cadence.core.scrub import scrub
-from collectors.http import rate_limit_headers, retry_after_seconds
+from collectors.http import RequestCounts, rate_limit_headers, retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -139,21 +138,16 @@ def _find_installation(app_auth: Auth.AppAuth, base_url: str, owner: str | None)
         integration.close()
 
 
-class GitHubClient:
+class GitHubClient(RequestCounts):
     """Counts every request it sends; turns HTTP and GraphQL failures into Cadence errors."""
 
     def __init__(self, gh: github.Github, *, base_url: str, token_env: str = TOKEN_ENV):
+        super().__init__()
         self.gh = gh
         self.token_env = token_env
         self.requester = gh.requester
         self.base_url = base_url.rstrip("/")
         self.graphql_url = self.requester.graphql_url
-        self.requests = 0
-        self.not_modified = 0
-        self.rate_remaining: int | None = None
-        self.rate_limit: int | None = None
-        self.rate_reset: datetime | None = None
-        self._lock = threading.Lock()
 
     @classmethod
     def create(cls, base_url: str, auth: Auth.Auth, *, max_rate_limit_wait: float = 300,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -67,6 +68,19 @@ def rate_limit_headers(headers: Mapping[str, str], remaining: str, limit: str,
     return number(remaining), number(limit), (datetime.fromtimestamp(when, UTC) if when is not None else None)
 
 
+class RequestCounts:
+    """What an API client has asked and what the API last said of its rate limit (the sync copies
+    them onto its report), with the lock that guards them across the sync's threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.not_modified = 0
+        self.rate_remaining: int | None = None
+        self.rate_limit: int | None = None
+        self.rate_reset: datetime | None = None
+
+
 class RateLimited(Exception):
     """Raised inside ``call_with_rate_limit`` by a call the server rate-limited (HTTP 429)."""
 
@@ -98,5 +112,5 @@ def call_with_rate_limit(call: Callable[[], T], *, max_wait: float, max_retries:
     return retrying(call)
 
 
-__all__ = ["RateLimited", "call_with_rate_limit", "check_wait", "parse_api_time", "rate_limit_headers",
+__all__ = ["RateLimited", "RequestCounts", "call_with_rate_limit", "check_wait", "parse_api_time", "rate_limit_headers",
            "retry_after_seconds"]

@@ -41,7 +41,7 @@ from gitlab.exceptions import GitlabAuthenticationError, GitlabHttpError
 
 from cadence.core.config import secret
 from cadence.core.errors import CadenceError, SourceAuthError, SourceError, SourceRateLimitError
-from collectors.http import check_wait, parse_api_time, rate_limit_headers, retry_after_seconds
+from collectors.http import RequestCounts, check_wait, parse_api_time, rate_limit_headers, retry_after_seconds
 
 SOURCE = "gitlab"
 PAGE = 100                   # GitLab's largest page, REST and GraphQL
@@ -110,25 +110,20 @@ def _retry_after_seconds(headers) -> float | None:
     return None
 
 
-class GitLabClient:
+class GitLabClient(RequestCounts):
     """Counts every HTTP response (all threads, and per thread for per-project figures), keeps the
     latest ``RateLimit-*`` figures, and turns HTTP and GraphQL failures into Cadence errors."""
 
     def __init__(self, base_url: str, token: str, *, max_rate_limit_wait: float = 300, timeout: float = 30,
                  retries: int = 6, parallelism: int = 4):
+        super().__init__()
         self.base_url = base_url.rstrip("/")
         self.api_url = self.base_url + "/api/v4"
         self.graphql_url = self.base_url + "/api/graphql"
         self.max_rate_limit_wait = max_rate_limit_wait
         self.retries = retries
         self._token = token
-        self._lock = threading.Lock()
         self._local = threading.local()
-        self.requests = 0
-        self.not_modified = 0
-        self.rate_remaining: int | None = None
-        self.rate_limit: int | None = None
-        self.rate_reset: datetime | None = None
 
         self.session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=max(parallelism, 1))
