@@ -7,20 +7,20 @@
 --   $valid_until (inclusive).
 -- Grain: one row per table row. Units: as the tables.
 -- Inputs: deployments, changes, incidents; $valid_from, $valid_until (naive UTC).
+-- Form: LEAST and GREATEST pass over NULLs, so "the earliest time >= $valid_from and the latest
+--   <= $valid_until" is "each time NULL or in range"; all NULL gives NULL, which coalesce makes valid.
 valid_deployments AS NOT MATERIALIZED (
     SELECT * FROM deployments
-    WHERE coalesce(finished_at BETWEEN $valid_from AND $valid_until, true)
-      AND coalesce(started_at BETWEEN $valid_from AND $valid_until, true)
+    WHERE coalesce(least(finished_at, started_at) >= $valid_from
+                   AND greatest(finished_at, started_at) <= $valid_until, true)
 ),
 valid_changes AS NOT MATERIALIZED (
     SELECT * FROM changes
-    WHERE coalesce(merged_at BETWEEN $valid_from AND $valid_until, true)
-      AND coalesce(first_commit_at BETWEEN $valid_from AND $valid_until, true)
-      AND coalesce(opened_at BETWEEN $valid_from AND $valid_until, true)
-      AND coalesce(first_review_at BETWEEN $valid_from AND $valid_until, true)
+    WHERE coalesce(least(merged_at, first_commit_at, opened_at, first_review_at) >= $valid_from
+                   AND greatest(merged_at, first_commit_at, opened_at, first_review_at) <= $valid_until, true)
 ),
 valid_incidents AS NOT MATERIALIZED (
     SELECT * FROM incidents
-    WHERE coalesce(created_at BETWEEN $valid_from AND $valid_until, true)
-      AND coalesce(resolved_at BETWEEN $valid_from AND $valid_until, true)
+    WHERE coalesce(least(created_at, resolved_at) >= $valid_from
+                   AND greatest(created_at, resolved_at) <= $valid_until, true)
 )
