@@ -9,14 +9,15 @@ this one from it.
 from __future__ import annotations
 
 import logging
+import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from cadence.core.errors import CadenceError, SourceAuthError, SourceError, SourceRateLimitError
+from cadence.core.errors import CadenceError, ConfigError, SourceAuthError, SourceError, SourceRateLimitError
 from warehouse import record_sync_error, write_connection
 
 
@@ -69,6 +70,16 @@ class SyncReport:
             scope, message = next(iter(self.errors.items()))
             raise SourceError(self.failure or f"{len(self.errors)} scope(s) of {self.source} failed; "
                                               f"first: {scope}: {message}")
+
+
+def given_scopes(only: Iterable[str], pattern: re.Pattern, option: str, form: str) -> list[str]:
+    """The scopes named on the command line (``option``, e.g. ``--repo``), each checked to match
+    ``pattern`` (``form`` says how it looks, e.g. ``OWNER/NAME``)."""
+    names = list(only)
+    for n in names:
+        if not pattern.match(n):
+            raise ConfigError(f'{option} "{n}" is not {form}.')
+    return names
 
 
 def sync_scopes(names: Sequence[str], fetch_and_write: Callable[[str], tuple[Any, dict[str, int]]], *,
@@ -137,4 +148,4 @@ def close_client(report: Any, client: Any, *, own_client: bool) -> None:
         client.close()
 
 
-__all__ = ["SyncReport", "close_client", "sync_scopes", "utcnow"]
+__all__ = ["SyncReport", "close_client", "given_scopes", "sync_scopes", "utcnow"]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from cadence.core.config import Config
-from cadence.core.settings.checks import SectionChecks, selected
+from cadence.core.settings.checks import SectionChecks, Selecting
 from collectors.github_client import TOKEN_ENV
 
 DEFAULT_BASE_URL = "https://api.github.com"
@@ -34,7 +33,7 @@ class RepoSettings:
 
 
 @dataclass(frozen=True)
-class GitHubSettings:
+class GitHubSettings(Selecting):
     """``[sources.github]`` validated."""
 
     base_url: str = DEFAULT_BASE_URL
@@ -57,10 +56,6 @@ class GitHubSettings:
 
     def for_repo(self, name: str) -> RepoSettings:
         return self.per_repo.get(name.lower(), self.defaults)
-
-    def selected(self, names: Iterable[str]) -> list[str]:
-        """``names`` kept by the include/exclude patterns (fnmatch, case-insensitive)."""
-        return selected(names, self.include, self.exclude)
 
     @classmethod
     def from_config(cls, config: Config) -> GitHubSettings:

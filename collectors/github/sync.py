@@ -16,7 +16,7 @@ from collectors.github.model import SOURCE, ProgressFn, RepoAccessError, SyncRep
 from collectors.github.rest import PAGE, next_link
 from collectors.github.settings import REPO_NAME, GitHubSettings
 from collectors.github.write import load_plan, write_result
-from collectors.report import close_client, sync_scopes
+from collectors.report import close_client, given_scopes, sync_scopes
 from collectors.github_client import GitHubClient, GitHubHTTPError, make_auth
 from warehouse import write_connection, write_cursor
 from warehouse.state import read_details
@@ -58,11 +58,7 @@ def list_org_repos(client: GitHubClient, db_path, org: str) -> list[str]:
 
 def resolve_repos(settings: GitHubSettings, client: GitHubClient, db_path, only: Iterable[str] | None) -> list[str]:
     if only:
-        names = list(only)
-        for n in names:
-            if not REPO_NAME.match(n):
-                raise ConfigError(f'--repo "{n}" is not OWNER/NAME.')
-        return names
+        return given_scopes(only, REPO_NAME, "--repo", "OWNER/NAME")
     names = list(settings.repos)
     if settings.org:
         names += [n for n in list_org_repos(client, db_path, settings.org) if n.lower() not in

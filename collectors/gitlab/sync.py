@@ -28,7 +28,7 @@ from collectors.gitlab.fetch import (
     ProjectPlan,
     ProjectResult,
 )
-from collectors.report import close_client, sync_scopes
+from collectors.report import close_client, given_scopes, sync_scopes
 from collectors.gitlab.queries import GROUP_PROJECTS_QUERY
 from cadence.core.settings.gitlab import PROJECT_PATH, GitLabSettings, parse_settings
 from warehouse import record_sync_skipped, upsert_rows, write_connection, write_cursor
@@ -100,11 +100,7 @@ def list_group_projects(client: GitLabClient, group: str, subgroups: bool) -> li
 
 def resolve_projects(settings: GitLabSettings, client: GitLabClient, only: Iterable[str] | None) -> list[str]:
     if only:
-        names = list(only)
-        for n in names:
-            if not PROJECT_PATH.match(n):
-                raise ConfigError(f'--project "{n}" is not GROUP/PROJECT.')
-        return names
+        return given_scopes(only, PROJECT_PATH, "--project", "GROUP/PROJECT")
     names = list(settings.projects)
     known = {n.lower() for n in names}
     for group in settings.groups:

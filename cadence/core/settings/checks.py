@@ -30,6 +30,17 @@ def selected(names: Iterable[str], include: tuple[str, ...], exclude: tuple[str,
     return out
 
 
+class Selecting:
+    """``selected`` for a settings dataclass with ``include`` and ``exclude`` pattern tuples."""
+
+    include: tuple[str, ...]
+    exclude: tuple[str, ...]
+
+    def selected(self, names: Iterable[str]) -> list[str]:
+        """``names`` kept by the include/exclude patterns (fnmatch on the full name, case-insensitive)."""
+        return selected(names, self.include, self.exclude)
+
+
 class SectionChecks:
     """The value checks of one section, ``where`` being e.g. ``cadence.toml: sources.gitlab``."""
 
@@ -122,4 +133,4 @@ class SectionChecks:
         return kw
 
 
-__all__ = ["SectionChecks", "selected"]
+__all__ = ["SectionChecks", "Selecting", "selected"]

@@ -9,14 +9,13 @@ The names mirror ``[sources.github]`` (docs/sources.md#github) wherever the idea
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from cadence.core.errors import ConfigError
-from cadence.core.settings.checks import SectionChecks, selected
+from cadence.core.settings.checks import SectionChecks, Selecting
 
 DEFAULT_BASE_URL = "https://gitlab.com"
 SIGNALS = ("auto", "environments", "releases")
@@ -40,7 +39,7 @@ class ProjectSettings:
 
 
 @dataclass(frozen=True)
-class GitLabSettings:
+class GitLabSettings(Selecting):
     """``[sources.gitlab]`` validated."""
 
     base_url: str = DEFAULT_BASE_URL
@@ -60,10 +59,6 @@ class GitLabSettings:
 
     def for_project(self, path: str) -> ProjectSettings:
         return self.per_project.get(path.lower(), self.defaults)
-
-    def selected(self, paths: Iterable[str]) -> list[str]:
-        """``paths`` kept by the include/exclude patterns (fnmatch on the full path, case-insensitive)."""
-        return selected(paths, self.include, self.exclude)
 
 
 def parse_settings(raw: dict[str, Any], path: Path | None = None) -> GitLabSettings:
