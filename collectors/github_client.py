@@ -176,7 +176,7 @@ class GitHubClient(RequestCounts):
             raise SourceRateLimitError(_rate_limit_message(exc, what)) from exc
         except GithubException as exc:   # raised from inside the retry for a 403 it cannot retry
             with self._lock:
-                self.requests += 1
+                self.count_request()
             return self._fail(exc.status, exc.headers or {}, exc.data, what)
         except requests.exceptions.RetryError as exc:
             raise SourceError(f"GitHub kept failing for {what} after retries ({_reason(exc)}); "
@@ -188,7 +188,7 @@ class GitHubClient(RequestCounts):
             if status == 304:
                 self.not_modified += 1
             else:
-                self.requests += 1
+                self.count_request()
             self._note_rate(resp_headers)
         data = None
         if output:

@@ -74,11 +74,23 @@ class RequestCounts:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._local = threading.local()
         self.requests = 0
         self.not_modified = 0
         self.rate_remaining: int | None = None
         self.rate_limit: int | None = None
         self.rate_reset: datetime | None = None
+
+    @property
+    def thread_requests(self) -> int:
+        """Requests counted for the calling thread: a repo or project is read by one thread while
+        others read theirs, so its own count is a difference of this, never of ``requests``."""
+        return getattr(self._local, "requests", 0)
+
+    def count_request(self) -> None:
+        """One more request, for the client and for the calling thread (call it holding ``_lock``)."""
+        self._local.requests = self.thread_requests + 1
+        self.requests += 1
 
 
 class RateLimited(Exception):

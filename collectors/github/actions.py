@@ -97,7 +97,7 @@ class ActionsFetcher:
         self.lo = self.cursor or since or first
         self.result = ActionsResult()
         self.labels: dict[str, list[str]] = dict(self.details.get("labels") or {})
-        self.requests_before = client.requests
+        self.requests_before = client.thread_requests
 
     def fetch(self) -> ActionsResult:
         runs, changed = self._list()
@@ -109,7 +109,7 @@ class ActionsFetcher:
         self._cursor(runs, changed)
         self.details["labels"] = self.labels
         self.result.details = self.details
-        self.result.requests = self.client.requests - self.requests_before
+        self.result.requests = self.client.thread_requests - self.requests_before
         return self.result
 
     # -- listing ---------------------------------------------------------------------------------

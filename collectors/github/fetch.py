@@ -51,7 +51,7 @@ class RepoFetcher(WorkflowReading, ChainReading):
         self.details = dict(plan.details)
         self._needs_reviews: list[tuple[int, str | None]] = []   # (number, author): reviews beyond the page
         self._release_rows: list[dict] = []                       # releases, kept until the signal is chosen
-        self.requests_before = client.requests
+        self.requests_before = client.thread_requests
 
     # -- the rounds ------------------------------------------------------------------------------
     def fetch(self) -> RepoResult:
@@ -109,7 +109,7 @@ class RepoFetcher(WorkflowReading, ChainReading):
             self.result.actions = ActionsFetcher(
                 self.client, self.repo, cursor=self.plan.actions_cursor, details=self.plan.actions_details,
                 known=self.plan.actions_known, since=self.settings.since, now=self.now).fetch()
-        self.result.requests = self.client.requests - self.requests_before
+        self.result.requests = self.client.thread_requests - self.requests_before
         self.result.pages = {k: p.pages for k, p in parts.items() if p.pages}
         return self.result
 

@@ -25,7 +25,6 @@ REST, ``Authorization: Bearer`` for GraphQL), and every message built here passe
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -123,7 +122,6 @@ class GitLabClient(RequestCounts):
         self.max_rate_limit_wait = max_rate_limit_wait
         self.retries = retries
         self._token = token
-        self._local = threading.local()
 
         self.session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=max(parallelism, 1))
@@ -142,15 +140,9 @@ class GitLabClient(RequestCounts):
         self.session.close()
 
     # -- counting and rate limits -------------------------------------------------------------------
-    @property
-    def thread_requests(self) -> int:
-        """Responses received by the calling thread (a project is read by one thread)."""
-        return getattr(self._local, "requests", 0)
-
     def _count(self, status: int, headers) -> None:
-        self._local.requests = self.thread_requests + 1
         with self._lock:
-            self.requests += 1
+            self.count_request()
             if status == 304:
                 self.not_modified += 1
             remaining, limit, reset = rate_limit_headers(headers, "RateLimit-Remaining", "RateLimit-Limit",
