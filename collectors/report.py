@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -138,14 +139,19 @@ def sync_scopes(names: Sequence[str], fetch_and_write: Callable[[str], tuple[Any
         raise fatal[0]
 
 
-def close_client(report: Any, client: Any, *, own_client: bool) -> None:
-    """Copy the client's request counts and rate limit onto ``report``; close it if it is ours."""
+def close_client(report: Any, client: Any, *, own_client: bool, log: logging.Logger, source: str, scopes: str,
+                 started: float) -> None:
+    """Copy the client's request counts and rate limit onto ``report``; close it if it is ours; log
+    the sync's summary line (``scopes``: "repos", "projects")."""
     report.requests = client.requests
     report.not_modified = client.not_modified
     report.rate_remaining = client.rate_remaining
     report.rate_limit = client.rate_limit
     if own_client:
         client.close()
+    log.info("%s: %d %s in %.1f s, %d requests (%d not modified), rate limit left %s", source,
+             len(report.synced), scopes, time.monotonic() - started, report.requests, report.not_modified,
+             report.rate_remaining)
 
 
 __all__ = ["SyncReport", "close_client", "given_scopes", "sync_scopes", "utcnow"]

@@ -24,6 +24,14 @@ def utcnow() -> datetime:
                           f"fix or unset it.") from None
 
 
+def naive_utc(ts: datetime | None) -> datetime:
+    """``ts`` as a naive UTC datetime (an aware one converted, a naive one taken as UTC); ``None``
+    is now (``utcnow``, so ``CADENCE_NOW`` pins it)."""
+    if ts is None:
+        return utcnow()
+    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
+
+
 def parse_utc(value: str | None) -> datetime | None:
     """An ISO-8601 time as APIs send it (``2026-03-02T10:00:00.123Z``, or with an offset) as naive
     UTC, the way the warehouse stores times; None for None or "". Raises ValueError if malformed."""

@@ -91,11 +91,7 @@ class GitHubSettings(Selecting):
         for key in ("include", "exclude"):
             if key in raw:
                 kw[key] = checks.strings(key, raw[key])
-        for key in ("incident_label", "service_label_prefix", "severity_label_prefix"):
-            if key in raw:
-                kw[key] = checks.text(key, raw[key])
-        if "max_rate_limit_wait" in raw:
-            kw["max_rate_limit_wait"] = checks.number("max_rate_limit_wait", raw["max_rate_limit_wait"], 0, 86400)
+        checks.forge_labels(raw, kw)
         if "min_request_interval" in raw:
             kw["min_request_interval"] = checks.number("min_request_interval", raw["min_request_interval"], 0, 10)
         if "token_env" in raw:   # checked (and registered as a secret) by cadence.core.config

@@ -6,9 +6,10 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
+from cadence.core.clock import naive_utc
 from cadence.core.config import Config
 from cadence.core.errors import ConfigError, SourceError
 from collectors.github.fetch import RepoFetcher
@@ -86,8 +87,7 @@ def sync(db_path: str | Path, config: Config, *, repos: Iterable[str] | None = N
     still land. Raises on what stops every repo (credentials, rate limit) after recording it.
     ``progress`` (see ``ProgressFn``) hears each repository's start, pages, and end."""
     settings = GitHubSettings.from_config(config)
-    now = now or datetime.now(UTC)
-    now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
+    now = naive_utc(now)
     if not (repos or settings.repos or settings.org):
         where = f" in {config.path}" if config.path else ""
         raise ConfigError(f"No GitHub repositories to sync{where}: add [sources.github] with repos = "
@@ -124,8 +124,5 @@ def sync(db_path: str | Path, config: Config, *, repos: Iterable[str] | None = N
                     parallelism=settings.parallelism, tell=tell, log=log, access_error=RepoAccessError,
                     done=done)
     finally:
-        close_client(report, client, own_client=own_client)
-        log.info("github: %d repos in %.1f s, %d requests (%d not modified), rate limit left %s",
-                 len(report.synced), time.monotonic() - started, report.requests, report.not_modified,
-                 report.rate_remaining)
+        close_client(report, client, own_client=own_client, log=log, source="github", scopes="repos", started=started)
     return report

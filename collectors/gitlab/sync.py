@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cadence.core.clock import naive_utc
 from cadence.core.config import Config
 from cadence.core.errors import CadenceError, ConfigError, SourceError
 from collectors.gitlab.client import GitLabClient, GraphQLRejected, token_from_env
@@ -169,8 +170,7 @@ def sync(db_path: str | Path, config: Config, *, projects: Iterable[str] | None 
     still land. Raises what stops every project (token, rate limit) after recording it.
     ``progress(scope, message, state)`` hears each project's start, pages and end."""
     settings = settings_of(config)
-    now = now or datetime.now(UTC)
-    now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
+    now = naive_utc(now)
     if not (projects or settings.projects or settings.groups):
         where = f" in {config.path}" if config.path else ""
         raise ConfigError(f"No GitLab projects to sync{where}: add [sources.gitlab] with projects = "
@@ -214,10 +214,8 @@ def sync(db_path: str | Path, config: Config, *, projects: Iterable[str] | None 
                     parallelism=settings.parallelism, tell=tell, log=log, access_error=ProjectAccessError,
                     done=done, explain=explain)
     finally:
-        close_client(report, client, own_client=own_client)
-        log.info("gitlab: %d projects in %.1f s, %d requests (%d not modified), rate limit left %s",
-                 len(report.synced), time.monotonic() - started, report.requests, report.not_modified,
-                 report.rate_remaining)
+        close_client(report, client, own_client=own_client, log=log, source="gitlab", scopes="projects",
+                     started=started)
     return report
 
 

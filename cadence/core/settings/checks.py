@@ -78,6 +78,15 @@ class SectionChecks:
             raise self.fail(key, f"must be true or false, got {value!r}")
         return value
 
+    def forge_labels(self, raw: dict, kw: dict) -> None:
+        """The keys GitHub and GitLab share, checked into ``kw``: the label names that mark incidents,
+        services and severities, and the longest wait on a rate limit."""
+        for key in ("incident_label", "service_label_prefix", "severity_label_prefix"):
+            if key in raw:
+                kw[key] = self.text(key, raw[key])
+        if "max_rate_limit_wait" in raw:
+            kw["max_rate_limit_wait"] = self.number("max_rate_limit_wait", raw["max_rate_limit_wait"], 0, 86400)
+
     def since(self, key: str, value: Any) -> datetime:
         """A date (TOML date or "YYYY-MM-DD"; a datetime keeps its day) as midnight of that day."""
         if isinstance(value, str):

@@ -96,11 +96,7 @@ def parse_settings(raw: dict[str, Any], path: Path | None = None) -> GitLabSetti
     for k in ("include", "exclude"):
         if k in raw:
             kw[k] = checks.strings(k, raw[k], trim="/")
-    for k in ("incident_label", "service_label_prefix", "severity_label_prefix"):
-        if k in raw:
-            kw[k] = checks.text(k, raw[k])
-    if "max_rate_limit_wait" in raw:
-        kw["max_rate_limit_wait"] = checks.number("max_rate_limit_wait", raw["max_rate_limit_wait"], 0, 86400)
+    checks.forge_labels(raw, kw)
     if "parallelism" in raw:
         kw["parallelism"] = checks.number("parallelism", raw["parallelism"], 1, 16, int)
     if "since" in raw:
