@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.support.apptest_support import DEMO_TODAY  # noqa: E402
-from tests.support.browser import chromium, find_chromium  # noqa: E402
+from tests.support.browser import chromium, find_chromium, settle as settle_until  # noqa: E402
 from tests.support.clock import now_text  # noqa: E402
 from tests.support.net import free_port, stop, wait_for_health  # noqa: E402
 
@@ -36,16 +36,10 @@ PAGES = {"Overview": "", "Delivery": "delivery", "Stability": "stability", "Reli
          "Teams": "teams", "Costs": "costs", "Capacity": "capacity", "Pipelines": "pipelines",
          "Data health": "data_health"}
 DEADLINE_MS = 120_000
-PLOTS_DRAWN = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
-                      .every(chart => chart.querySelector('.main-svg'))"""
 
 
 def settle(page, title: str) -> None:
-    page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=DEADLINE_MS)
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=DEADLINE_MS)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-                           timeout=DEADLINE_MS)
-    page.wait_for_function(PLOTS_DRAWN, timeout=DEADLINE_MS)
+    settle_until(page, title, DEADLINE_MS)
 
 
 def timed(fn) -> float:

@@ -21,7 +21,7 @@ from cadence.dashboard import ui
 from warehouse.meta import effective_config
 from cadence.core.config import load_config
 from tests.support.apptest_support import DEMO_TODAY, REPO_ROOT
-from tests.support.browser import chromium, require_browser
+from tests.support.browser import PLOTS_DRAWN, chromium, require_browser, settle
 from tests.support.clock import now_text
 from tests.support.demo import DEFAULT_END, DEFAULT_START, expected_dora, shared_demo
 from tests.support.net import free_port, stop, wait_for_health
@@ -70,19 +70,11 @@ def browser(server):
 
 # Every wait below is for a condition; the timeouts are deadlines for a busy machine.
 DEADLINE_MS = 90_000
-# Plotly draws after the script run ends: each chart's container holds its SVG once drawn.
-PLOTS_DRAWN = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
-                      .every(chart => chart.querySelector('.main-svg'))"""
 NEXT_FRAMES = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
 
 
 def _settle(page, title: str) -> None:
-    """Wait until the page's title shows, the script run has finished and every chart is drawn."""
-    page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=DEADLINE_MS)
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=DEADLINE_MS)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-                           timeout=DEADLINE_MS)
-    page.wait_for_function(PLOTS_DRAWN, timeout=DEADLINE_MS)
+    settle(page, title, DEADLINE_MS)
 
 
 def _tiles(page) -> dict[str, str]:

@@ -50,3 +50,18 @@ def require_browser() -> str:
             pytest.fail(f"{message}: in CI the browser test must run, not skip.")
         pytest.skip(message)
     return path
+
+
+# Plotly draws after the script run ends: each chart's container holds its SVG once drawn.
+PLOTS_DRAWN = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                      .every(chart => chart.querySelector('.main-svg'))"""
+
+
+def settle(page: Any, title: str, timeout_ms: int = 90_000) -> None:
+    """Wait until the page's title shows, the script run has finished and every chart is drawn
+    (``timeout_ms``: a deadline for a busy machine, not an expected time)."""
+    page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=timeout_ms)
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                           timeout=timeout_ms)
+    page.wait_for_function(PLOTS_DRAWN, timeout=timeout_ms)
