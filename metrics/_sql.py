@@ -92,8 +92,8 @@ def run_with_views(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, A
     try:
         for name, frame in views.items():
             cur.register(name, frame)
-        if "cadence_scopes(" in sql:    # scopes.sql's rule, a macro of the cursor (works read-only)
-            cur.execute(load_sql("scope_macro"))
+        if TEAM_MAP_VIEW in views:    # the scope rule that reads the team map (scopes.sql), a macro of
+            cur.execute(load_sql("scope_macro"))   # this cursor: it works on a read-only connection
         return cur.execute(sql, {k: v for k, v in params.items() if k in used}).df()
     finally:
         cur.close()
