@@ -93,7 +93,13 @@ def classify(labels, title: str | None, *, rework: bool, incident: bool,
     whatever their label; otherwise the first ``[investment]`` rule whose label or title prefix
     matches (labels and titles compared in lower case); otherwise the default category."""
     have = {str(x).lower() for x in (labels if labels is not None else [])}
-    text = (title or "").strip().lower()
+    return _classify(have, (title or "").strip().lower(), rework=rework, incident=incident, settings=settings,
+                     rework_labels=rework_labels)
+
+
+def _classify(have: set[str], text: str, *, rework: bool, incident: bool, settings: InvestmentSettings,
+              rework_labels=()) -> tuple[str, str, str]:
+    """``classify`` of the lower-case labels ``have`` and the stripped lower-case title ``text``."""
     if rework:
         hit = sorted(have & {x.lower() for x in rework_labels})
         why = f'rework label "{hit[0]}"' if hit else 'title starts with "revert"'
@@ -115,28 +121,62 @@ def review_changes(con: duckdb.DuckDBPyConnection, config: Config, start: date, 
     """Every change shipped in [start, end] per team, with its investment category, the rule that
     matched and why (``CHANGE_COLUMNS``); bots' changes are kept, flagged ``is_bot`` and classified
     as "bot" (they count in no share). Sorted by team, deployed_at."""
+    df = _classified_changes(con, config, start, end, team)
+    df["labels"] = [list(x) if x is not None and not isinstance(x, float) else [] for x in df["labels"]]
+    for column in ("coding_hours", "lead_time_hours"):
+        df[column] = df[column].astype("float64")
+    return df.loc[:, list(CHANGE_COLUMNS)].reset_index(drop=True)
+
+
+def _classified_changes(con: duckdb.DuckDBPyConnection, config: Config, start: date, end: date,
+                        team: str | None = None) -> pd.DataFrame:
+    """The review_changes.sql rows with team, quarter, is_bot (bool), category, rule and reason: what
+    the balance and the contributor counts need, without the per-row work of ``review_changes``'
+    output columns (labels as lists). On a large warehouse the rows number millions: the
+    classification is memoised on what it reads (the labels, the title's first characters, the rework,
+    incident and bot flags), and quarters are computed column-wise."""
     params = range_params(config, start, end, by="team", scope=team)
     df = run_query(con, config, compose("review_changes"), params)
     settings = config.review.investment
+    # A title prefix is compared with the title's first ``width`` characters only, so those are all
+    # the classification needs of it.
+    width = max((len(p) for rule in settings.rules for p in rule.title_prefixes), default=0)
+    rework_labels = config.rework_labels
+    seen: dict[tuple, tuple[str, str, str]] = {}
     out = []
-    for row in df.itertuples(index=False):
-        if row.is_bot:
-            category, rule, reason = "bot", "exclude_authors", "author matches exclude_authors"
-        else:
-            category, rule, reason = classify(row.labels, row.title, rework=bool(row.is_rework_change),
-                                              incident=bool(row.during_open_incident), settings=settings,
-                                              rework_labels=config.rework_labels)
-        out.append((category, rule, reason))
+    titles = df["title"].tolist()
+    labels = df["labels"].tolist()
+    for labels_of, title, bot, rework, incident in zip(labels, titles, df["is_bot"].tolist(),
+                                                        df["is_rework_change"].tolist(),
+                                                        df["during_open_incident"].tolist(), strict=True):
+        bot = bool(bot)
+        have = () if labels_of is None or isinstance(labels_of, float) else tuple(labels_of)
+        text = ("" if title is None or isinstance(title, float) else title).strip().lower()[:width]
+        key = (have, text, bot, bool(rework), bool(incident))
+        hit = seen.get(key)
+        if hit is None:
+            if bot:
+                hit = ("bot", "exclude_authors", "author matches exclude_authors")
+            else:
+                hit = _classify({str(x).lower() for x in have}, text, rework=bool(rework),
+                                incident=bool(incident), settings=settings, rework_labels=rework_labels)
+            seen[key] = hit
+        out.append(hit)
     df["category"] = [c for c, _, _ in out]
     df["rule"] = [r for _, r, _ in out]
     df["reason"] = [r for _, _, r in out]
     df["team"] = df["scope"].astype(object)
-    df["quarter"] = [quarter_label(quarter_of(pd.Timestamp(t).date())) for t in df["deployed_at"]]
-    df["labels"] = [list(x) if x is not None and not isinstance(x, float) else [] for x in df["labels"]]
-    for column in ("coding_hours", "lead_time_hours"):
-        df[column] = df[column].astype("float64")
+    df["quarter"] = quarter_labels(df["deployed_at"])
     df["is_bot"] = df["is_bot"].astype(bool)
-    return df.loc[:, list(CHANGE_COLUMNS)].reset_index(drop=True)
+    return df
+
+
+def quarter_labels(times: pd.Series) -> list[str]:
+    """``quarter_label(quarter_of(t.date()))`` of every time in ``times``, column-wise."""
+    if times.empty:
+        return []
+    stamps = pd.to_datetime(times)
+    return [f"{y}-Q{q}" for y, q in zip(stamps.dt.year.tolist(), stamps.dt.quarter.tolist(), strict=True)]
 
 
 def investment_balance(con: duckdb.DuckDBPyConnection, config: Config, start: date, end: date,
@@ -199,7 +239,7 @@ def contributors_of(merged: pd.DataFrame, shipped: pd.DataFrame, start: date, en
     """``contributors`` from ``contributor_rows`` and ``review_changes`` frames already read."""
     if team is not None:
         merged = merged[merged["team"] == team]
-    merged = merged.assign(quarter=[quarter_label(quarter_of(pd.Timestamp(t).date())) for t in merged["merged_at"]])
+    merged = merged.assign(quarter=quarter_labels(merged["merged_at"]))
     people = (merged[~merged["is_bot"].astype(bool)].groupby(["team", "quarter"])["author"]
               .nunique().rename("active_contributors"))
     human = shipped[~shipped["is_bot"]].groupby(["team", "quarter"]).size().rename("changes_shipped")
@@ -228,12 +268,24 @@ def bot_changes(con: duckdb.DuckDBPyConnection, config: Config, start: date, end
 
 
 def review_overview(con: duckdb.DuckDBPyConnection, config: Config, start: date, end: date,
-                    team: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(investment balance, contributors, review changes) of [start, end] from one read of the
-    changes shipped: what the Capacity page shows, at the cost of one query instead of three."""
-    changes = review_changes(con, config, start, end, team=team)
-    people = contributors_of(contributor_rows(con, config, start, end), changes, start, end, team)
-    return balance_of(changes), people, changes
+                    team: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, int, pd.DataFrame]:
+    """(investment balance, contributors, bot changes shipped in the review quarter, contributors of
+    the review quarter alone) of [start, end], the review quarter being the one holding ``end``, from
+    one read of the changes shipped and merged: what the Capacity page shows. The last is
+    ``contributors(quarter start, end)`` (when ``start`` is not later), what ``forecast_of`` reads,
+    taken from the same rows (a change counts in a quarter by the UTC time it was deployed or merged,
+    which the range does not move). The changes
+    themselves are not returned: millions of rows on a large warehouse; the page reads the review
+    quarter's (``review_changes``) only when they are asked for."""
+    changes = _classified_changes(con, config, start, end, team)
+    merged = contributor_rows(con, config, start, end)
+    q_now = quarter_of(end)
+    label = quarter_label(q_now)
+    this_q = changes[changes["quarter"] == label]
+    bots = int(this_q[this_q["is_bot"]]["change_id"].nunique())
+    merged_now = merged[merged["merged_at"] >= pd.Timestamp(max(q_now, start))]
+    people_now = contributors_of(merged_now, this_q, max(q_now, start), end, team)
+    return balance_of(changes), contributors_of(merged, changes, start, end, team), bots, people_now
 
 
 # -- next quarter: one forecast, scaled by the scenario ----------------------------------------------
@@ -313,12 +365,24 @@ def next_quarter_forecast(con: duckdb.DuckDBPyConnection, config: Config, start:
     """
     check_scenario(traffic_growth, contributor_change)
     table = capacity_table(con, config, start, end) if table is None else table
+    if not table["is_forecast"].astype(bool).any():
+        return forecast_of(table, None, None, traffic_growth, contributor_change)
+    q_now = quarter_of(end)
+    return forecast_of(table, contributors(con, config, q_now, end), usage_shares(con, config, q_now, end),
+                       traffic_growth, contributor_change)
+
+
+def forecast_of(table: pd.DataFrame, people: pd.DataFrame | None, usage: pd.DataFrame | None,
+                traffic_growth: float = 0.0, contributor_change: Mapping[str, int] | None = None) -> pd.DataFrame:
+    """``next_quarter_forecast`` from what it reads, already computed: the ``capacity_table``, the
+    ``contributors`` and the ``usage_shares`` of the quarter holding the range's end. A team without
+    a row in ``people`` has no contributors (so a planned change leaves its changes unknown)."""
+    check_scenario(traffic_growth, contributor_change)
     base = table[table["is_forecast"].astype(bool)]
     if base.empty:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in FORECAST_COLUMNS})
-    q_now = quarter_of(end)
-    people = contributors(con, config, q_now, end).set_index("team")
-    usage = usage_shares(con, config, q_now, end).set_index("scope")
+    people = people.set_index("team")
+    usage = usage.set_index("scope")
     rows = []
     for r in base.itertuples(index=False):
         contributors_now = int(people["active_contributors"].get(r.team, 0)) if len(people) else 0
@@ -345,6 +409,12 @@ def capacity_with_scenario(con: duckdb.DuckDBPyConnection, config: Config, start
     page can never disagree; and the ``next_quarter_forecast`` behind them."""
     table = capacity_table(con, config, start, end)
     forecast = next_quarter_forecast(con, config, start, end, traffic_growth, contributor_change, table=table)
+    return with_scenario(table, forecast), forecast
+
+
+def with_scenario(table: pd.DataFrame, forecast: pd.DataFrame) -> pd.DataFrame:
+    """``table`` (``capacity_table``) whose forecast rows carry ``forecast``'s figures (see
+    ``capacity_with_scenario``); ``table`` itself is left as it was."""
     if len(forecast):
         by_team = forecast.set_index("team")
         is_fc = table["is_forecast"].astype(bool)
@@ -352,7 +422,18 @@ def capacity_with_scenario(con: duckdb.DuckDBPyConnection, config: Config, start
         table.loc[is_fc, "changes_deployed"] = [by_team.at[t, "changes_forecast"] for t in table.loc[is_fc, "team"]]
         table.loc[is_fc, "effective_cost"] = [by_team.at[t, "cost_forecast"] for t in table.loc[is_fc, "team"]]
         table.loc[is_fc, "deployments"] = np.nan   # the scenario says nothing about deployments
-    return table, forecast
+    return table
+
+
+def scenario_base(con: duckdb.DuckDBPyConnection, config: Config, start: date, end: date
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(``capacity_table`` over [start, end], ``usage_shares`` of the quarter holding ``end``): what
+    next quarter's forecast reads besides the contributors, whatever the scenario; a page reads it
+    once and applies each scenario with ``forecast_of`` and ``with_scenario``, so moving a slider
+    recomputes nothing."""
+    table = capacity_table(con, config, start, end)
+    usage = usage_shares(con, config, quarter_of(end), end) if table["is_forecast"].astype(bool).any() else None
+    return table, usage
 
 
 # -- right-sizing ---------------------------------------------------------------------------------
@@ -403,6 +484,7 @@ def bot_pattern(config: Config) -> str | None:
 
 __all__ = ["BALANCE_COLUMNS", "CHANGE_COLUMNS", "CONTRIBUTOR_COLUMNS", "FORECAST_COLUMNS", "NO_TEAM",
            "RIGHT_SIZING_COLUMNS", "ReviewError", "Scenario", "balance_of", "bot_changes",
-           "capacity_with_scenario", "classify", "contributors", "default_scenario", "investment_balance",
-           "next_quarter_forecast", "parse_quarter", "previous_quarters", "quarter_end", "review_changes",
-           "right_sizing", "right_sizing_arithmetic", "scenario_arithmetic", "usage_shares"]
+           "capacity_with_scenario", "classify", "contributors", "default_scenario", "forecast_of",
+           "investment_balance", "next_quarter_forecast", "parse_quarter", "previous_quarters", "quarter_end",
+           "review_changes", "review_overview", "right_sizing", "right_sizing_arithmetic", "scenario_arithmetic",
+           "scenario_base", "usage_shares", "with_scenario"]

@@ -9,7 +9,8 @@ import streamlit as st
 from cadence.dashboard import charts, ui
 from cadence.report.capacity import capacity_report_html
 from metrics.capacity import quarter_label, quarter_of
-from metrics.capacity_review import capacity_with_scenario, previous_quarters, review_overview, right_sizing
+from metrics.capacity_review import (forecast_of, previous_quarters, review_changes, review_overview, right_sizing,
+                                     scenario_base, with_scenario)
 
 ui.require_costs()  # issue 15: Costs and Capacity are for the cost role only (hidden from the navigation)
 f = ui.header("Capacity", "The quarterly review: investment balance, contributors, cost and next quarter")
@@ -20,9 +21,7 @@ start = min(quarter_of(f.start), previous_quarters(review_q, 4)[0])  # at least 
 label = quarter_label(review_q)
 st.caption(f"Calendar quarters from {start:%d %b %Y} to {f.end:%d %b %Y}; the review quarter is {label} (the one "
            "holding the end of the date range; to date when it is still running).")
-balance, people, changes = ui.load(review_overview, start=start, end=f.end, team=f.team)
-this_q = changes[changes["quarter"] == label]
-bots = this_q[this_q["is_bot"]]["change_id"].nunique()
+balance, people, bots, people_now = ui.load(review_overview, start=start, end=f.end, team=f.team)
 now = people[people["quarter"] == label]
 unplanned = balance[(balance["quarter"] == label) & (balance["category"] == "unplanned")]
 cols = st.columns(5 if costs else 3)
@@ -65,6 +64,7 @@ else:
 box = ui.rows_expander("Open the changes behind the balance (with the rule that classified each)", key="cap-drill")
 if box is not None:
     with box:
+        this_q = ui.load(review_changes, start=review_q, end=f.end, team=f.team)   # the review quarter's changes
         st.caption(f"{len(this_q):,} changes shipped in {label}; `rule` and `reason` say why each counts where it "
                    "does.")
         ui.table(this_q, f"investment-changes-{label}", key="cap-drill-table",
@@ -90,8 +90,11 @@ with st.container(border=True):
                                                       bind="query-params") or 0)
               for i, t in enumerate(teams)}
     change = tuple(sorted((t, n) for t, n in change.items() if n))
-table, forecast = ui.load(capacity_with_scenario, start=start, end=f.end, traffic_growth=float(growth or 0.0),
-                          contributor_change=dict(change))
+# The quarter table and what the forecast reads are the same whatever the scenario: read once, and
+# each scenario applied to them here (capacity_with_scenario's figures, without its queries).
+table, usage_now = ui.load(scenario_base, start=start, end=f.end)
+forecast = forecast_of(table, people_now, usage_now, float(growth or 0.0), dict(change))
+table = with_scenario(table, forecast)
 if f.team:
     table, forecast = table[table["team"] == f.team], forecast[forecast["team"] == f.team]
 usage = ", ".join(cfg.review.capacity.usage_driven_categories + cfg.review.capacity.usage_driven_services)
