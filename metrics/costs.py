@@ -68,7 +68,10 @@ def period_start(day: date, period: str, start: date) -> date:
 
 
 def _as_dates(values) -> list[date]:
-    return [pd.Timestamp(v).date() for v in values]
+    """``pd.Timestamp(v).date()`` of every value, column-wise (a query returns thousands of days)."""
+    if len(values) == 0:
+        return []
+    return list(pd.DatetimeIndex(pd.to_datetime(pd.Series(values, copy=False))).date)
 
 
 # -- daily cost, allocation and the shared split --------------------------------------------------
@@ -268,6 +271,9 @@ def utilization_summary(con, config: Config, start: date, end: date, by: str = "
             compute = compute.rename(columns={"effective_cost": "category_cost"})[["scope", "period_start", "category_cost"]]
         else:
             compute = _compute_cost_by_team(con, config, start, end, period)
+    # One row per (scope, period) in ``compute`` (a _bucket): its cost by key, not a filter per group.
+    category_cost = {(c, p): 0.0 if pd.isna(v) else float(v) for c, p, v in   # NaN: a sum of nothing
+                     zip(compute["scope"], compute["period_start"], compute["category_cost"], strict=True)}
     rows = []
     for (scope, p), g in u.groupby(["scope", "period_start"], sort=True):
         by_cost = g["resource_cost"].notna().all() and (g["resource_cost"] > 0).all()
@@ -279,8 +285,7 @@ def utilization_summary(con, config: Config, start: date, end: date, by: str = "
         if by_cost:
             cost = float(g["resource_cost"].sum())
         else:
-            match = compute[(compute["scope"] == scope) & (compute["period_start"] == p)]["category_cost"]
-            cost = float(match.sum()) if len(match) else np.nan
+            cost = category_cost.get((scope, p), np.nan)
         days = g["date"].nunique()
         rows.append({"scope": scope, "period_start": p, "resources": g["resource"].nunique(),
                      "capacity": float(g["capacity"].sum() / days) if g["capacity"].notna().any() else np.nan,
