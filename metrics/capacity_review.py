@@ -279,13 +279,21 @@ def review_overview(con: duckdb.DuckDBPyConnection, config: Config, start: date,
     quarter's (``review_changes``) only when they are asked for."""
     changes = _classified_changes(con, config, start, end, team)
     merged = contributor_rows(con, config, start, end)
-    q_now = quarter_of(end)
-    label = quarter_label(q_now)
-    this_q = changes[changes["quarter"] == label]
+    this_q = changes[changes["quarter"] == quarter_label(quarter_of(end))]
     bots = int(this_q[this_q["is_bot"]]["change_id"].nunique())
-    merged_now = merged[merged["merged_at"] >= pd.Timestamp(max(q_now, start))]
-    people_now = contributors_of(merged_now, this_q, max(q_now, start), end, team)
-    return balance_of(changes), contributors_of(merged, changes, start, end, team), bots, people_now
+    return (balance_of(changes), contributors_of(merged, changes, start, end, team), bots,
+            quarter_contributors(merged, changes, start, end, team))
+
+
+def quarter_contributors(merged: pd.DataFrame, shipped: pd.DataFrame, start: date, end: date,
+                         team: str | None = None) -> pd.DataFrame:
+    """``contributors`` of the quarter holding ``end`` (from ``start`` if that is later) out of the
+    ``contributor_rows`` and ``review_changes`` frames of [start, end]: the rows of that quarter are
+    the ones a read of the quarter alone returns (a change belongs to the quarter of the UTC time it
+    was merged or deployed), so the next-quarter forecast needs no second read."""
+    since = max(quarter_of(end), start)
+    return contributors_of(merged[merged["merged_at"] >= pd.Timestamp(since)],
+                           shipped[shipped["quarter"] == quarter_label(quarter_of(end))], since, end, team)
 
 
 # -- next quarter: one forecast, scaled by the scenario ----------------------------------------------
@@ -485,6 +493,7 @@ def bot_pattern(config: Config) -> str | None:
 __all__ = ["BALANCE_COLUMNS", "CHANGE_COLUMNS", "CONTRIBUTOR_COLUMNS", "FORECAST_COLUMNS", "NO_TEAM",
            "RIGHT_SIZING_COLUMNS", "ReviewError", "Scenario", "balance_of", "bot_changes",
            "capacity_with_scenario", "classify", "contributors", "default_scenario", "forecast_of",
-           "investment_balance", "next_quarter_forecast", "parse_quarter", "previous_quarters", "quarter_end",
+           "investment_balance", "next_quarter_forecast", "parse_quarter", "previous_quarters", "quarter_contributors",
+           "quarter_end",
            "review_changes", "review_overview", "right_sizing", "right_sizing_arithmetic", "scenario_arithmetic",
            "scenario_base", "usage_shares", "with_scenario"]

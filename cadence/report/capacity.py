@@ -63,8 +63,9 @@ def review_data(con: duckdb.DuckDBPyConnection, config: Config, quarter: date, a
     """Every figure the document shows, for the quarter starting ``quarter`` (up to ``as_of`` when
     it is still running) and the three before it (the trend)."""
     from metrics import dora_metrics
-    from metrics.capacity_review import (balance_of, capacity_with_scenario, contributors, default_scenario,
-                                         previous_quarters, quarter_end, review_changes, right_sizing)
+    from metrics.capacity_review import (balance_of, contributor_rows, contributors_of, default_scenario, forecast_of,
+                                         previous_quarters, quarter_contributors, quarter_end, review_changes,
+                                         right_sizing, scenario_base, with_scenario)
     from metrics.capacity import quarter_label
 
     end = quarter_end(quarter) if as_of is None else min(quarter_end(quarter), as_of)
@@ -74,10 +75,16 @@ def review_data(con: duckdb.DuckDBPyConnection, config: Config, quarter: date, a
     label = quarter_label(quarter)
     scenario = default_scenario(config)
     growth = scenario.traffic_growth if traffic_growth is None else float(traffic_growth)
+    # One read of the changes shipped and merged serves the balance, the contributors and the
+    # forecast's contributors (capacity_with_scenario's figures, without reading the quarter again).
     changes = review_changes(con, config, first, end)
     balance = balance_of(changes)
-    people = contributors(con, config, first, end)
-    table, forecast = capacity_with_scenario(con, config, first, end, growth, contributor_change)
+    merged = contributor_rows(con, config, first, end)
+    people = contributors_of(merged, changes, first, end)
+    table, usage = scenario_base(con, config, first, end)
+    forecast = forecast_of(table, quarter_contributors(merged, changes, first, end), usage, growth,
+                           contributor_change)
+    table = with_scenario(table, forecast)
     dora = dora_metrics(con, config, quarter, end, by="team", period="total")
     sizing = right_sizing(con, config, quarter, end) if include_costs else pd.DataFrame()
     teams = sorted(set(changes["team"]) | set(table["team"]) | set(people["team"]))
