@@ -132,39 +132,35 @@ def _classified_changes(con: duckdb.DuckDBPyConnection, config: Config, start: d
                         team: str | None = None) -> pd.DataFrame:
     """The review_changes.sql rows with team, quarter, is_bot (bool), category, rule and reason: what
     the balance and the contributor counts need, without the per-row work of ``review_changes``'
-    output columns (labels as lists). On a large warehouse the rows number millions: the
-    classification is memoised on what it reads (the labels, the title's first characters, the rework,
-    incident and bot flags), and quarters are computed column-wise."""
+    output columns (labels as lists). On a large warehouse the rows number millions: each distinct
+    combination of what the classification reads (the labels, the title's first characters, the bot,
+    rework and incident flags) is classified once, and quarters are computed column-wise."""
     params = range_params(config, start, end, by="team", scope=team)
     df = run_query(con, config, compose("review_changes"), params)
     settings = config.review.investment
     # A title prefix is compared with the title's first ``width`` characters only, so those are all
     # the classification needs of it.
     width = max((len(p) for rule in settings.rules for p in rule.title_prefixes), default=0)
-    rework_labels = config.rework_labels
-    seen: dict[tuple, tuple[str, str, str]] = {}
-    out = []
-    titles = df["title"].tolist()
-    labels = df["labels"].tolist()
-    for labels_of, title, bot, rework, incident in zip(labels, titles, df["is_bot"].tolist(),
-                                                        df["is_rework_change"].tolist(),
-                                                        df["during_open_incident"].tolist(), strict=True):
-        bot = bool(bot)
-        have = () if labels_of is None or isinstance(labels_of, float) else tuple(labels_of)
-        text = ("" if title is None or isinstance(title, float) else title).strip().lower()[:width]
-        key = (have, text, bot, bool(rework), bool(incident))
-        hit = seen.get(key)
-        if hit is None:
-            if bot:
-                hit = ("bot", "exclude_authors", "author matches exclude_authors")
-            else:
-                hit = _classify({str(x).lower() for x in have}, text, rework=bool(rework),
-                                incident=bool(incident), settings=settings, rework_labels=rework_labels)
-            seen[key] = hit
-        out.append(hit)
-    df["category"] = [c for c, _, _ in out]
-    df["rule"] = [r for _, r, _ in out]
-    df["reason"] = [r for _, _, r in out]
+    # Classified once per distinct (labels, title prefix, bot, rework, incident), then spread back.
+    texts = [("" if t is None or isinstance(t, float) else t).strip().lower()[:width]
+             for t in df["title"].tolist()]
+    keys = pd.DataFrame({"labels": df["labels_key"], "text": texts, "bot": df["is_bot"],
+                         "rework": df["is_rework_change"], "incident": df["during_open_incident"]})
+    groups = keys.groupby(list(keys.columns), sort=False, dropna=False).ngroup().to_numpy()
+    first = pd.Series(np.arange(len(groups))).groupby(groups).first().to_numpy() if len(groups) else []
+    classes = []
+    for i in first:
+        labels_of, bot = df["labels"].iat[i], bool(df["is_bot"].iat[i])
+        if bot:
+            classes.append(("bot", "exclude_authors", "author matches exclude_authors"))
+        else:
+            have = (set() if labels_of is None or isinstance(labels_of, float)
+                    else {str(x).lower() for x in labels_of})
+            classes.append(_classify(have, texts[i], rework=bool(df["is_rework_change"].iat[i]),
+                                     incident=bool(df["during_open_incident"].iat[i]), settings=settings,
+                                     rework_labels=config.rework_labels))
+    for n, column in enumerate(("category", "rule", "reason")):
+        df[column] = np.array([c[n] for c in classes], dtype=object)[groups].tolist() if classes else []
     df["team"] = df["scope"].astype(object)
     df["quarter"] = quarter_labels(df["deployed_at"])
     df["is_bot"] = df["is_bot"].astype(bool)

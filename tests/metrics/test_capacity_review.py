@@ -322,3 +322,38 @@ def test_the_demo_makes_the_investment_balance_meaningful(demo_warehouse):
     # Every category is used: the rules (and the demo's titles) separate the work.
     totals = balance.groupby("category")["changes"].sum()
     assert (totals > 0).all() and set(totals.index) == {"feature", "maintenance", "unplanned", "other"}
+
+
+def test_rows_that_share_labels_and_a_title_prefix_are_classified_as_each_alone(con, config):
+    # review_changes classifies each distinct (labels, title's first characters, flags) once; every
+    # row must still get what classify() gives it alone: case and padding of the title, label order
+    # and case, no labels, and a title longer than the widest prefix sharing its start with another.
+    cases = [("c1", ["Bug"], "feat: x"), ("c2", [], "  Fix: padded"), ("c3", [], "fix: plain"),
+             ("c4", ["chore", "bug"], "feat: y"), ("c5", ["bug", "chore"], "feat: y"), ("c6", None, "Bump deps"),
+             ("c7", [], "FEAT: a title longer than any prefix"), ("c8", [], "feat: a title longer than any"),
+             ("c9", ["feature"], 'Revert "feat: x"'), ("c10", [], "fixture update")]
+    deps, changes = [], []
+    for i, (cid, labels, title) in enumerate(cases, start=1):
+        finished = datetime(2024, 1, 2 + i, 12)
+        deps.append(dep(f"d{i}", finished.isoformat(), sha=f"s{i}"))
+        changes.append(chg(cid, (finished - timedelta(minutes=10)).isoformat(), sha=f"s{i}", labels=labels,
+                           title=title))
+    load(con, deployments=deps, changes=changes)
+    rows = review_changes(con, config, date(2024, 1, 1), date(2024, 1, 31)).set_index("change_id")
+    got = {c: tuple(rows.loc[c, ["category", "rule", "reason"]]) for c, _, _ in cases}
+    assert got == {
+        "c1": ("unplanned", "rule 1", 'label "bug"'),
+        "c2": ("unplanned", "rule 1", 'title starts with "fix:"'),
+        "c3": ("unplanned", "rule 1", 'title starts with "fix:"'),
+        "c4": ("unplanned", "rule 1", 'label "bug"'),
+        "c5": ("unplanned", "rule 1", 'label "bug"'),
+        "c6": ("maintenance", "rule 2", 'title starts with "bump "'),
+        "c7": ("feature", "rule 3", 'title starts with "feat:"'),
+        "c8": ("feature", "rule 3", 'title starts with "feat:"'),
+        "c9": ("unplanned", "rework", 'title starts with "revert"'),
+        "c10": ("other", "default", "no rule matched"),
+    }
+    for c, labels, title in cases:   # the same as each alone
+        rework = title.lower().startswith("revert")
+        assert got[c] == classify(labels, title, rework=rework, incident=False, settings=config.review.investment,
+                                  rework_labels=config.rework_labels)
