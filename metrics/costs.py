@@ -274,24 +274,40 @@ def utilization_summary(con, config: Config, start: date, end: date, by: str = "
     # One row per (scope, period) in ``compute`` (a _bucket): its cost by key, not a filter per group.
     category_cost = {(c, p): 0.0 if pd.isna(v) else float(v) for c, p, v in   # NaN: a sum of nothing
                      zip(compute["scope"], compute["period_start"], compute["category_cost"], strict=True)}
+    # Per group with numpy on the group's rows (as pandas' skipna sums: NaN counts as 0), not a
+    # dozen pandas operations per group: the same sums over the same values in the same order.
+    u = u.reset_index(drop=True)
+    avg, p95_raw = _floats(u["avg"]), _floats(u["p95"])
+    resource_cost, capacity = _floats(u["resource_cost"]), _floats(u["capacity"])
+    resources, dates = u["resource"].tolist(), u["date"].tolist()
+    groups = u.groupby(["scope", "period_start"], sort=True).indices
     rows = []
-    for (scope, p), g in u.groupby(["scope", "period_start"], sort=True):
-        by_cost = g["resource_cost"].notna().all() and (g["resource_cost"] > 0).all()
-        w = g["resource_cost"].astype(float) if by_cost else g["capacity"].fillna(0).astype(float)
-        if w.sum() <= 0:
-            w = pd.Series(1.0, index=g.index)
-        util = float((g["avg"] * w).sum() / w.sum())
-        p95 = float((g["p95"].fillna(g["avg"]) * w).sum() / w.sum())
-        if by_cost:
-            cost = float(g["resource_cost"].sum())
-        else:
-            cost = category_cost.get((scope, p), np.nan)
-        days = g["date"].nunique()
-        rows.append({"scope": scope, "period_start": p, "resources": g["resource"].nunique(),
-                     "capacity": float(g["capacity"].sum() / days) if g["capacity"].notna().any() else np.nan,
+    for scope, p in sorted(groups):
+        at = groups[(scope, p)]
+        rc, cap = resource_cost[at], capacity[at]
+        by_cost = bool((~np.isnan(rc)).all() and (rc > 0).all())
+        w = rc if by_cost else np.where(np.isnan(cap), 0.0, cap)
+        if _nansum(w) <= 0:
+            w = np.ones(len(at))
+        util = float(_nansum(avg[at] * w) / _nansum(w))
+        p95 = float(_nansum(np.where(np.isnan(p95_raw[at]), avg[at], p95_raw[at]) * w) / _nansum(w))
+        cost = float(_nansum(rc)) if by_cost else category_cost.get((scope, p), np.nan)
+        days = len({dates[i] for i in at})
+        rows.append({"scope": scope, "period_start": p,
+                     "resources": len({resources[i] for i in at if not pd.isna(resources[i])}),
+                     "capacity": float(_nansum(cap) / days) if (~np.isnan(cap)).any() else np.nan,
                      "utilization": util, "p95": p95, "weighting": "cost" if by_cost else "capacity",
                      "compute_cost": cost, "idle_cost": cost * (1 - util) if pd.notna(cost) else np.nan})
     return pd.DataFrame(rows, columns=cols)
+
+
+def _floats(column: pd.Series) -> np.ndarray:
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _nansum(values: np.ndarray) -> float:
+    """``pd.Series(values).sum()``: NaN counts as 0, the rest summed by numpy as pandas does."""
+    return np.where(np.isnan(values), 0.0, values).sum()
 
 
 def _compute_cost_by_team(con, config, start, end, period) -> pd.DataFrame:
