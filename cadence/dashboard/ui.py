@@ -227,9 +227,9 @@ def _fresh(value: Any) -> Any:
 RESULTS = ResultCache()
 
 
-def _facts_store():
+def facts_store():
     """The server's store of DORA facts per range (metrics.facts): the rollup every DORA figure of
-    a view reads, computed once per warehouse version and range."""
+    a view reads, computed once per data version and range."""
     from metrics.facts import FactStore
 
     global _FACTS
@@ -239,6 +239,11 @@ def _facts_store():
 
 
 _FACTS = None
+
+
+def data_version(db: str, write_token: str, config_token: str) -> str:
+    """What the fact store is keyed on: the warehouse, its last write and the config file."""
+    return f"{db}|{write_token}|{config_token}"
 
 
 def load_key(fn: Callable[..., Any], db: str, write_token: str, config_token: str,
@@ -258,7 +263,7 @@ def compute(fn: Callable[..., Any], db: str, write_token: str, config_token: str
     from metrics.facts import using_store
 
     cfg = _cached_effective_config(db, write_token, config_token)
-    with using_store(_facts_store(), f"{db}|{write_token}|{config_token}"), _connection(db) as con:
+    with using_store(facts_store(), data_version(db, write_token, config_token)), _connection(db) as con:
         return fn(con, cfg, **kwargs)
 
 
@@ -361,6 +366,11 @@ def preset_range(preset: str, as_of: date) -> tuple[date, date]:
         first = date(as_of.year - 1, as_of.month, 1)
         return first, as_of
     raise ValueError(f"unknown preset {preset!r}")
+
+
+def as_of_day() -> date:
+    """The day the date-range presets end on (see ``_as_of``)."""
+    return _as_of(_today())
 
 
 def _as_of(today: date) -> date:
