@@ -135,8 +135,12 @@ def _classified_changes(con: duckdb.DuckDBPyConnection, config: Config, start: d
     output columns (labels as lists). On a large warehouse the rows number millions: each distinct
     combination of what the classification reads (the labels, the title's first characters, the bot,
     rework and incident flags) is classified once, and quarters are computed column-wise."""
+    from metrics.facts import facts_for, run_on_facts
+
     params = range_params(config, start, end, by="team", scope=team)
-    df = run_query(con, config, compose("review_changes"), params)
+    facts = facts_for(con, config, start, end)   # the range's DORA facts when a store is in use (the page)
+    df = (run_on_facts(con, config, facts, "review_changes", params) if facts is not None
+          else run_query(con, config, compose("review_changes"), params))
     settings = config.review.investment
     # A title prefix is compared with the title's first ``width`` characters only, so those are all
     # the classification needs of it.

@@ -357,3 +357,21 @@ def test_rows_that_share_labels_and_a_title_prefix_are_classified_as_each_alone(
         rework = title.lower().startswith("revert")
         assert got[c] == classify(labels, title, rework=rework, incident=False, settings=config.review.investment,
                                   rework_labels=config.rework_labels)
+
+
+def test_the_review_changes_read_from_stored_facts_are_the_direct_ones(con, config):
+    # The dashboard reads them over the range's DORA facts (metrics.facts); same rows either way,
+    # rework and incident flags included (the rows of the rework/incident test above).
+    from metrics.facts import FactStore, using_store
+
+    changes = [chg("c1", "2024-01-10T09:00", sha="s1", labels=["feature"], title="feat: refunds"),
+               chg("c2", "2024-01-11T09:00", sha="s2", labels=["feature"], title='Revert "feat: refunds"'),
+               chg("c3", "2024-01-12T09:00", sha="s3", labels=["feature"], title="feat: gift cards"),
+               chg("c4", "2024-01-13T09:00", sha="s4", labels=["bug"], title="Fix rounding")]
+    load(con, deployments=[dep(f"d{i}", f"2024-01-{9 + i}T10:00", sha=f"s{i}") for i in range(1, 5)],
+         changes=changes, incidents=[inc("i1", "2024-01-11T11:00", resolved="2024-01-13T00:00")])
+    direct = review_changes(con, config, date(2024, 1, 1), date(2024, 1, 31))
+    with using_store(FactStore(), "test"):
+        stored = review_changes(con, config, date(2024, 1, 1), date(2024, 1, 31))
+    assert list(direct["category"]) == ["feature", "unplanned", "unplanned", "unplanned"]
+    pd.testing.assert_frame_equal(direct, stored, check_exact=True)
