@@ -278,10 +278,9 @@ def review_overview(con: duckdb.DuckDBPyConnection, config: Config, start: date,
     the review quarter alone) of [start, end], the review quarter being the one holding ``end``, from
     one read of the changes shipped and merged: what the Capacity page shows. The last is
     ``contributors(quarter start, end)`` (when ``start`` is not later), what ``forecast_of`` reads,
-    taken from the same rows (a change counts in a quarter by the UTC time it was deployed or merged,
-    which the range does not move). The changes
-    themselves are not returned: millions of rows on a large warehouse; the page reads the review
-    quarter's (``review_changes``) only when they are asked for."""
+    taken from the same rows (``quarter_contributors``). The changes themselves are not returned:
+    millions of rows on a large warehouse; the page reads the review quarter's (``review_changes``)
+    only when they are asked for."""
     changes = _classified_changes(con, config, start, end, team)
     merged = contributor_rows(con, config, start, end)
     this_q = changes[changes["quarter"] == quarter_label(quarter_of(end))]
