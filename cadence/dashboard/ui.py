@@ -206,7 +206,7 @@ class ResultCache:
 
 def _size_of(value: Any) -> int:
     if isinstance(value, pd.DataFrame):
-        return int(value.memory_usage(index=False, deep=False).sum()) + 64 * len(value)
+        return int(value.memory_usage(index=False, deep=True).sum())   # strings counted: the bound holds
     if isinstance(value, (list, tuple)):
         return sum(_size_of(v) for v in value)
     return 64
