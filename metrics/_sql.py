@@ -79,9 +79,10 @@ def valid_params() -> dict[str, Any]:
 
 
 def run_with_views(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any],
-                   views: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Run ``sql`` with ``views`` registered and only the parameters it names bound (a parameter
-    it names but ``params`` lacks is an error)."""
+                   views: dict[str, Any], *, arrow: bool = False) -> Any:
+    """Run ``sql`` with ``views`` (DataFrames or Arrow tables) registered and only the parameters it
+    names bound (a parameter it names but ``params`` lacks is an error); a DataFrame, or an Arrow
+    table with ``arrow``."""
     used = set(_PARAM.findall(sql))
     missing = used - set(params)
     if missing:
@@ -94,7 +95,10 @@ def run_with_views(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, A
             cur.register(name, frame)
         if TEAM_MAP_VIEW in views:    # the scope rule that reads the team map (scopes.sql), a macro of
             cur.execute(load_sql("scope_macro"))   # this cursor: it works on a read-only connection
-        return cur.execute(sql, {k: v for k, v in params.items() if k in used}).df()
+        bound = {k: v for k, v in params.items() if k in used}
+        if arrow:   # a relation straight to Arrow (a DB-API result would copy the rows once more)
+            return cur.sql(sql, params=bound).to_arrow_table()
+        return cur.execute(sql, bound).df()
     finally:
         cur.close()
 
@@ -102,8 +106,12 @@ def run_with_views(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, A
 def run_query(con: duckdb.DuckDBPyConnection, config: Config, sql: str,
               params: dict[str, Any]) -> pd.DataFrame:
     """Run ``sql`` with the team mapping registered and only the parameters it names bound."""
+    return run_with_views(con, sql, params, {TEAM_MAP_VIEW: team_map_frame(config)})
+
+
+def team_map_frame(config: Config) -> pd.DataFrame:
+    """The configuration's (team, kind, value) rows, registered as cadence_team_map."""
     rows = config.team_rows()
-    teams = pd.DataFrame({"team": pd.Series([r[0] for r in rows], dtype=object),
-                          "kind": pd.Series([r[1] for r in rows], dtype=object),
-                          "value": pd.Series([r[2] for r in rows], dtype=object)})
-    return run_with_views(con, sql, params, {TEAM_MAP_VIEW: teams})
+    return pd.DataFrame({"team": pd.Series([r[0] for r in rows], dtype=object),
+                         "kind": pd.Series([r[1] for r in rows], dtype=object),
+                         "value": pd.Series([r[2] for r in rows], dtype=object)})

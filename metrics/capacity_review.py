@@ -223,8 +223,13 @@ def bot_changes(con: duckdb.DuckDBPyConnection, config: Config, start: date, end
                 by: str = "org", scope: str | None = None) -> int:
     """How many changes shipped in [start, end] are bots' (left out of lead time): the count a page
     shows as "bot changes: N, excluded" so nothing disappears silently."""
+    from metrics.facts import facts_for, run_on_facts
+
     params = range_params(config, start, end, by=by, scope=scope)
-    return int(run_query(con, config, compose("bot_changes"), params)["bot_changes"].iloc[0])
+    facts = facts_for(con, config, start, end)
+    df = (run_on_facts(con, config, facts, "bot_changes", params) if facts is not None
+          else run_query(con, config, compose("bot_changes"), params))
+    return int(df["bot_changes"].iloc[0])
 
 
 def review_overview(con: duckdb.DuckDBPyConnection, config: Config, start: date, end: date,

@@ -18,6 +18,7 @@ from cadence.core.errors import CadenceError
 from cadence.core.timerange import day_option_problem
 from metrics import bands
 from metrics._sql import compose, range_params, run_query
+from metrics.facts import facts_for, run_on_facts
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,12 @@ def dora_metrics_views(con: duckdb.DuckDBPyConnection, config: Config,
     params["view_starts"] = [v[0] for v in checked]
     params["view_ends"] = [v[1] + timedelta(days=1) for v in checked]
     params["view_periods"] = [v[2] for v in checked]
-    df = run_query(con, config, compose("dora_metrics"), params)
+    facts = facts_for(con, config, params["start_date"], max(v[1] for v in checked), covering=True)
+    if facts is not None:   # every view counts only its own range's rows: covering facts give the same
+        params.update(range_params(config, facts.start, facts.end, by=by, scope=scope))
+        df = run_on_facts(con, config, facts, "dora_metrics", params)
+    else:
+        df = run_query(con, config, compose("dora_metrics"), params)
     frames = []
     for number, (start, end, period) in enumerate(checked):
         frames.append(_finish_dora(df[df["view_no"] == number].drop(columns="view_no"), year, overrides))
@@ -183,7 +189,11 @@ def drilldown(con: duckdb.DuckDBPyConnection, config: Config, kind: str, start: 
     _check_choice(kind, DRILLDOWN_KINDS, "kind")
     _check_choice(by, BY_CHOICES, "by")
     params = range_params(config, start, end, by=by, scope=scope, with_merged=(kind == "changes"))
-    df = run_query(con, config, compose(f"drilldown_{kind}"), params)
+    facts = facts_for(con, config, start, end, with_merged=(kind == "changes"))
+    if facts is not None:
+        df = run_on_facts(con, config, facts, f"drilldown_{kind}", params)
+    else:
+        df = run_query(con, config, compose(f"drilldown_{kind}"), params)
     for column in df.columns:
         if column.endswith("_hours"):
             df[column] = df[column].astype("float64")

@@ -49,7 +49,7 @@ def choose_database(app: AppContext) -> Path:
 def streamlit_args(port: int, host: str) -> list[str]:
     """The Streamlit command line: headless, no usage stats, and no grid toolbar download (it
     writes formula cells raw; every table has Cadence's neutralised "Download CSV" instead)."""
-    return [sys.executable, "-m", "streamlit", "run", str(app_script()),
+    return [sys.executable, "-m", "cadence.dashboard.server", "run", str(app_script()),
             "--server.port", str(port), "--server.address", host,
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
             "--client.disableDataExport", "true"]

@@ -1,11 +1,22 @@
 """Plotly figures for the dashboard: every chart has a title, axis units and a hover with the exact
 values. Colours come from the Streamlit theme (``theme="streamlit"``), so the same figure reads in
 light and dark mode; only the few semantic colours (band, anomaly, forecast) are fixed, and they
-were picked to keep contrast on both backgrounds."""
+were picked to keep contrast on both backgrounds.
+
+Figures are built once per data version: each builder below is memoised on a fingerprint of its
+arguments (the frames' contents, not their identity), so a rerun, a revisit or another session
+drawing the same rows gets the figure already built (building one is most of a warm page run). A
+builder's figure is shared, so it is never changed in place: ``mark_anomalies`` draws on a copy.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -27,6 +38,50 @@ HOVER = {
 }
 AXIS = {"hours": "hours", "fraction": "%", "count": "count", "per week": "deploys / week", "USD": "USD",
         "days": "days"}
+
+
+MAX_FIGURES = 256
+_figures: OrderedDict[tuple, go.Figure] = OrderedDict()
+_figures_lock = threading.Lock()
+
+
+def _fingerprint(value: Any) -> Any:
+    """A hashable stand-in for an argument: frames and series by their contents (columns, types,
+    index and values, in order), containers element by element, anything else as itself."""
+    if isinstance(value, (pd.DataFrame, pd.Series)):
+        digest = hashlib.blake2b(pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes(),
+                                 digest_size=16).hexdigest()
+        shape = (tuple(map(str, value.columns)), tuple(map(str, value.dtypes))) \
+            if isinstance(value, pd.DataFrame) else (str(value.name), str(value.dtype))
+        return (type(value).__name__, shape, digest)
+    if isinstance(value, dict):
+        return ("dict", tuple((k, _fingerprint(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, tuple(_fingerprint(v) for v in value))
+    hash(value)   # anything else must be hashable as it is (TypeError: not memoised)
+    return value
+
+
+def once_per_data(builder: Callable[..., go.Figure]) -> Callable[..., go.Figure]:
+    """Memoise a figure builder on its arguments' contents (see the module's docstring)."""
+    @functools.wraps(builder)
+    def build(*args: Any, **kwargs: Any) -> go.Figure:
+        try:
+            key = (builder.__name__, _fingerprint(args), _fingerprint(tuple(sorted(kwargs.items()))))
+        except TypeError:   # an argument with no fingerprint (cells holding lists): build it every time
+            return builder(*args, **kwargs)
+        with _figures_lock:
+            fig = _figures.get(key)
+            if fig is not None:
+                _figures.move_to_end(key)
+                return fig
+        fig = builder(*args, **kwargs)
+        with _figures_lock:
+            _figures[key] = fig
+            while len(_figures) > MAX_FIGURES:
+                _figures.popitem(last=False)
+        return fig
+    return build
 
 
 def layout(fig: go.Figure, title: str, unit: str, *, x_title: str = "", height: int = HEIGHT,
@@ -52,6 +107,7 @@ def _x_hover(period: str) -> str:
     return "Week of %{x|%d %b %Y}" if period == "week" else ("%{x|%b %Y}" if period == "month" else "%{x|%d %b %Y}")
 
 
+@once_per_data
 def lines(df: pd.DataFrame, x: str, series: dict[str, str], *, title: str, unit: str,
           period: str = "week", dash: Sequence[str] = ()) -> go.Figure:
     """One line per column in ``series`` ({column: legend label})."""
@@ -81,6 +137,7 @@ def top_n(df: pd.DataFrame, x: str, y: str, color: str, n: int = 8) -> tuple[pd.
     return out.groupby([x, color], as_index=False, sort=False)[y].sum(), [*keep, "other"]
 
 
+@once_per_data
 def bars(df: pd.DataFrame, x: str, y: str, *, title: str, unit: str, color: str | None = None,
          horizontal: bool = False, label: str | None = None, max_groups: int = 8) -> go.Figure:
     """Bars, stacked by ``color`` when given (the largest ``max_groups`` groups, the rest as "other")."""
@@ -109,6 +166,7 @@ def bars(df: pd.DataFrame, x: str, y: str, *, title: str, unit: str, color: str 
     return fig
 
 
+@once_per_data
 def stacked_stages(df: pd.DataFrame, x: str, stages: dict[str, str], *, title: str,
                    horizontal: bool = False) -> go.Figure:
     """Lead-time stages (coding, pickup, review, deploy) stacked, in hours."""
@@ -131,6 +189,7 @@ BUCKETS = [(1, "< 1 h"), (4, "1–4 h"), (12, "4–12 h"), (24, "12–24 h"), (4
            (168, "4–7 days"), (336, "1–2 weeks"), (672, "2–4 weeks"), (float("inf"), "> 4 weeks")]
 
 
+@once_per_data
 def histogram(values: pd.Series, *, title: str) -> go.Figure:
     """Distribution of durations in hours over human buckets (lead times are heavy-tailed, so equal
     bins would put nearly everything in the first), with the p50 and p90 named in the title."""
@@ -159,9 +218,11 @@ def show(fig: go.Figure, *, key: str) -> None:
 
 def mark_anomalies(fig: go.Figure, anomalies: pd.DataFrame, totals: pd.DataFrame, *, x: str = "period_start",
                    y: str = "effective_cost") -> go.Figure:
-    """Mark each anomalous day at the top of that day's bar, with what was expected in the hover."""
+    """Mark each anomalous day at the top of that day's bar, with what was expected in the hover
+    (on a copy: ``fig`` may be a shared, memoised figure)."""
     if anomalies.empty:
         return fig
+    fig = go.Figure(fig)
     top = dict(zip(totals[x], totals[y], strict=True))
     a = anomalies.assign(at=[top.get(d, v) for d, v in zip(anomalies["charge_date"], anomalies["actual"], strict=True)])
     fig.add_trace(go.Scatter(
@@ -173,6 +234,7 @@ def mark_anomalies(fig: go.Figure, anomalies: pd.DataFrame, totals: pd.DataFrame
     return fig
 
 
+@once_per_data
 def forecast(history: pd.DataFrame, predicted: pd.DataFrame, *, title: str, x: str = "period_start",
              y: str = "effective_cost", level: str = "95 %") -> go.Figure:
     """Daily history, then the forecast line inside its interval band."""

@@ -3,14 +3,14 @@ formatting, tables with CSV download, drill-downs and empty states.
 
 Filters live in the URL (widgets bound to ``st.query_params``), so a view survives a reload and can
 be shared as a link. Data loads through ``load``: a short read-only connection per call, never held
-across reruns (a held connection would block every sync), and results cached with
-``st.cache_data`` on the arguments plus the warehouse's last-write token, so a finished sync shows
-on the next interaction without a restart.
+across reruns (a held connection would block every sync), and results cached for the server process
+(``RESULTS``) on the arguments plus the warehouse's last-write token, so a finished sync shows on the
+next interaction without a restart. DORA figures read the facts of their range from one store
+(metrics.facts), so a page's several groupings of one range compute the costly part once.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import threading
@@ -145,26 +145,140 @@ def _connection(db: str):
     return nullcontext(_run.connection)
 
 
-@st.cache_data(show_spinner=False, max_entries=1024)
-def _cached_call(module: str, name: str, db: str, write_token: str, config_token: str,
-                 items: tuple[tuple[str, Any], ...]) -> Any:
-    # Every argument is part of the cache key (st.cache_data skips only names starting with "_").
-    fn = getattr(importlib.import_module(module), name)
+class ResultCache:
+    """Results of metrics calls for the whole server process, least recently used dropped first
+    (at most ``max_entries`` and about ``max_bytes`` of frames). Keys carry the warehouse's last-write
+    token, so a write makes every older entry unreachable (they age out).
+
+    One computation per key at a time: a second session (or the warm-up, cadence.dashboard.warm)
+    asking for what is being computed waits for that result instead of computing it again. Hits
+    return the stored objects themselves, without the copy ``st.cache_data`` makes (it unpickles
+    every hit: seconds for a frame of a few hundred thousand rows); frames come back as shallow
+    copies, which pandas' copy-on-write keeps from ever changing the stored one.
+    """
+
+    def __init__(self, max_entries: int = 512, max_bytes: int = 768 * 2**20) -> None:
+        from collections import OrderedDict
+
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self._entries: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self._pending: dict[Any, threading.Lock] = {}
+
+    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key][0]
+            pending = self._pending.setdefault(key, threading.Lock())
+        with pending:
+            with self._lock:
+                if key in self._entries:
+                    return self._entries[key][0]
+            try:
+                value = compute()
+            finally:
+                with self._lock:
+                    self._pending.pop(key, None)
+            self._put(key, value)
+            return value
+
+    def _put(self, key: Any, value: Any) -> None:
+        size = _size_of(value)
+        with self._lock:
+            self._entries[key] = (value, size)
+            self._bytes += size
+            while self._entries and (len(self._entries) > self.max_entries or self._bytes > self.max_bytes) \
+                    and next(iter(self._entries)) != key:
+                _old, (_value, old_size) = self._entries.popitem(last=False)
+                self._bytes -= old_size
+
+    def __contains__(self, key: Any) -> bool:
+        with self._lock:
+            return key in self._entries
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+
+def _size_of(value: Any) -> int:
+    if isinstance(value, pd.DataFrame):
+        return int(value.memory_usage(index=False, deep=False).sum()) + 64 * len(value)
+    if isinstance(value, (list, tuple)):
+        return sum(_size_of(v) for v in value)
+    return 64
+
+
+def _fresh(value: Any) -> Any:
+    """What a page gets from the cache: frames as shallow copies (copy-on-write: a page changing
+    its copy never changes the stored frame), lists and tuples of them likewise."""
+    if isinstance(value, pd.DataFrame):
+        return value.copy(deep=False)
+    if isinstance(value, list):
+        return [_fresh(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_fresh(v) for v in value)
+    return value
+
+
+RESULTS = ResultCache()
+
+
+def facts_store():
+    """The server's store of DORA facts per range (metrics.facts): the rollup every DORA figure of
+    a view reads, computed once per data version and range."""
+    from metrics.facts import FactStore
+
+    global _FACTS
+    if _FACTS is None:
+        _FACTS = FactStore(max_entries=6)
+    return _FACTS
+
+
+_FACTS = None
+
+
+def data_version(db: str, write_token: str, config_token: str) -> str:
+    """What the fact store is keyed on: the warehouse, its last write and the config file."""
+    return f"{db}|{write_token}|{config_token}"
+
+
+def load_key(fn: Callable[..., Any], db: str, write_token: str, config_token: str,
+             kwargs: dict[str, Any]) -> tuple:
+    """The cache key of ``load(fn, **kwargs)``: the function, every argument, the database, its
+    last write and the config file."""
+    items = tuple(sorted(kwargs.items()))
+    try:
+        hash(items)
+    except TypeError:
+        items = repr(items)
+    return (fn.__module__, fn.__qualname__, db, write_token, config_token, items)
+
+
+def compute(fn: Callable[..., Any], db: str, write_token: str, config_token: str, kwargs: dict[str, Any]) -> Any:
+    """``fn(con, config, **kwargs)`` on a read-only connection, DORA queries reading the fact store."""
+    from metrics.facts import using_store
+
     cfg = _cached_effective_config(db, write_token, config_token)
-    with _connection(db) as con:
-        return fn(con, cfg, **dict(items))
+    with using_store(facts_store(), data_version(db, write_token, config_token)), _connection(db) as con:
+        return fn(con, cfg, **kwargs)
 
 
 def load(fn: Callable[..., Any], **kwargs: Any) -> Any:
     """Call a metrics function ``fn(con, config, **kwargs)`` on a short read-only connection.
 
-    Cached on the function, the arguments, the config file and the warehouse's last write. A
-    ``CadenceError`` (locked database, bad config) becomes ``st.error`` and stops the page.
+    Cached for the server process (``RESULTS``) on the function, the arguments, the config file and
+    the warehouse's last write. A ``CadenceError`` (locked database, bad config) becomes ``st.error``
+    and stops the page.
     """
-    db = db_path()
+    db = str(db_path())
     try:
-        return _cached_call(fn.__module__, fn.__name__, str(db), last_write_token(db), _config_token(),
-                            tuple(sorted(kwargs.items())))
+        token, config_token = last_write_token(db), _config_token()
+        key = load_key(fn, db, token, config_token, kwargs)
+        return _fresh(RESULTS.get(key, lambda: compute(fn, db, token, config_token, kwargs)))
     except CadenceError as exc:
         st.error(scrub(str(exc)))
         st.stop()
@@ -252,6 +366,11 @@ def preset_range(preset: str, as_of: date) -> tuple[date, date]:
         first = date(as_of.year - 1, as_of.month, 1)
         return first, as_of
     raise ValueError(f"unknown preset {preset!r}")
+
+
+def as_of_day() -> date:
+    """The day the date-range presets end on (see ``_as_of``)."""
+    return _as_of(_today())
 
 
 def _as_of(today: date) -> date:

@@ -1,0 +1,93 @@
+"""The warm-up (cadence.dashboard.warm) in a real server started the way users start it
+(`cadence dashboard`): the server reports healthy only once every page has run with the default
+filters in a headless session, and after a write to the warehouse it warms the default views again.
+Every wait is for a condition (a log line, the health answer); the timeouts are deadlines."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from cadence.dashboard.warm import PAGE_PATHS
+from tests.support.apptest_support import DEMO_TODAY
+from tests.support.clock import now_text
+from tests.support.demo import copy_demo, shared_demo
+from tests.support.net import free_port, stop, wait_for_health
+from warehouse import connect
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ROUND = re.compile(r"warm-up: overview [\d.]+ s, .*data_health [\d.]+ s")
+
+
+def read(log) -> str:
+    log.flush()
+    log.seek(0)
+    return log.read()
+
+
+def wait_for(condition, log, what: str, deadline: float = 240) -> None:
+    end = time.monotonic() + deadline
+    while not condition(read(log)):
+        if time.monotonic() > end:
+            raise AssertionError(f"no {what} within {deadline:.0f} s:\n{read(log)[-4000:]}")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    db = copy_demo(shared_demo(tmp_path_factory), tmp_path_factory.mktemp("warm") / "demo")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("CADENCE_CONFIG", "CADENCE_WARM")}
+    env.update(CADENCE_DB=str(db), CADENCE_NOW=now_text(DEMO_TODAY))
+    log = (tmp_path_factory.getbasetemp() / "warm-dashboard.log").open("w+")
+    proc = subprocess.Popen([sys.executable, "-m", "cadence", "dashboard", "--port", str(port)],
+                            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_health(base, proc, log, timeout=300)
+    except AssertionError:
+        proc.kill()
+        raise
+    yield {"base": base, "db": db, "log": log}
+    stop(proc, timeout=60)
+    log.close()
+
+
+def test_healthy_only_after_every_page_ran_with_the_default_view(served):
+    text = read(served["log"])
+    # health said "ok", so the first round had finished: one line naming every page with its time
+    rounds = ROUND.findall(text)
+    assert len(rounds) == 1, text[-3000:]
+    assert all(f"{p or 'overview'} " in rounds[0] for p in PAGE_PATHS)
+    assert "Traceback" not in text
+    # before the server started: the default ranges' DORA facts (the demo ends 2026-11-15: the last
+    # 12 weeks start Monday 2026-08-24; with the 12 before them, 2026-06-01)
+    assert "DORA facts 2026-06-01..2026-11-15" in text
+    assert "DORA facts 2026-08-24..2026-11-15:" in text
+    assert "DORA facts 2026-08-24..2026-11-15 (with merged)" in text
+    with urllib.request.urlopen(f"{served['base']}/_stcore/health", timeout=10) as r:
+        assert r.read() == b"ok"
+
+
+def test_a_write_warms_the_default_views_again(served):
+    con = connect(served["db"])
+    try:   # one more production deployment: the warehouse's last-write token changes
+        con.execute("INSERT INTO deployments (id, repo, service, environment, sha, status, started_at, "
+                    "finished_at, source) VALUES ('warm-1', 'shop/api', 'api', 'production', 'warm1', "
+                    "'success', TIMESTAMP '2026-11-14 10:00', TIMESTAMP '2026-11-14 10:05', 'test')")
+    finally:
+        con.close()
+    wait_for(lambda text: len(ROUND.findall(text)) == 2, served["log"], "second warm-up round")
+    text = read(served["log"])
+    assert "the warehouse changed, warming the default views again" in text
+    assert "Traceback" not in text
+    # the server stayed healthy throughout (a later round never gates it)
+    with urllib.request.urlopen(f"{served['base']}/_stcore/health", timeout=10) as r:
+        assert r.read() == b"ok"
