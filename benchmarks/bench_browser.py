@@ -9,7 +9,7 @@ and CADENCE_NOW in its environment. The clock starts once it reports healthy; th
 shown apart. "Drawn" is ``settle()`` of tests/support/browser.py: the page's title shows, the script
 run has finished and every Plotly chart holds its SVG. Each round starts a new server and a new
 browser (cold caches); figures are medians over ``--rounds``; each round's peak RSS of the Streamlit
-process (VmHWM in /proc) is printed too.
+process (the launcher's child; VmHWM in /proc, read after the last view) is printed too.
 
 - demo: the demo database (seed 42) built in a temporary directory, no config file, CADENCE_NOW at
   the demo's end (as the browser test does).
@@ -82,20 +82,14 @@ def timed(fn) -> float:
     return time.perf_counter() - t0
 
 
-def streamlit_child(pid: int) -> int | None:
-    """The Streamlit process ``cadence dashboard`` (pid) started: its child running streamlit."""
+def server_child(pid: int) -> int | None:
+    """The server process ``cadence dashboard`` (pid) started: its one child, which runs Streamlit
+    (``python -m cadence.dashboard.server run``, or ``streamlit run`` before the warm-up)."""
     try:
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         return None
-    for child in children:
-        try:
-            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"streamlit" in cmdline:
-            return int(child)
-    return None
+    return int(children[0]) if children else None
 
 
 def peak_rss_mb(pid: int | None) -> float | None:
@@ -123,7 +117,7 @@ def one_round(target: Database, exe: str) -> tuple[dict[str, float], float | Non
         try:
             wait_for_health(base, proc, log, timeout=600)
             out[START_KEY] = time.perf_counter() - t_start
-            server = streamlit_child(proc.pid)
+            server = server_child(proc.pid)
             with chromium(exe) as browser:
                 page = browser.new_page(viewport={"width": 1440, "height": 900})
                 out["first load"] = timed(lambda: (page.goto(base), settle(page, "Overview")))
@@ -203,7 +197,7 @@ def report(target: Database, rounds: list[dict[str, float]], rss: list[float | N
             missed.append(view)
         print(f"{view:32} {med:8.2f} s {app[page_of(view)]:13.2f} s {'< ' + format(limit, 'g') + ' s':>8}  {verdict}")
     shown = ", ".join("?" if r is None else f"{r:.0f} MB" for r in rss)
-    print(f"server peak RSS (Streamlit process, VmHWM) per round: {shown}")
+    print(f"server peak RSS (the Streamlit process, VmHWM) per round: {shown}")
     return missed
 
 
