@@ -55,11 +55,16 @@ with right:
         charts.show(charts.histogram(changes["lead_time_hours"], title="Lead-time distribution of changes"),
                     key="dl-hist")
 
+def slowest(rows):
+    """The 25 changes with the longest lead time."""
+    return rows.dropna(subset=["lead_time_hours"]).sort_values("lead_time_hours", ascending=False).head(25)
+
+
 st.subheader("Slowest changes")
 if not changes.empty:
-    slow = changes.dropna(subset=["lead_time_hours"]).sort_values("lead_time_hours", ascending=False)
+    slow = ui.load_derived(slowest, export_changes_table, start=f.start, end=f.end, by=f.by, scope=f.scope)
     st.caption(f"{len(changes):,} changes deployed or merged in the range; the 25 slowest to reach production.")
-    ui.table(slow.head(25), "slowest-changes", key="dl-slow", column_order=[
+    ui.table(slow, "slowest-changes", key="dl-slow", column_order=[
         "title", "repo", "url", "author", "lead_time_hours", "coding_hours", "pickup_hours", "review_hours",
         "deploy_hours", "merged_at", "deployed_at", "link", "change_id"], column_config={
         "url": st.column_config.LinkColumn("pull request", display_text="open ↗"),

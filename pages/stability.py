@@ -1,7 +1,6 @@
 """Stability: how often a deploy hurts, which deployment each incident came from, how fast we
 recover, and what is still open."""
 
-import plotly.express as px
 import streamlit as st
 
 from cadence.dashboard import charts, ui
@@ -33,20 +32,8 @@ st.subheader("Incidents and the deployments they are attributed to")
 if incidents.empty:
     ui.empty_state("incidents")
 else:
-    timeline = incidents.copy()
-    timeline["end"] = timeline["resolved_at"].fillna(timeline["created_at"].max())
-    timeline["state"] = timeline["resolved_at"].isna().map({True: "open", False: "resolved"})
-    timeline["duration_hours"] = (timeline["end"] - timeline["created_at"]).dt.total_seconds() / 3600
-    timeline["deployment_id"] = timeline["deployment_id"].fillna("none")
-    fig = px.timeline(timeline, x_start="created_at", x_end="end", y="service", color="attribution",
-                      custom_data=["incident_id", "deployment_id", "attribution", "duration_hours", "state"],
-                      category_orders={"attribution": ["explicit", "service", "repo", "none"]})
-    fig.update_traces(hovertemplate="<b>%{customdata[0]}</b> (%{customdata[4]})<br>%{base|%d %b %Y %H:%M} → "
-                                    "%{x|%d %b %Y %H:%M} UTC<br>%{customdata[3]:,.1f} h<br>deployment: "
-                                    "%{customdata[1]} (attributed by %{customdata[2]})<extra></extra>")
-    fig.update_layout(hovermode="closest")
-    charts.show(charts.layout(fig, "Incident timeline by service (colour: how it was attributed)", "service",
-                               height=max(280, 28 * timeline["service"].nunique() + 120)), key="st-timeline")
+    charts.show(charts.incident_timeline(incidents, title="Incident timeline by service (colour: how it was "
+                                                          "attributed)"), key="st-timeline")
     counts = incidents["attribution"].value_counts()
     st.caption("Attribution: " + " · ".join(f"{k} {v}" for k, v in counts.items()) +
                ". *explicit* = the source named the deployment; *service*/*repo* = the latest deployment of the "

@@ -76,6 +76,7 @@ def once_per_data(builder: Callable[..., go.Figure]) -> Callable[..., go.Figure]
                 _figures.move_to_end(key)
                 return fig
         fig = builder(*args, **kwargs)
+        fig.__dict__["_cadence_memoised"] = True
         with _figures_lock:
             _figures[key] = fig
             while len(_figures) > MAX_FIGURES:
@@ -211,9 +212,52 @@ def histogram(values: pd.Series, *, title: str) -> go.Figure:
     return fig
 
 
+class _Built(go.Figure):
+    """A built figure's dict, handed to ``st.plotly_chart`` as a figure: Streamlit takes
+    ``to_dict()`` of a figure as already validated, and this one returns the dict made once
+    (``go.Figure.to_dict`` deep-copies every array, on every run). Never drawn on: only shown."""
+
+    def __init__(self, spec: dict) -> None:   # noqa: super().__init__ skipped on purpose: nothing to validate
+        self.__dict__["_spec"] = spec
+
+    def to_dict(self) -> dict:
+        return self.__dict__["_spec"]
+
+
+def _spec(fig: go.Figure) -> dict:
+    """``fig.to_dict()``; made once for a memoised figure (shared, so never changed once built)."""
+    if not fig.__dict__.get("_cadence_memoised"):
+        return fig.to_dict()
+    spec = fig.__dict__.get("_cadence_spec")
+    if spec is None:
+        spec = fig.__dict__["_cadence_spec"] = fig.to_dict()
+    return spec
+
+
 def show(fig: go.Figure, *, key: str) -> None:
-    st.plotly_chart(fig, width="stretch", theme="streamlit", key=key,
+    st.plotly_chart(_Built(_spec(fig)), width="stretch", theme="streamlit", key=key,
                     config={"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]})
+
+
+@once_per_data
+def incident_timeline(incidents: pd.DataFrame, *, title: str) -> go.Figure:
+    """Each incident as a bar from created to resolved (to the latest creation while open), one row
+    per service, coloured by how it was attributed to a deployment."""
+    import plotly.express as px
+
+    timeline = incidents.copy()
+    timeline["end"] = timeline["resolved_at"].fillna(timeline["created_at"].max())
+    timeline["state"] = timeline["resolved_at"].isna().map({True: "open", False: "resolved"})
+    timeline["duration_hours"] = (timeline["end"] - timeline["created_at"]).dt.total_seconds() / 3600
+    timeline["deployment_id"] = timeline["deployment_id"].fillna("none")
+    fig = px.timeline(timeline, x_start="created_at", x_end="end", y="service", color="attribution",
+                      custom_data=["incident_id", "deployment_id", "attribution", "duration_hours", "state"],
+                      category_orders={"attribution": ["explicit", "service", "repo", "none"]})
+    fig.update_traces(hovertemplate="<b>%{customdata[0]}</b> (%{customdata[4]})<br>%{base|%d %b %Y %H:%M} → "
+                                    "%{x|%d %b %Y %H:%M} UTC<br>%{customdata[3]:,.1f} h<br>deployment: "
+                                    "%{customdata[1]} (attributed by %{customdata[2]})<extra></extra>")
+    fig.update_layout(hovermode="closest")
+    return layout(fig, title, "service", height=max(280, 28 * timeline["service"].nunique() + 120))
 
 
 def mark_anomalies(fig: go.Figure, anomalies: pd.DataFrame, totals: pd.DataFrame, *, x: str = "period_start",
