@@ -109,16 +109,29 @@ FROM (SELECT i, hash(i, $seed, 'repo') % $repos AS r,
 """
 
 
-def bench_config(sizes: dict):
-    """25 teams (or fewer), repo and service i owned by team i mod teams."""
-    from cadence.core.config import parse_config
-
+def bench_teams(sizes: dict) -> dict[str, dict[str, list[str]]]:
+    """25 teams (or fewer), repo and service i owned by team i mod teams: the ``teams`` table of
+    the configuration."""
     teams: dict[str, dict[str, list[str]]] = {}
     for r in range(sizes["repos"]):
         team = teams.setdefault(f"team-{r % sizes['teams']:02d}", {"repos": [], "services": []})
         team["repos"].append(f"org/repo-{r:03d}")
         team["services"].append(f"svc-{r:03d}")
-    return parse_config({"teams": teams})
+    return teams
+
+
+def bench_config(sizes: dict):
+    """The configuration of ``bench_teams`` (nothing else set)."""
+    from cadence.core.config import parse_config
+
+    return parse_config({"teams": bench_teams(sizes)})
+
+
+def bench_config_toml(sizes: dict) -> str:
+    """``bench_config`` as a cadence.toml (``[teams.NAME]`` repos and services), for a server."""
+    blocks = [f"[teams.{name}]\nrepos = {json.dumps(t['repos'])}\nservices = {json.dumps(t['services'])}\n"
+              for name, t in bench_teams(sizes).items()]
+    return "\n".join(blocks)
 
 
 def build_warehouse(path: Path, sizes: dict) -> float:
