@@ -643,11 +643,15 @@ def table(df: pd.DataFrame, name: str, *, key: str, column_config: dict | None =
     if "scope" in df.columns and df["scope"].nunique(dropna=False) <= 1:
         column_config.setdefault("scope", None)
     shown = st.dataframe(df, hide_index=True, column_config=column_config, height=height, key=key, **kwargs)
-    # The file is made when the button is clicked, not on every run (a large table's CSV takes longer
-    # to write than the rest of the page).
-    st.download_button("Download CSV", lambda: csv_bytes(df), file_name=f"cadence-{name}.csv", mime="text/csv",
+    # A large table's file is made when the button is clicked, not on every run (its CSV takes longer
+    # to write than the rest of the page); a small one's with the page.
+    data = (lambda: csv_bytes(df)) if len(df) > DEFERRED_CSV_ROWS else csv_bytes(df)
+    st.download_button("Download CSV", data, file_name=f"cadence-{name}.csv", mime="text/csv",
                        key=f"{key}-csv", icon=":material/download:", on_click="ignore")
     return shown
+
+
+DEFERRED_CSV_ROWS = 5_000
 
 
 DRILL_LABELS = {"deployments": "deployments", "changes": "changes", "incidents": "incidents"}
