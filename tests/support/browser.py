@@ -52,9 +52,12 @@ def require_browser() -> str:
     return path
 
 
-# Plotly draws after the script run ends: each chart's container holds its SVG once drawn.
-PLOTS_DRAWN = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
-                      .every(chart => chart.querySelector('.main-svg'))"""
+# Plotly draws after the script run ends: each chart's container holds its SVG once drawn. On the
+# first load the chart component's code is still downloading: Streamlit shows a skeleton in its
+# place (no stPlotlyChart yet), so "drawn" also means no skeleton is left.
+PLOTS_DRAWN = """() => !document.querySelector('[data-testid="stSkeleton"]')
+                      && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                           .every(chart => chart.querySelector('.main-svg'))"""
 
 
 def settle(page: Any, title: str, timeout_ms: int = 90_000) -> None:
