@@ -24,7 +24,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import streamlit as st  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from tests.support.apptest_support import (  # noqa: E402
@@ -40,8 +39,10 @@ FLOOR_SCRIPT = "import streamlit as st\nst.title('floor')\n"
 
 
 def clear_caches() -> None:
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    """Cold means cold: the server's result cache, DORA facts and memoised figures go too."""
+    from cadence.dashboard import ui
+
+    ui.clear_caches()
 
 
 def timed(fn) -> float:

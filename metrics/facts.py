@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -33,6 +32,7 @@ import duckdb
 import pyarrow as pa
 
 from cadence.core.config import Config
+from cadence.core.lru import SingleFlightLRU
 from metrics._sql import TEAM_MAP_VIEW, load_sql, range_params, run_with_views, team_map_frame
 
 log = logging.getLogger(__name__)
@@ -85,51 +85,23 @@ def compute_facts(con: duckdb.DuckDBPyConnection, config: Config, start: date, e
     return Facts(start=start, end=end, with_merged=with_merged, tables=tables)
 
 
-class FactStore:
+class FactStore(SingleFlightLRU):
     """Facts per (data version, settings, range, with_merged), least recently used dropped first.
 
-    Thread-safe; one computation per key at a time (a second caller waits for the first's result
-    rather than computing it again), so a warm-up and a page asking for the same range share the work.
+    Thread-safe; one computation per key at a time (cadence.core.lru: a second caller waits for the
+    first's result rather than computing it again), so a warm-up and a page asking for the same range
+    share the work.
     """
 
     def __init__(self, max_entries: int = 6) -> None:
-        self.max_entries = max_entries
-        self._entries: OrderedDict[tuple, Facts] = OrderedDict()
-        self._lock = threading.Lock()
-        self._pending: dict[tuple, threading.Lock] = {}
-
-    def get(self, key: tuple, compute: Callable[[], Facts]) -> Facts:
-        with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                return self._entries[key]
-            pending = self._pending.setdefault(key, threading.Lock())
-        with pending:
-            with self._lock:
-                if key in self._entries:
-                    return self._entries[key]
-            facts = compute()
-            with self._lock:
-                self._entries[key] = facts
-                while len(self._entries) > self.max_entries:
-                    self._entries.popitem(last=False)
-                self._pending.pop(key, None)
-            return facts
+        super().__init__(max_entries)
 
     def covering(self, version: str, settings: tuple, start: date, end: date,
                  with_merged: bool) -> Facts | None:
         """A stored Facts of ``version`` whose range covers [start, end] (the narrowest), or None."""
-        with self._lock:
-            found = [f for (v, s, _lo, _hi, m), f in self._entries.items()
-                     if v == version and s == settings and m == with_merged and f.covers(start, end)]
+        found = [f for (v, s, _lo, _hi, m), f in self.items()
+                 if v == version and s == settings and m == with_merged and f.covers(start, end)]
         return min(found, key=lambda f: (f.end - f.start).days) if found else None
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 _current = threading.local()

@@ -34,6 +34,10 @@ if incidents.empty:
 else:
     charts.show(charts.incident_timeline(incidents, title="Incident timeline by service (colour: how it was "
                                                           "attributed)"), key="st-timeline")
+    services = incidents["service"].nunique(dropna=False)
+    if services > charts.TIMELINE_SERVICES:
+        st.caption(f"The timeline shows the {charts.TIMELINE_SERVICES} services with the most incidents, of "
+                   f"{services:,}; every incident is in the tables below.")
     counts = incidents["attribution"].value_counts()
     st.caption("Attribution: " + " · ".join(f"{k} {v}" for k, v in counts.items()) +
                ". *explicit* = the source named the deployment; *service*/*repo* = the latest deployment of the "

@@ -21,7 +21,11 @@ SHARED_DATA = REPO_ROOT / "tests" / "data"  # copies of ../shared/data (see its 
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path):
-    """No test sees the developer's tokens, config or database."""
+    """No test sees the developer's tokens, config or database. Dashboards that tests start skip
+    the warm-up (cadence.dashboard.warm: it runs every page before health says ok, 15-20 s on the
+    demo per server); tests/dashboard/test_warm.py turns it back on, and the installed-package test
+    starts the server as a user would, with it."""
+    monkeypatch.setenv("CADENCE_WARM", "0")
     for var in ("CADENCE_DB", "CADENCE_CONFIG", "GITHUB_TOKEN", "PAGERDUTY_TOKEN",
                 "CADENCE_WEBHOOK_TOKEN", "AWS_PROFILE", "CADENCE_NOW", "PROMETHEUS_TOKEN",
                 "PROMETHEUS_USERNAME", "PROMETHEUS_PASSWORD", "GITLAB_TOKEN",

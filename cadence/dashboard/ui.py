@@ -26,6 +26,7 @@ import streamlit as st
 
 from cadence.core.config import NO_TEAM, Config, load_config, resolve_config_path, resolve_db_path
 from cadence.core.errors import CadenceError
+from cadence.core.lru import SingleFlightLRU
 from cadence.core.scrub import install_log_scrubber, scrub
 from warehouse.db import connect, last_write_token, read_connection
 from warehouse.meta import effective_config, is_demo_database
@@ -145,63 +146,21 @@ def _connection(db: str):
     return nullcontext(_run.connection)
 
 
-class ResultCache:
+class ResultCache(SingleFlightLRU):
     """Results of metrics calls for the whole server process, least recently used dropped first
     (at most ``max_entries`` and about ``max_bytes`` of frames). Keys carry the warehouse's last-write
     token, so a write makes every older entry unreachable (they age out).
 
-    One computation per key at a time: a second session (or the warm-up, cadence.dashboard.warm)
-    asking for what is being computed waits for that result instead of computing it again. Hits
-    return the stored objects themselves, without the copy ``st.cache_data`` makes (it unpickles
-    every hit: seconds for a frame of a few hundred thousand rows); frames come back as shallow
-    copies, which pandas' copy-on-write keeps from ever changing the stored one.
+    One computation per key at a time (cadence.core.lru): a second session (or the warm-up,
+    cadence.dashboard.warm) asking for what is being computed waits for that result instead of
+    computing it again. Hits return the stored objects themselves, without the copy ``st.cache_data``
+    makes (it unpickles every hit: seconds for a frame of a few hundred thousand rows); frames come
+    back as shallow copies (``_fresh``), which pandas' copy-on-write keeps from ever changing the
+    stored one.
     """
 
     def __init__(self, max_entries: int = 512, max_bytes: int = 768 * 2**20) -> None:
-        from collections import OrderedDict
-
-        self.max_entries, self.max_bytes = max_entries, max_bytes
-        self._entries: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-        self._pending: dict[Any, threading.Lock] = {}
-
-    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
-        with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                return self._entries[key][0]
-            pending = self._pending.setdefault(key, threading.Lock())
-        with pending:
-            with self._lock:
-                if key in self._entries:
-                    return self._entries[key][0]
-            try:
-                value = compute()
-            finally:
-                with self._lock:
-                    self._pending.pop(key, None)
-            self._put(key, value)
-            return value
-
-    def _put(self, key: Any, value: Any) -> None:
-        size = _size_of(value)
-        with self._lock:
-            self._entries[key] = (value, size)
-            self._bytes += size
-            while self._entries and (len(self._entries) > self.max_entries or self._bytes > self.max_bytes) \
-                    and next(iter(self._entries)) != key:
-                _old, (_value, old_size) = self._entries.popitem(last=False)
-                self._bytes -= old_size
-
-    def __contains__(self, key: Any) -> bool:
-        with self._lock:
-            return key in self._entries
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._bytes = 0
+        super().__init__(max_entries, max_bytes=max_bytes, size_of=_size_of)
 
 
 def _size_of(value: Any) -> int:
@@ -239,6 +198,19 @@ def facts_store():
 
 
 _FACTS = None
+
+
+def clear_caches() -> None:
+    """Forget every result, fact table and figure this process holds (and Streamlit's own caches):
+    the next view computes from the warehouse again. For benchmarks that time cold views."""
+    from cadence.dashboard import charts
+
+    RESULTS.clear()
+    if _FACTS is not None:
+        _FACTS.clear()
+    charts.clear_figures()
+    st.cache_data.clear()
+    st.cache_resource.clear()
 
 
 def data_version(db: str, write_token: str, config_token: str) -> str:

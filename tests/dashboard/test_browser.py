@@ -10,7 +10,6 @@ a missing Chromium fails, because a CI run that skips this test has not tested t
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 import sys
 from pathlib import Path
@@ -24,7 +23,7 @@ from tests.support.apptest_support import DEMO_TODAY, REPO_ROOT
 from tests.support.browser import PLOTS_DRAWN, chromium, require_browser, settle
 from tests.support.clock import now_text
 from tests.support.demo import DEFAULT_END, DEFAULT_START, expected_dora, shared_demo
-from tests.support.net import free_port, stop, wait_for_health
+from tests.support.net import dashboard_server, free_port
 from warehouse import read_connection
 
 # A deadline, not an expected time: a real browser through every page on a busy 2-core machine.
@@ -45,21 +44,12 @@ def server(tmp_path_factory):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("CADENCE_CONFIG",)}
     env.update(CADENCE_DB=str(db), CADENCE_NOW=now_text(DEMO_TODAY))
-    log = (tmp_path_factory.getbasetemp() / "streamlit.log").open("w+")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_health(base, proc, log, timeout=180)   # a deadline for a busy machine, not an expected time
-    except AssertionError:
-        proc.kill()
-        raise
-    yield {"base": base, "db": db, "chromium": chromium}
-    stop(proc, timeout=60)
-    log.close()
+    command = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"), "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+               "--server.fileWatcherType", "none"]
+    with dashboard_server(command, port=port, env=env, log_path=tmp_path_factory.getbasetemp() / "streamlit.log",
+                          cwd=REPO_ROOT) as (base, _log):
+        yield {"base": base, "db": db, "chromium": chromium}
 
 
 @pytest.fixture(scope="module")

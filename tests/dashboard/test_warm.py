@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 import time
 import urllib.request
@@ -19,7 +18,7 @@ from cadence.dashboard.warm import PAGE_PATHS
 from tests.support.apptest_support import DEMO_TODAY
 from tests.support.clock import now_text
 from tests.support.demo import copy_demo, shared_demo
-from tests.support.net import free_port, stop, wait_for_health
+from tests.support.net import dashboard_server, free_port
 from warehouse import connect
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -46,18 +45,10 @@ def served(tmp_path_factory):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("CADENCE_CONFIG", "CADENCE_WARM")}
     env.update(CADENCE_DB=str(db), CADENCE_NOW=now_text(DEMO_TODAY))
-    log = (tmp_path_factory.getbasetemp() / "warm-dashboard.log").open("w+")
-    proc = subprocess.Popen([sys.executable, "-m", "cadence", "dashboard", "--port", str(port)],
-                            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_health(base, proc, log, timeout=300)
-    except AssertionError:
-        proc.kill()
-        raise
-    yield {"base": base, "db": db, "log": log}
-    stop(proc, timeout=60)
-    log.close()
+    with dashboard_server([sys.executable, "-m", "cadence", "dashboard", "--port", str(port)], port=port,
+                          env=env, log_path=tmp_path_factory.getbasetemp() / "warm-dashboard.log",
+                          cwd=REPO_ROOT, timeout=300) as (base, log):
+        yield {"base": base, "db": db, "log": log}
 
 
 def test_healthy_only_after_every_page_ran_with_the_default_view(served):

@@ -66,7 +66,7 @@ def test_scoped_views_and_drilldowns_on_facts_equal_direct(demo):
         rolled_bots = bot_changes(con, cfg, start, end, by="team", scope=team)
     assert rolled_bots == direct(lambda: bot_changes(con, cfg, start, end, by="team", scope=team))
     # changes read the facts with the range's merged-but-undeployed changes (with_merged): a second set
-    assert sorted(f.with_merged for f in store._entries.values()) == [False, True]
+    assert sorted(f.with_merged for _key, f in store.items()) == [False, True]
 
 
 def test_covering_facts_serve_every_view_inside_them(demo):

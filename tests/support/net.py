@@ -8,7 +8,10 @@ import subprocess
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import IO, Any
 
 
@@ -43,6 +46,22 @@ def stop(proc: subprocess.Popen, timeout: float = 30) -> int:
     except subprocess.TimeoutExpired:
         proc.kill()
         return proc.wait()
+
+
+@contextmanager
+def dashboard_server(command: list[str], *, port: int, env: dict[str, str], log_path: Path, cwd: Path,
+                     timeout: float = 180) -> Iterator[tuple[str, IO[str]]]:
+    """Start a dashboard (``command``, listening on ``port``) with its output in ``log_path``, wait
+    until it reports healthy (``timeout``: a busy machine's deadline, not an expected time), yield
+    its base URL and the open log, stop it after the block."""
+    with log_path.open("w+") as log:
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_for_health(base, proc, log, timeout=timeout)
+            yield base, log
+        finally:
+            stop(proc, timeout=60)
 
 
 class JsonServer:
