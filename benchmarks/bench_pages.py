@@ -179,7 +179,7 @@ def main() -> int:
     teams = sorted(effective_config(load_config(None), db).teams)
     with dashboard_env(db):
         clear_caches()
-        first_render("overview")  # imports (plotly, pandas, metrics) once, outside every timing
+        first_render("overview")  # imports (pandas, metrics, charts) once, outside every timing
         base = floor(args.runs)
         print(f"demo warehouse, AppTest, median of {args.runs} runs; floor (one-line page) {base * 1000:.0f} ms")
         print(f"{'page':<12} {'cold':>8} {'warm':>8} {'filter':>8}   cold/floor")

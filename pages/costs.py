@@ -41,9 +41,9 @@ anomalies = ui.load(cost_anomalies, start=f.start, end=f.end, by=split)
 if scope:
     anomalies = anomalies[anomalies["scope"] == scope]
 daily = daily_by.groupby("period_start", as_index=False)["effective_cost"].sum()
-fig = charts.bars(daily_by, "period_start", "effective_cost", color="scope", unit="USD",
+daily_chart = charts.bars(daily_by, "period_start", "effective_cost", color="scope", unit="USD",
                   title=f"Daily cost by {split} (▼ anomalies)")
-charts.show(charts.mark_anomalies(fig, anomalies, daily), key="co-daily")
+charts.show(charts.mark_anomalies(daily_chart, anomalies, daily), key="co-daily")
 
 left, right = st.columns(2)
 with left:

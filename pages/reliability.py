@@ -1,7 +1,6 @@
 """Reliability: every SLO with its status and error budget, the budget's burn-down, the change
 failures and deployments inside the burn, and incident-based availability per service."""
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from cadence.dashboard import charts, ui
@@ -42,13 +41,7 @@ else:
 
     pick = st.selectbox("SLO", list(status["slo"]), key="rel-slo")
     burn = ui.load(slo_burndown, slo=pick, at=f.end)
-    fig = go.Figure(go.Scatter(x=burn["hour"], y=burn["budget_remaining"], mode="lines", name="budget left",
-                               hovertemplate="%{x|%d %b %H:%M} UTC: %{y:.1%} left<extra></extra>"))
-    failures = burn[burn["change_failure"]]
-    fig.add_trace(go.Scatter(x=failures["hour"], y=failures["budget_remaining"], mode="markers",
-                             name="change failure open", marker={"color": charts.ANOMALY, "size": 6},
-                             hovertemplate="%{x|%d %b %H:%M} UTC: change failure open<extra></extra>"))
-    charts.show(charts.layout(fig, f"Error budget burn-down of {pick} over its window", "fraction"),
+    charts.show(charts.burn_down(burn, title=f"Error budget burn-down of {pick} over its window"),
                 key="rel-burndown")
 
     drills = (("incidents", "Change failures inside the burn"),

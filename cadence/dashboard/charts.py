@@ -1,47 +1,65 @@
-"""Plotly figures for the dashboard: every chart has a title, axis units and a hover with the exact
-values. Colours come from the Streamlit theme (``theme="streamlit"``), so the same figure reads in
-light and dark mode; only the few semantic colours (band, anomaly, forecast) are fixed, and they
-were picked to keep contrast on both backgrounds.
+"""Vega-Lite charts for the dashboard (``st.vega_lite_chart``): every chart has a title, axis units
+and a tooltip with the exact values. Colours come from the Streamlit theme (``theme="streamlit"``),
+so the same chart reads in light and dark mode; only the few semantic colours (band, anomaly,
+forecast) are fixed, and they were picked to keep contrast on both backgrounds.
 
-Figures are built once per data version: each builder below is memoised on a fingerprint of its
-arguments (the frames' contents, not their identity), so a rerun, a revisit or another session
-drawing the same rows gets the figure already built (building one is most of a warm page run). A
-builder's figure is shared, so it is never changed in place: ``mark_anomalies`` draws on a copy.
+Why Vega-Lite and not Plotly (issue 23, measured in headless Chromium on the 2-core machine): six
+charts cost the browser about 0.45 s to draw with Plotly and 0.22 s with Vega-Lite on every visit,
+and the first page with a Plotly chart loads and starts Plotly's 4.7 MB bundle (1.5 s), while the
+Overview's metric sparklines need Vega anyway (docs/performance.md).
+
+A builder returns a ``Chart``: the spec and the long-format rows it reads. Charts are built once per
+data version: each builder below is memoised on a fingerprint of its arguments (the frames'
+contents, not their identity), so a rerun, a revisit or another session drawing the same rows gets
+the chart already built. A builder's chart is shared, so it is never changed in place:
+``mark_anomalies`` returns a new one, and ``show`` hands Streamlit a copy of the spec.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 ANOMALY = "#e4572e"
 FORECAST = "#8e7dbe"
-BAND_FILL = "rgba(142,125,190,0.22)"
-HEIGHT = 320
+ACTUAL = "#4f6bed"        # the theme's first categorical colour (.streamlit/config.toml), for the forecast's legend
+BAND_FILL = "#8e7dbe"     # drawn at BAND_OPACITY
+BAND_OPACITY = 0.22
+HEIGHT = 300              # a chart's whole height: title, legend, axes and plot (Streamlit sizes it to fit)
+ROW = 28                  # per bar of a horizontal chart, per service of the timeline
+DECORATION = 150          # what a chart's title, legend and axes take of its height
 
-# How a value reads in a hover, per unit.
-HOVER = {
-    "hours": "%{y:,.1f} h",
-    "fraction": "%{y:.1%}",
-    "count": "%{y:,.0f}",
-    "per week": "%{y:,.2f}",
-    "USD": "$%{y:,.2f}",
-    "days": "%{y:,.1f}",
-}
+# How a value reads in a tooltip (d3-format), per unit, and the unit's axis title and tick format.
+FORMAT = {"hours": ",.1f", "fraction": ".1%", "count": ",.0f", "per week": ",.2f", "USD": "$,.2f",
+          "days": ",.1f", "minutes": ",.1f"}
 AXIS = {"hours": "hours", "fraction": "%", "count": "count", "per week": "deploys / week", "USD": "USD",
         "days": "days"}
+TICKS = {"fraction": ".0%", "USD": "$,.0f"}
+LEGEND = {"orient": "top", "title": None, "labelLimit": 240}
+DATE_FORMAT = {"week": "%d %b %Y", "month": "%b %Y", "day": "%a %d %b %Y", "quarter": "%b %Y"}
+DATE_TITLE = {"week": "week of", "month": "month", "day": "day", "quarter": "quarter from"}
+
+
+@dataclass(frozen=True, eq=False)
+class Chart:
+    """A Vega-Lite ``spec`` and the ``data`` it reads (shared once built: never changed)."""
+
+    spec: dict
+    data: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 MAX_FIGURES = 256
-_figures: OrderedDict[tuple, go.Figure] = OrderedDict()
+_figures: OrderedDict[tuple, Chart] = OrderedDict()
 _figures_lock = threading.Lock()
 
 
@@ -62,26 +80,25 @@ def _fingerprint(value: Any) -> Any:
     return value
 
 
-def once_per_data(builder: Callable[..., go.Figure]) -> Callable[..., go.Figure]:
-    """Memoise a figure builder on its arguments' contents (see the module's docstring)."""
+def once_per_data(builder: Callable[..., Chart]) -> Callable[..., Chart]:
+    """Memoise a chart builder on its arguments' contents (see the module's docstring)."""
     @functools.wraps(builder)
-    def build(*args: Any, **kwargs: Any) -> go.Figure:
+    def build(*args: Any, **kwargs: Any) -> Chart:
         try:
             key = (builder.__name__, _fingerprint(args), _fingerprint(tuple(sorted(kwargs.items()))))
         except TypeError:   # an argument with no fingerprint (cells holding lists): build it every time
             return builder(*args, **kwargs)
         with _figures_lock:
-            fig = _figures.get(key)
-            if fig is not None:
+            chart = _figures.get(key)
+            if chart is not None:
                 _figures.move_to_end(key)
-                return fig
-        fig = builder(*args, **kwargs)
-        fig.__dict__["_cadence_memoised"] = True
+                return chart
+        chart = builder(*args, **kwargs)
         with _figures_lock:
-            _figures[key] = fig
+            _figures[key] = chart
             while len(_figures) > MAX_FIGURES:
                 _figures.popitem(last=False)
-        return fig
+        return chart
     return build
 
 
@@ -91,46 +108,99 @@ def clear_figures() -> None:
         _figures.clear()
 
 
-def layout(fig: go.Figure, title: str, unit: str, *, x_title: str = "", height: int = HEIGHT,
-            barmode: str | None = None) -> go.Figure:
-    fig.update_layout(
-        title={"text": title, "x": 0, "xanchor": "left", "y": 1, "yref": "container", "yanchor": "top",
-               "pad": {"t": 10}, "font": {"size": 15}},
-        height=height, margin={"l": 8, "r": 8, "t": 72, "b": 8},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1, "title": None,
-                "traceorder": "normal"},
-        hovermode="x unified", barmode=barmode,
-    )
-    fig.update_yaxes(title_text=AXIS.get(unit, unit), rangemode="tozero",
-                     tickformat=".0%" if unit == "fraction" else None,
-                     tickprefix="$" if unit == "USD" else None)
-    fig.update_xaxes(title_text=x_title or None)
-    if len(fig.data) > 4:  # many series: a legend column on the right instead of rows under the axis
-        fig.update_layout(legend={"orientation": "v", "yanchor": "top", "y": 1, "xanchor": "left", "x": 1.02})
-    return fig
+def _titled(title: str, height: int = HEIGHT, **spec: Any) -> dict:
+    return {"title": {"text": title, "anchor": "start", "fontSize": 15, "offset": 12},
+            "height": height, **spec}
 
 
-def _x_hover(period: str) -> str:
-    return "Week of %{x|%d %b %Y}" if period == "week" else ("%{x|%b %Y}" if period == "month" else "%{x|%d %b %Y}")
+def _is_time(values: pd.Series) -> bool:
+    """Dates or timestamps (DuckDB's DATE columns arrive as datetime.date objects)."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return True
+    if values.dtype != object:
+        return False
+    first = values.dropna().head(1)
+    return len(first) == 1 and isinstance(first.iloc[0], date)
+
+
+def _as_time(values: pd.Series) -> pd.Series:
+    """``values`` as datetime64 (UTC wall time, no zone): what the spec's utc scales read."""
+    stamps = pd.to_datetime(values)
+    if getattr(stamps.dt, "tz", None) is not None:
+        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+    return stamps
+
+
+def _time_x(x: str, period: str, title: str | None = None) -> dict:
+    """A date axis on a UTC scale (labels in UTC whatever the viewer's zone)."""
+    return {"field": x, "type": "temporal", "title": title, "scale": {"type": "utc"},
+            "axis": {"format": "%d %b" if period not in ("month", "quarter") else "%b %Y", "labelOverlap": True}}
+
+
+def _when(values: pd.Series, period: str) -> pd.Series:
+    """Dates written out for tooltips (in Python, so no viewer's time zone can shift them)."""
+    return values.dt.strftime(DATE_FORMAT.get(period, "%d %b %Y"))
+
+
+def _time_tip(period: str) -> dict:
+    return {"field": "when", "title": DATE_TITLE.get(period, "date")}
+
+
+def _value_y(unit: str, field_name: str = "value", *, title: str | None = None, stack: bool = False) -> dict:
+    axis: dict[str, Any] = {"title": AXIS.get(unit, unit) if title is None else title}
+    if unit in TICKS:
+        axis["format"] = TICKS[unit]
+    enc = {"field": field_name, "type": "quantitative", "axis": axis, "scale": {"zero": True}}
+    if not stack:
+        enc["stack"] = None
+    return enc
+
+
+def _value_tip(unit: str, title: str, field_name: str = "value") -> dict:
+    return {"field": field_name, "type": "quantitative", "title": title, "format": FORMAT.get(unit, ",.2f")}
+
+
+def _period_of(values: pd.Series) -> str:
+    """week, month, day or quarter: the most common step between sorted distinct dates."""
+    days = pd.Series(sorted(values.dropna().unique())).diff().dt.days.dropna()
+    step = days.median() if len(days) else 7
+    return "day" if step <= 1 else ("week" if step <= 7 else ("month" if step <= 31 else "quarter"))
+
+
+def _band_end(values: pd.Series) -> pd.Series:
+    """Where a bar that starts at each date ends: 85 % of the step between dates (a gap between bars)."""
+    days = pd.Series(sorted(values.dropna().unique())).diff().dropna()
+    step = days.median() if len(days) else pd.Timedelta(days=1)
+    return values + step * 0.85
 
 
 @once_per_data
 def lines(df: pd.DataFrame, x: str, series: dict[str, str], *, title: str, unit: str,
-          period: str = "week", dash: Sequence[str] = ()) -> go.Figure:
-    """One line per column in ``series`` ({column: legend label})."""
-    fig = go.Figure()
-    for col, label in series.items():
-        if col not in df:
-            continue
-        fig.add_trace(go.Scatter(
-            x=df[x], y=df[col], name=label, mode="lines+markers", connectgaps=False,
-            line={"dash": "dot" if col in dash else "solid", "width": 2}, marker={"size": 5},
-            hovertemplate=f"{label}: {HOVER.get(unit, '%{y}')}<extra></extra>"))
-    fig.update_traces(xhoverformat="%d %b %Y")
-    fig = layout(fig, title, unit)
-    if len(fig.data) < 2:
-        fig.update_layout(showlegend=False)
-    return fig
+          period: str = "week", dash: Sequence[str] = ()) -> Chart:
+    """One line per column in ``series`` ({column: legend label}); dotted for the columns in ``dash``."""
+    cols = [c for c in series if c in df]
+    long = df[[x, *cols]].melt(id_vars=[x], value_vars=cols, var_name="column", value_name="value")
+    long["series"] = long["column"].map(series)
+    long = long.drop(columns="column")
+    labels = [series[c] for c in cols]
+    temporal = _is_time(df[x])
+    if temporal:
+        long[x] = _as_time(long[x])
+        long["when"] = _when(long[x], period)
+    encoding: dict[str, Any] = {
+        "x": _time_x(x, period) if temporal else {"field": x, "type": "ordinal", "title": None, "sort": None},
+        "y": _value_y(unit),
+        "tooltip": [_time_tip(period) if temporal else {"field": x, "title": x}, {"field": "series"},
+                    _value_tip(unit, AXIS.get(unit, unit))],
+    }
+    if len(labels) > 1:
+        encoding["color"] = {"field": "series", "type": "nominal", "scale": {"domain": labels},
+                             "legend": {**LEGEND, "symbolType": "stroke"}}
+    if any(c in dash for c in cols):
+        encoding["strokeDash"] = {"field": "series", "type": "nominal", "legend": None,
+                                  "scale": {"domain": labels, "range": [[2, 3] if c in dash else [1, 0] for c in cols]}}
+    mark = {"type": "line", "strokeWidth": 2, "point": {"size": 28}, "invalid": "break-paths-show-domains"}
+    return Chart(_titled(title, mark=mark, encoding=encoding), long)
 
 
 def top_n(df: pd.DataFrame, x: str, y: str, color: str, n: int = 8) -> tuple[pd.DataFrame, list]:
@@ -144,51 +214,70 @@ def top_n(df: pd.DataFrame, x: str, y: str, color: str, n: int = 8) -> tuple[pd.
     return out.groupby([x, color], as_index=False, sort=False)[y].sum(), [*keep, "other"]
 
 
+def _stacked(rows: pd.DataFrame, x: str, groups: list, *, title: str, unit: str, horizontal: bool,
+             label: str, axis_title: str | None = None, legend: bool = True) -> Chart:
+    """Bars of ``rows`` (columns x, group, value) stacked by group in ``groups`` order."""
+    rows = rows.assign(group=rows["group"].astype(str), order=rows["group"].astype(str).map(
+        {str(g): i for i, g in enumerate(groups)}))
+    domain = [str(g) for g in groups]
+    value = _value_y(unit, title=axis_title, stack=True)
+    temporal = _is_time(rows[x])
+    period = "week"
+    if temporal:
+        rows = rows.assign(**{x: _as_time(rows[x])})
+        period = _period_of(rows[x])
+        rows = rows.assign(when=_when(rows[x], period))
+    tip = [_time_tip(period) if temporal else {"field": x}]
+    if legend:
+        tip.append({"field": "group", "title": label})
+    tip.append(_value_tip(unit, AXIS.get(unit, unit) if legend else label))
+    encoding: dict[str, Any] = {"tooltip": tip, "order": {"field": "order", "type": "quantitative"}}
+    if legend:
+        encoding["color"] = {"field": "group", "type": "nominal", "scale": {"domain": domain}, "legend": LEGEND}
+    height = HEIGHT
+    if horizontal:
+        encoding["y"] = {"field": x, "type": "nominal", "title": None, "sort": None, "axis": {"labelOverlap": False}}
+        encoding["x"] = value
+        height = max(HEIGHT, ROW * rows[x].nunique() + DECORATION)
+    elif temporal:
+        # Each period's bar spans its period on a true time axis: x to x_end, stacked here (a ranged
+        # bar is not stacked by Vega-Lite) from 0 in the groups' order.
+        rows = rows.sort_values([x, "order"], kind="stable")
+        top = rows.groupby(x, sort=False)["value"].cumsum()
+        rows = rows.assign(x_end=_band_end(rows[x]), value_end=top, value_start=top - rows["value"])
+        encoding["x"] = _time_x(x, period)
+        encoding["x2"] = {"field": "x_end"}
+        encoding["y"] = {**value, "field": "value_end"}
+        encoding["y2"] = {"field": "value_start"}
+    else:
+        encoding["x"] = {"field": x, "type": "nominal", "title": None, "sort": None, "axis": {"labelAngle": 0}}
+        encoding["y"] = value
+    return Chart(_titled(title, height, mark={"type": "bar"}, encoding=encoding), rows)
+
+
 @once_per_data
 def bars(df: pd.DataFrame, x: str, y: str, *, title: str, unit: str, color: str | None = None,
-         horizontal: bool = False, label: str | None = None, max_groups: int = 8) -> go.Figure:
+         horizontal: bool = False, label: str | None = None, max_groups: int = 8) -> Chart:
     """Bars, stacked by ``color`` when given (the largest ``max_groups`` groups, the rest as "other")."""
-    fig = go.Figure()
     if color:
         rows, order = top_n(df, x, y, color, max_groups)
-        groups = [(name, rows[rows[color] == name]) for name in order]
-    else:
-        groups = [(label or y, df)]
-    value = HOVER.get(unit, "%{y}")
-    if horizontal:
-        value = value.replace("%{y", "%{x")
-    for name, part in groups:
-        fig.add_trace(go.Bar(
-            x=part[y] if horizontal else part[x], y=part[x] if horizontal else part[y], name=str(name),
-            orientation="h" if horizontal else "v",
-            hovertemplate=f"{name}: {value}<extra></extra>"))
-    fig = layout(fig, title, unit, barmode="stack")
-    if horizontal:
-        fig.update_layout(hovermode="y unified")
-        fig.update_xaxes(title_text=AXIS.get(unit, unit), tickprefix="$" if unit == "USD" else None,
-                         tickformat=".0%" if unit == "fraction" else None)
-        fig.update_yaxes(title_text=None, autorange="reversed", tickprefix=None, tickformat=None)
-    if not color:
-        fig.update_layout(showlegend=False)
-    return fig
+        long = rows[[x, color, y]].rename(columns={color: "group", y: "value"})
+        return _stacked(long, x, order, title=title, unit=unit, horizontal=horizontal, label=color)
+    long = df[[x, y]].rename(columns={y: "value"}).assign(group=label or y)
+    return _stacked(long, x, [label or y], title=title, unit=unit, horizontal=horizontal, label=label or y,
+                    legend=False)
 
 
 @once_per_data
 def stacked_stages(df: pd.DataFrame, x: str, stages: dict[str, str], *, title: str,
-                   horizontal: bool = False) -> go.Figure:
+                   horizontal: bool = False) -> Chart:
     """Lead-time stages (coding, pickup, review, deploy) stacked, in hours."""
-    fig = go.Figure()
-    for col, label in stages.items():
-        fig.add_trace(go.Bar(
-            x=df[col] if horizontal else df[x], y=df[x] if horizontal else df[col], name=label,
-            orientation="h" if horizontal else "v",
-            hovertemplate=f"{label}: %{{{'x' if horizontal else 'y'}:,.1f}} h<extra></extra>"))
-    fig = layout(fig, title, "hours", barmode="stack")
-    if horizontal:
-        fig.update_layout(hovermode="y unified")
-        fig.update_xaxes(title_text="hours (p50 of each stage)")
-        fig.update_yaxes(title_text=None, autorange="reversed")
-    return fig
+    cols = [c for c in stages if c in df]
+    long = df[[x, *cols]].melt(id_vars=[x], value_vars=cols, var_name="column", value_name="value")
+    long["group"] = long["column"].map(stages)
+    return _stacked(long.drop(columns="column"), x, [stages[c] for c in cols], title=title, unit="hours",
+                    horizontal=horizontal, label="stage",
+                    axis_title="hours (p50 of each stage)" if horizontal else None)
 
 
 # Lead-time buckets a lead reads at a glance (upper bounds in hours).
@@ -197,7 +286,7 @@ BUCKETS = [(1, "< 1 h"), (4, "1–4 h"), (12, "4–12 h"), (24, "12–24 h"), (4
 
 
 @once_per_data
-def histogram(values: pd.Series, *, title: str) -> go.Figure:
+def histogram(values: pd.Series, *, title: str) -> Chart:
     """Distribution of durations in hours over human buckets (lead times are heavy-tailed, so equal
     bins would put nearly everything in the first), with the p50 and p90 named in the title."""
     import numpy as np
@@ -205,44 +294,23 @@ def histogram(values: pd.Series, *, title: str) -> go.Figure:
     v = values.dropna().astype(float)
     edges = [0.0] + [b for b, _ in BUCKETS]
     counts, _ = np.histogram(v.clip(upper=1e9), bins=[*edges[:-1], 1e9 + 1])
-    labels = [name for _, name in BUCKETS]
-    share = counts / counts.sum() if counts.sum() else counts
-    fig = go.Figure(go.Bar(x=labels, y=counts, customdata=share, name="changes",
-                           hovertemplate="%{x}: %{y:,} changes (%{customdata:.1%})<extra></extra>"))
+    share = counts / counts.sum() if counts.sum() else counts.astype(float)
+    rows = pd.DataFrame({"bucket": [name for _, name in BUCKETS], "changes": counts, "share": share})
     if len(v):
         title = f"{title} · p50 {v.quantile(0.5):,.1f} h, p90 {v.quantile(0.9):,.1f} h"
-    fig = layout(fig, title, "count")
-    fig.update_layout(hovermode="closest", showlegend=False)
-    fig.update_yaxes(title_text="changes")
-    fig.update_xaxes(title_text="lead time (first commit → production)", type="category")
-    return fig
+    encoding = {
+        "x": {"field": "bucket", "type": "nominal", "sort": None, "title": "lead time (first commit → production)",
+              "axis": {"labelAngle": 0}},
+        "y": {"field": "changes", "type": "quantitative", "title": "changes"},
+        "tooltip": [{"field": "bucket", "title": "lead time"}, {"field": "changes", "format": ",.0f"},
+                    {"field": "share", "format": ".1%"}],
+    }
+    return Chart(_titled(title, mark={"type": "bar"}, encoding=encoding), rows)
 
 
-class _Built(go.Figure):
-    """A built figure's dict, handed to ``st.plotly_chart`` as a figure: Streamlit takes
-    ``to_dict()`` of a figure as already validated, and this one returns the dict made once
-    (``go.Figure.to_dict`` deep-copies every array, on every run). Never drawn on: only shown."""
-
-    def __init__(self, spec: dict) -> None:   # noqa: super().__init__ skipped on purpose: nothing to validate
-        self.__dict__["_spec"] = spec
-
-    def to_dict(self) -> dict:
-        return self.__dict__["_spec"]
-
-
-def _spec(fig: go.Figure) -> dict:
-    """``fig.to_dict()``; made once for a memoised figure (shared, so never changed once built)."""
-    if not fig.__dict__.get("_cadence_memoised"):
-        return fig.to_dict()
-    spec = fig.__dict__.get("_cadence_spec")
-    if spec is None:
-        spec = fig.__dict__["_cadence_spec"] = fig.to_dict()
-    return spec
-
-
-def show(fig: go.Figure, *, key: str) -> None:
-    st.plotly_chart(_Built(_spec(fig)), width="stretch", theme="streamlit", key=key,
-                    config={"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]})
+def show(chart: Chart, *, key: str) -> None:
+    """Draw ``chart`` (a copy of its spec: Streamlit adjusts the spec it is given)."""
+    st.vega_lite_chart(chart.data, copy.deepcopy(chart.spec), width="stretch", theme="streamlit", key=key)
 
 
 # The incident timeline's rows at most: one row per service, and past a few dozen rows the chart
@@ -258,62 +326,129 @@ def busiest_services(incidents: pd.DataFrame, n: int = TIMELINE_SERVICES) -> lis
     return counts.sort_values(["n", "name"], ascending=[False, True])["service"].head(n).tolist()
 
 
+ATTRIBUTION = ["explicit", "service", "repo", "none"]
+
+
 @once_per_data
-def incident_timeline(incidents: pd.DataFrame, *, title: str, max_services: int = TIMELINE_SERVICES) -> go.Figure:
+def incident_timeline(incidents: pd.DataFrame, *, title: str, max_services: int = TIMELINE_SERVICES) -> Chart:
     """Each incident as a bar from created to resolved (to the latest creation while open), one row
     per service (the ``max_services`` with the most incidents), coloured by how it was attributed
     to a deployment."""
-    import plotly.express as px
+    services = busiest_services(incidents, max_services)
+    t = incidents[incidents["service"].isin(services)]
+    rows = pd.DataFrame({
+        "incident_id": t["incident_id"], "service": t["service"].astype(str), "created_at": _as_time(t["created_at"]),
+        "end": _as_time(t["resolved_at"].fillna(incidents["created_at"].max())),
+        "state": t["resolved_at"].isna().map({True: "open", False: "resolved"}),
+        "attribution": t["attribution"].astype(str), "deployment_id": t["deployment_id"].fillna("none"),
+    })
+    rows["duration_hours"] = (rows["end"] - rows["created_at"]).dt.total_seconds() / 3600
+    rows["created"] = rows["created_at"].dt.strftime("%d %b %Y %H:%M")
+    rows["resolved"] = rows["end"].dt.strftime("%d %b %Y %H:%M").where(rows["state"] == "resolved", "open")
+    encoding = {
+        "x": _time_x("created_at", "day"),
+        "x2": {"field": "end"},
+        "y": {"field": "service", "type": "nominal", "title": "service", "sort": [str(s) for s in services],
+              "axis": {"labelOverlap": False}},
+        "color": {"field": "attribution", "type": "nominal", "scale": {"domain": ATTRIBUTION}, "legend": LEGEND},
+        "tooltip": [{"field": "incident_id", "title": "incident"}, {"field": "state"},
+                    {"field": "created", "title": "created (UTC)"}, {"field": "resolved", "title": "resolved (UTC)"},
+                    {"field": "duration_hours", "title": "hours", "format": ",.1f"},
+                    {"field": "deployment_id", "title": "deployment"}, {"field": "attribution"}],
+    }
+    height = max(HEIGHT, ROW * len(services) + DECORATION)
+    return Chart(_titled(title, height, mark={"type": "bar", "minBandSize": 2}, encoding=encoding), rows)
 
-    timeline = incidents[incidents["service"].isin(busiest_services(incidents, max_services))].copy()
-    timeline["end"] = timeline["resolved_at"].fillna(timeline["created_at"].max())
-    timeline["state"] = timeline["resolved_at"].isna().map({True: "open", False: "resolved"})
-    timeline["duration_hours"] = (timeline["end"] - timeline["created_at"]).dt.total_seconds() / 3600
-    timeline["deployment_id"] = timeline["deployment_id"].fillna("none")
-    fig = px.timeline(timeline, x_start="created_at", x_end="end", y="service", color="attribution",
-                      custom_data=["incident_id", "deployment_id", "attribution", "duration_hours", "state"],
-                      category_orders={"attribution": ["explicit", "service", "repo", "none"]})
-    fig.update_traces(hovertemplate="<b>%{customdata[0]}</b> (%{customdata[4]})<br>%{base|%d %b %Y %H:%M} → "
-                                    "%{x|%d %b %Y %H:%M} UTC<br>%{customdata[3]:,.1f} h<br>deployment: "
-                                    "%{customdata[1]} (attributed by %{customdata[2]})<extra></extra>")
-    fig.update_layout(hovermode="closest")
-    return layout(fig, title, "service", height=max(280, 28 * timeline["service"].nunique() + 120))
+
+def _epoch_ms(values: pd.Series) -> list[int]:
+    """Dates as epoch milliseconds (UTC), for rows written into a spec."""
+    return [int(v) for v in _as_time(values).astype("datetime64[ms]").astype("int64")]
 
 
-def mark_anomalies(fig: go.Figure, anomalies: pd.DataFrame, totals: pd.DataFrame, *, x: str = "period_start",
-                   y: str = "effective_cost") -> go.Figure:
-    """Mark each anomalous day at the top of that day's bar, with what was expected in the hover
-    (on a copy: ``fig`` may be a shared, memoised figure)."""
+DAY_BAR_MIDDLE = pd.Timedelta(hours=24 * 0.85 / 2)   # the middle of a daily bar (_band_end: 85 % of the day)
+
+
+def mark_anomalies(chart: Chart, anomalies: pd.DataFrame, totals: pd.DataFrame, *, x: str = "period_start",
+                   y: str = "effective_cost") -> Chart:
+    """Mark each anomalous day at the top of that day's bar, with what was expected in the tooltip
+    (a new chart: ``chart`` may be a shared, memoised one)."""
     if anomalies.empty:
-        return fig
-    fig = go.Figure(fig)
+        return chart
     top = dict(zip(totals[x], totals[y], strict=True))
-    a = anomalies.assign(at=[top.get(d, v) for d, v in zip(anomalies["charge_date"], anomalies["actual"], strict=True)])
-    fig.add_trace(go.Scatter(
-        x=a["charge_date"], y=a["at"], mode="markers", name="anomaly",
-        marker={"symbol": "triangle-down", "size": 13, "color": ANOMALY, "line": {"width": 1, "color": "white"}},
-        customdata=a[["scope", "actual", "expected", "direction"]].to_numpy(),
-        hovertemplate="<b>anomaly</b> %{customdata[0]} (%{customdata[3]}): $%{customdata[1]:,.2f} "
-                      "vs expected $%{customdata[2]:,.2f}<extra></extra>"))
-    return fig
+    at = [top.get(d, v) for d, v in zip(anomalies["charge_date"], anomalies["actual"], strict=True)]
+    days = _as_time(anomalies["charge_date"])
+    points = [{x: t, "when": w, "at": float(a), "scope": str(s), "actual": float(act), "expected": float(exp),
+               "direction": str(d)}
+              for t, w, a, s, act, exp, d in zip(_epoch_ms(days + DAY_BAR_MIDDLE), _when(days, "day"), at, anomalies["scope"],
+                                                 anomalies["actual"], anomalies["expected"], anomalies["direction"],
+                                                 strict=True)]
+    base = copy.deepcopy(chart.spec)
+    title, height = base.pop("title"), base.pop("height")
+    usd = {"type": "quantitative", "format": "$,.2f"}
+    marker = {
+        "data": {"values": points},
+        "mark": {"type": "point", "shape": "triangle-down", "size": 140, "filled": True, "color": ANOMALY,
+                 "stroke": "white", "strokeWidth": 1, "opacity": 1},
+        "encoding": {"x": {"field": x, "type": "temporal"}, "y": {"field": "at", "type": "quantitative"},
+                     "tooltip": [{"field": "when", "title": "anomaly on"},
+                                 {"field": "scope"}, {"field": "direction"},
+                                 {"field": "actual", **usd}, {"field": "expected", **usd}]},
+    }
+    return Chart({"title": title, "height": height, "layer": [base, marker]}, chart.data)
 
 
 @once_per_data
 def forecast(history: pd.DataFrame, predicted: pd.DataFrame, *, title: str, x: str = "period_start",
-             y: str = "effective_cost", level: str = "95 %") -> go.Figure:
+             y: str = "effective_cost", level: str = "95 %") -> Chart:
     """Daily history, then the forecast line inside its interval band."""
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=history[x], y=history[y], name="actual", mode="lines",
-                             hovertemplate="actual: $%{y:,.2f}<extra></extra>"))
-    future = predicted.dropna(subset=["forecast"]) if not predicted.empty else predicted
-    if not future.empty:
-        fig.add_trace(go.Scatter(x=future["date"], y=future["upper"], mode="lines", line={"width": 0},
-                                 showlegend=False, hovertemplate=f"upper ({level}): $%{{y:,.2f}}<extra></extra>"))
-        fig.add_trace(go.Scatter(x=future["date"], y=future["lower"], mode="lines", line={"width": 0},
-                                 fill="tonexty", fillcolor=BAND_FILL, name=f"{level} interval",
-                                 hovertemplate=f"lower ({level}): $%{{y:,.2f}}<extra></extra>"))
-        fig.add_trace(go.Scatter(x=future["date"], y=future["forecast"], mode="lines", name="forecast",
-                                 line={"dash": "dash", "color": FORECAST, "width": 2},
-                                 hovertemplate="forecast: $%{y:,.2f}<extra></extra>"))
-    fig.update_traces(xhoverformat="%a %d %b %Y")
-    return layout(fig, title, "USD")
+    actual = pd.DataFrame({"date": history[x], "value": history[y], "series": "actual"})
+    future = predicted.dropna(subset=["forecast"]) if not predicted.empty else pd.DataFrame(
+        columns=["date", "forecast", "lower", "upper"])
+    ahead = pd.DataFrame({"date": future["date"], "value": future["forecast"], "series": "forecast",
+                          "lower": future["lower"], "upper": future["upper"]})
+    rows = pd.concat([actual.assign(lower=float("nan"), upper=float("nan")), ahead], ignore_index=True)
+    rows["date"] = _as_time(rows["date"])
+    rows["when"] = _when(rows["date"], "day")
+    band = f"{level} interval"
+    x_enc = _time_x("date", "day")
+    usd = {"type": "quantitative", "format": "$,.2f"}
+    tip_date = _time_tip("day")
+    layers = [
+        {"transform": [{"filter": "datum.series === 'forecast'"}],
+         "mark": {"type": "area", "opacity": BAND_OPACITY, "color": BAND_FILL},
+         "encoding": {"x": x_enc, "y": {"field": "lower", "type": "quantitative"}, "y2": {"field": "upper"},
+                      "tooltip": [tip_date, {"field": "lower", "title": f"lower ({level})", **usd},
+                                  {"field": "upper", "title": f"upper ({level})", **usd}]}},
+        {"mark": {"type": "line", "strokeWidth": 2},
+         "encoding": {"x": x_enc, "y": _value_y("USD"),
+                      "color": {"field": "series", "type": "nominal", "legend": LEGEND,
+                                "scale": {"domain": ["actual", "forecast", band],
+                                          "range": [ACTUAL, FORECAST, BAND_FILL]}},
+                      "strokeDash": {"field": "series", "type": "nominal", "legend": None,
+                                     "scale": {"domain": ["actual", "forecast"], "range": [[1, 0], [6, 4]]}},
+                      "tooltip": [tip_date, {"field": "series"}, {"field": "value", "title": "cost", **usd}]}},
+    ]
+    if ahead.empty:
+        layers = layers[1:]
+    return Chart(_titled(title, layer=layers), rows)
+
+
+@once_per_data
+def burn_down(burn: pd.DataFrame, *, title: str) -> Chart:
+    """An SLO's error budget left, hour by hour over its window, with the hours a change failure was
+    open marked."""
+    rows = pd.DataFrame({"hour": _as_time(burn["hour"]), "budget_remaining": burn["budget_remaining"],
+                         "change_failure": burn["change_failure"].astype(bool)})
+    rows["when"] = rows["hour"].dt.strftime("%d %b %H:%M")
+    when = {"field": "when", "title": "hour (UTC)"}
+    x_enc = _time_x("hour", "day")
+    layers = [
+        {"mark": {"type": "line", "strokeWidth": 2},
+         "encoding": {"x": x_enc, "y": _value_y("fraction", "budget_remaining", title="budget left"),
+                      "tooltip": [when, _value_tip("fraction", "budget left", "budget_remaining")]}},
+        {"transform": [{"filter": "datum.change_failure"}],
+         "mark": {"type": "point", "filled": True, "size": 30, "color": ANOMALY, "opacity": 1},
+         "encoding": {"x": x_enc, "y": {"field": "budget_remaining", "type": "quantitative"},
+                      "tooltip": [when, {"field": "change_failure", "title": "change failure open"}]}},
+    ]
+    return Chart(_titled(title, layer=layers), rows)

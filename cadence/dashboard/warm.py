@@ -80,10 +80,8 @@ def preload() -> float:
     t0 = time.perf_counter()
     import duckdb  # noqa: F401
     import pandas  # noqa: F401
-    import plotly.graph_objects  # noqa: F401
-    import plotly.io  # noqa: F401
     import pyarrow  # noqa: F401
-    import streamlit.elements.plotly_chart  # noqa: F401
+    import streamlit.elements.vega_charts  # noqa: F401
 
     import cadence.dashboard.charts  # noqa: F401
     import cadence.dashboard.ui  # noqa: F401

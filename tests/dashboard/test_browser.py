@@ -266,8 +266,9 @@ def test_reliability_with_the_demo_slos_in_a_real_browser(server, browser):
     tiles = _tiles(page)
     assert tiles["SLOs within budget"] == met
     assert tiles["fast-burn"] == str(int((slos["status"] == "fast-burn").sum())) != "0"
-    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 1           # the budget burn-down
-    assert page.locator('[data-testid="stPlotlyChart"] .gtitle', has_text="Error budget burn-down of").count() == 1
+    assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 1         # the budget burn-down
+    assert page.locator('[data-testid="stVegaLiteChart"] .role-title-text',
+                        has_text="Error budget burn-down of").count() == 1
     # the SLOs and the availability tables: waited for, like the tiles (they can draw after the charts)
     page.locator('[data-testid="stDataFrame"]').nth(1).wait_for(timeout=DEADLINE_MS)
     assert page.locator('[data-testid="stDataFrame"]').count() >= 2

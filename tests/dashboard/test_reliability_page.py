@@ -62,7 +62,7 @@ def test_reliability_page_on_the_demo(reliability_db):
     assert tiles["fast-burn"] == "1"                                      # search burns fast at the end
     status_table = at.dataframe[0].value
     assert len(status_table) == 8 and "orders-availability" in set(status_table["slo"])
-    assert len(at.get("plotly_chart")) >= 1                              # the burn-down
+    assert len(at.get("vega_lite_chart")) >= 1                              # the burn-down
     assert "Incident-based availability per service" in texts(at)
 
 

@@ -91,7 +91,7 @@ def test_every_page_renders_on_synced_data(synced, page):
         assert "cadence sync aws-costs" in texts(at) or "cadence ingest costs" in texts(at)
         assert not at.metric
     else:
-        assert len(at.get("plotly_chart")) + len(at.dataframe) + len(at.metric) > 0
+        assert len(at.get("vega_lite_chart")) + len(at.dataframe) + len(at.metric) > 0
 
 
 def test_overview_shows_the_synced_numbers(synced):

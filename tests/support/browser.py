@@ -52,12 +52,12 @@ def require_browser() -> str:
     return path
 
 
-# Plotly draws after the script run ends: each chart's container holds its SVG once drawn. On the
-# first load the chart component's code is still downloading: Streamlit shows a skeleton in its
-# place (no stPlotlyChart yet), so "drawn" also means no skeleton is left.
+# Charts draw after the script run ends: each Vega-Lite chart's container holds its canvas (or SVG)
+# once drawn. On the first load the chart component's code is still downloading: Streamlit shows a
+# skeleton in its place (no chart container yet), so "drawn" also means no skeleton is left.
 PLOTS_DRAWN = """() => !document.querySelector('[data-testid="stSkeleton"]')
-                      && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
-                           .every(chart => chart.querySelector('.main-svg'))"""
+                      && [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+                           .every(chart => chart.querySelector('canvas, svg.marks'))"""
 
 
 def settle(page: Any, title: str, timeout_ms: int = 90_000) -> None:
