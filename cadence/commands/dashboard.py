@@ -50,11 +50,15 @@ def streamlit_args(port: int, host: str) -> list[str]:
     """The Streamlit command line: headless, no usage stats, no grid toolbar download (it writes
     formula cells raw; every table has Cadence's neutralised "Download CSV" instead), and no full
     garbage collection after every script run (it walks every cached result: 0.1-0.3 s per page
-    view on the demo, more on a large warehouse; Python's own collector still runs)."""
+    view on the demo, more on a large warehouse; Python's own collector still runs), and no watching
+    of source files (a served dashboard does not reload its code; each new session's watcher and the
+    recompiling after any change cost a first page load 0.1-0.2 s; `streamlit run app.py` still
+    reloads on save while developing)."""
     return [sys.executable, "-m", "cadence.dashboard.server", "run", str(app_script()),
             "--server.port", str(port), "--server.address", host,
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
-            "--client.disableDataExport", "true", "--runner.postScriptGC", "false"]
+            "--client.disableDataExport", "true", "--runner.postScriptGC", "false",
+            "--server.fileWatcherType", "none"]
 
 
 # Signals that stop `cadence dashboard` are passed on to Streamlit, which then shuts down cleanly;

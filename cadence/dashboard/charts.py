@@ -80,10 +80,20 @@ def _fingerprint(value: Any) -> Any:
     return value
 
 
-def once_per_data(builder: Callable[..., Chart]) -> Callable[..., Chart]:
-    """Memoise a chart builder on its arguments' contents (see the module's docstring)."""
+def once_per_data(builder: Callable[..., Chart] | None = None, *,
+                  reads: Callable[..., Sequence[Any]] | None = None) -> Any:
+    """Memoise a chart builder on its arguments' contents (see the module's docstring). ``reads``
+    (given the builder's arguments) names the columns of the first argument, a frame, that the
+    builder reads: only those are fingerprinted and passed on (a metrics frame has dozens)."""
+    if builder is None:
+        return functools.partial(once_per_data, reads=reads)
+
     @functools.wraps(builder)
     def build(*args: Any, **kwargs: Any) -> Chart:
+        if reads is not None and args and isinstance(args[0], pd.DataFrame):
+            frame = args[0]
+            used = [c for c in dict.fromkeys(reads(*args, **kwargs)) if c is not None and c in frame.columns]
+            args = (frame[used], *args[1:])
         try:
             key = (builder.__name__, _fingerprint(args), _fingerprint(tuple(sorted(kwargs.items()))))
         except TypeError:   # an argument with no fingerprint (cells holding lists): build it every time
@@ -174,7 +184,7 @@ def _band_end(values: pd.Series) -> pd.Series:
     return values + step * 0.85
 
 
-@once_per_data
+@once_per_data(reads=lambda df, x, series, **_: [x, *series])
 def lines(df: pd.DataFrame, x: str, series: dict[str, str], *, title: str, unit: str,
           period: str = "week", dash: Sequence[str] = ()) -> Chart:
     """One line per column in ``series`` ({column: legend label}); dotted for the columns in ``dash``."""
@@ -255,7 +265,7 @@ def _stacked(rows: pd.DataFrame, x: str, groups: list, *, title: str, unit: str,
     return Chart(_titled(title, height, mark={"type": "bar"}, encoding=encoding), rows)
 
 
-@once_per_data
+@once_per_data(reads=lambda df, x, y, *, color=None, **_: [x, y, color])
 def bars(df: pd.DataFrame, x: str, y: str, *, title: str, unit: str, color: str | None = None,
          horizontal: bool = False, label: str | None = None, max_groups: int = 8) -> Chart:
     """Bars, stacked by ``color`` when given (the largest ``max_groups`` groups, the rest as "other")."""
@@ -268,7 +278,7 @@ def bars(df: pd.DataFrame, x: str, y: str, *, title: str, unit: str, color: str 
                     legend=False)
 
 
-@once_per_data
+@once_per_data(reads=lambda df, x, stages, **_: [x, *stages])
 def stacked_stages(df: pd.DataFrame, x: str, stages: dict[str, str], *, title: str,
                    horizontal: bool = False) -> Chart:
     """Lead-time stages (coding, pickup, review, deploy) stacked, in hours."""
@@ -329,7 +339,8 @@ def busiest_services(incidents: pd.DataFrame, n: int = TIMELINE_SERVICES) -> lis
 ATTRIBUTION = ["explicit", "service", "repo", "none"]
 
 
-@once_per_data
+@once_per_data(reads=lambda df, **_: ["incident_id", "service", "created_at", "resolved_at", "attribution",
+                                      "deployment_id"])
 def incident_timeline(incidents: pd.DataFrame, *, title: str, max_services: int = TIMELINE_SERVICES) -> Chart:
     """Each incident as a bar from created to resolved (to the latest creation while open), one row
     per service (the ``max_services`` with the most incidents), coloured by how it was attributed
@@ -433,7 +444,7 @@ def forecast(history: pd.DataFrame, predicted: pd.DataFrame, *, title: str, x: s
     return Chart(_titled(title, layer=layers), rows)
 
 
-@once_per_data
+@once_per_data(reads=lambda df, **_: ["hour", "budget_remaining", "change_failure"])
 def burn_down(burn: pd.DataFrame, *, title: str) -> Chart:
     """An SLO's error budget left, hour by hour over its window, with the hours a change failure was
     open marked."""

@@ -84,15 +84,17 @@ def test_a_write_warms_the_default_views_again(served):
         assert r.read() == b"ok"
 
 
-def test_no_full_garbage_collection_after_every_script_run():
+def test_no_full_garbage_collection_after_every_script_run_and_no_source_watching():
     """Streamlit runs gc.collect(2) after each script run by default; with the result caches full it
     walked every cached object on each page view (0.1-0.3 s on the demo, seen with py-spy). Both
-    ways of starting the app turn it off: `cadence dashboard`'s arguments and .streamlit/config.toml."""
+    ways of starting the app turn it off: `cadence dashboard`'s arguments and .streamlit/config.toml.
+    A served dashboard also watches no source file (`streamlit run` in development still does)."""
     import tomllib
 
     from cadence.commands import dashboard
 
     args = dashboard.streamlit_args(8501, "127.0.0.1")
     assert args[args.index("--runner.postScriptGC") + 1] == "false"
+    assert args[args.index("--server.fileWatcherType") + 1] == "none"      # no reloading of a served app
     settings = tomllib.loads((REPO_ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
     assert settings["runner"]["postScriptGC"] is False
