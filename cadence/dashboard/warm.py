@@ -3,14 +3,15 @@
 ``cadence dashboard`` and ``cadence serve`` start Streamlit through ``cadence.dashboard.server``,
 which, in the server's own process:
 
-1. imports what every page needs (Plotly, pandas, DuckDB, the metrics layer): a page's first run
-   otherwise pays for those imports;
+1. imports what every page needs (pandas, DuckDB, the metrics layer, Streamlit's chart element): a
+   page's first run otherwise pays for those imports;
 2. computes the DORA facts of the default ranges (the last 12 weeks, and the 24 weeks the
    Overview's comparison with the previous period covers): on a large warehouse the costly part of
    every DORA figure (metrics.facts);
 3. once the server is up, runs every page once with the default filters in a headless session
    (an ordinary Streamlit session whose client is this module, not a browser), which fills the result
-   cache (``ui.RESULTS``) with exactly what a visitor's first visit asks for;
+   cache (``ui.RESULTS``) with exactly what a visitor's first visit asks for; then (the server
+   already healthy) the Overview of each configured team, the view a lead picks next;
 4. then watches the warehouse's last-write token and the config file: after a write (a sync, an
    ingest, the webhook, or ``cadence serve``'s refreshed snapshot) it does 2 and 3 again, so the first
    visitor after a scheduled sync finds the default views ready.
@@ -43,6 +44,7 @@ READY_SECONDS = 120.0
 PAGE_PATHS = ("", "delivery", "stability", "reliability", "pipelines", "teams", "costs", "capacity",
               "data_health")
 PAGE_TIMEOUT = 600.0
+MAX_TEAM_VIEWS = 50      # teams whose Overview is warmed after the default views (in config order by name)
 POLL_SECONDS = 5.0
 
 
@@ -161,29 +163,41 @@ def _on_loop(runtime, fn, *args):
     return asyncio.run_coroutine_threadsafe(call(), loop).result(timeout=60)
 
 
-def visit_pages(paths: Iterable[str] = PAGE_PATHS, timeout: float = PAGE_TIMEOUT) -> dict[str, float]:
-    """Run each page once, default filters, in a headless session of the running server; seconds
-    per page (pages whose run did not finish are left out)."""
+def visit_pages(paths: Iterable[str] = PAGE_PATHS, timeout: float = PAGE_TIMEOUT,
+                query_strings: Iterable[str] = ("",)) -> dict[str, float]:
+    """Run each page once per query string (by default once, default filters) in a headless session
+    of the running server; seconds per view (views whose run did not finish are left out)."""
     from streamlit.proto.BackMsg_pb2 import BackMsg
     from streamlit.proto.ClientState_pb2 import ClientState
     from streamlit.runtime import Runtime
 
     runtime = Runtime.instance()
     took: dict[str, float] = {}
-    for path in paths:
-        client = _HeadlessClient()
-        session_id = _on_loop(runtime, lambda c: runtime.connect_session(client=c, user_info={}), client)
-        try:
-            msg = BackMsg(rerun_script=ClientState(page_name=path, query_string=""))
-            t0 = time.perf_counter()
-            _on_loop(runtime, runtime.handle_backmsg, session_id, msg)
-            if client.finished.wait(timeout):
-                took[path or "overview"] = time.perf_counter() - t0
-            else:
-                log.warning("warm-up: page %r did not finish within %.0f s", path, timeout)
-        finally:
-            _on_loop(runtime, runtime.disconnect_session, session_id)
+    for query in query_strings:
+        for path in paths:
+            client = _HeadlessClient()
+            session_id = _on_loop(runtime, lambda c: runtime.connect_session(client=c, user_info={}), client)
+            name = (path or "overview") + (f"?{query}" if query else "")
+            try:
+                msg = BackMsg(rerun_script=ClientState(page_name=path, query_string=query))
+                t0 = time.perf_counter()
+                _on_loop(runtime, runtime.handle_backmsg, session_id, msg)
+                if client.finished.wait(timeout):
+                    took[name] = time.perf_counter() - t0
+                else:
+                    log.warning("warm-up: page %r did not finish within %.0f s", name, timeout)
+            finally:
+                _on_loop(runtime, runtime.disconnect_session, session_id)
     return took
+
+
+def team_queries(limit: int = MAX_TEAM_VIEWS) -> list[str]:
+    """The query string of each configured team's view (``team=NAME``), by name, at most ``limit``."""
+    from urllib.parse import urlencode
+
+    from cadence.dashboard import ui
+
+    return [urlencode({ui.KEY_TEAM: team}) for team in sorted(ui.config().teams)[:limit]]
 
 
 def _wait_for_server(deadline: float = 600.0) -> bool:
@@ -220,6 +234,9 @@ def watch(poll: float = POLL_SECONDS) -> None:
                 took = visit_pages()
                 warmed = version
                 log.info("warm-up: %s", ", ".join(f"{p} {s:.2f} s" for p, s in took.items()))
+                _ready.set()
+                teams = visit_pages(("",), query_strings=team_queries())
+                log.info("warm-up: %d team Overviews in %.2f s", len(teams), sum(teams.values()))
         except Exception:   # never let the warm-up take the server down; the pages still work
             log.exception("warm-up failed; pages compute on first visit instead")
             warmed = data_version()

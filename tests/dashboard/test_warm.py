@@ -67,6 +67,24 @@ def test_healthy_only_after_every_page_ran_with_the_default_view(served):
         assert r.read() == b"ok"
 
 
+TEAM_ROUND = re.compile(r"warm-up: (\d+) team Overviews in [\d.]+ s")
+
+
+def test_each_teams_overview_is_warmed_after_the_default_views(served):
+    """After the default views (the server already healthy), the Overview of every configured team:
+    the view a lead picks next. The demo's teams come from the warehouse (no config file)."""
+    from cadence.core.config import Config
+    from warehouse.meta import effective_config
+
+    wait_for(lambda text: TEAM_ROUND.search(text), served["log"], "team Overviews warmed")
+    text = read(served["log"])
+    teams = effective_config(Config(), served["db"]).teams
+    assert len(teams) >= 2
+    assert int(TEAM_ROUND.search(text).group(1)) == len(teams)
+    assert text.index("warm-up: overview ") < text.index(" team Overviews in ")
+    assert "did not finish" not in text and "Traceback" not in text
+
+
 def test_a_write_warms_the_default_views_again(served):
     con = connect(served["db"])
     try:   # one more production deployment: the warehouse's last-write token changes
