@@ -10,14 +10,15 @@ which, in the server's own process:
    every DORA figure (metrics.facts);
 3. once the server is up, runs every page once with the default filters in a headless session
    (an ordinary Streamlit session whose client is this module, not a browser), which fills the result
-   cache (``ui.RESULTS``) with exactly what a visitor's first visit asks for; then (the server
-   already healthy) the Overview of each configured team, the view a lead picks next;
+   cache (``ui.RESULTS``) with exactly what a visitor's first visit asks for; then the Overview of
+   each configured team, the view a lead picks next (at most MAX_TEAM_VIEWS);
 4. then watches the warehouse's last-write token and the config file: after a write (a sync, an
    ingest, the webhook, or ``cadence serve``'s refreshed snapshot) it does 2 and 3 again, so the first
    visitor after a scheduled sync finds the default views ready.
 
 The server reports healthy (``/_stcore/health``, what a browser and a load balancer wait for) once
-the first round of 3 is done, or after ``CADENCE_WARM_READY_SECONDS`` (default 120) if that comes
+the first round of 3 is done (team views included: a visitor arriving at once would otherwise share
+the machine with them), or after ``CADENCE_WARM_READY_SECONDS`` (default 120) if that comes
 first; the round goes on in the background then. Later rounds (after writes) never make it unhealthy.
 
 Nothing here changes a number: the pages compute what they always compute, only earlier. With
@@ -234,7 +235,6 @@ def watch(poll: float = POLL_SECONDS) -> None:
                 took = visit_pages()
                 warmed = version
                 log.info("warm-up: %s", ", ".join(f"{p} {s:.2f} s" for p, s in took.items()))
-                _ready.set()
                 teams = visit_pages(("",), query_strings=team_queries())
                 log.info("warm-up: %d team Overviews in %.2f s", len(teams), sum(teams.values()))
         except Exception:   # never let the warm-up take the server down; the pages still work
