@@ -204,8 +204,10 @@ def lines(df: pd.DataFrame, x: str, series: dict[str, str], *, title: str, unit:
                     _value_tip(unit, AXIS.get(unit, unit))],
     }
     if len(labels) > 1:
-        encoding["color"] = {"field": "series", "type": "nominal", "scale": {"domain": labels},
-                             "legend": {**LEGEND, "symbolType": "stroke"}}
+        legend = {**LEGEND, "symbolType": "stroke"}
+        if sum(len(label) for label in labels) > 36:   # one row would run past a narrow chart's edge
+            legend["columns"] = 1
+        encoding["color"] = {"field": "series", "type": "nominal", "scale": {"domain": labels}, "legend": legend}
     if any(c in dash for c in cols):
         encoding["strokeDash"] = {"field": "series", "type": "nominal", "legend": None,
                                   "scale": {"domain": labels, "range": [[2, 3] if c in dash else [1, 0] for c in cols]}}
