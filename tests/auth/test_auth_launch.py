@@ -68,7 +68,11 @@ def test_secrets_file_is_removed_when_the_block_fails():
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_secrets_file_is_removed_when_the_process_is_told_to_stop(signum, tmp_path):
-    script = ("import sys, time\n"
+    # The child starts with the default dispositions a terminal gives (under `nohup` SIGHUP arrives
+    # ignored, and secrets_file rightly leaves an ignored signal alone).
+    script = ("import signal, sys, time\n"
+              "signal.signal(signal.SIGTERM, signal.SIG_DFL)\n"
+              "signal.signal(signal.SIGHUP, signal.SIG_DFL)\n"
               "from cadence.auth.launch import secrets_file\n"
               "with secrets_file({'auth': {'cookie_secret': 'x' * 40}}) as path:\n"
               "    print(path, flush=True)\n"
