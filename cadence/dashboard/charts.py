@@ -56,6 +56,8 @@ class Chart:
 
     spec: dict
     data: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # a stack's rows: each of its charts reads its own named dataset (``stack``)
+    datasets: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 MAX_FIGURES = 256
@@ -322,7 +324,116 @@ def histogram(values: pd.Series, *, title: str) -> Chart:
 
 def show(chart: Chart, *, key: str) -> None:
     """Draw ``chart`` (a copy of its spec: Streamlit adjusts the spec it is given)."""
-    st.vega_lite_chart(chart.data, copy.deepcopy(chart.spec), width="stretch", theme="streamlit", key=key)
+    spec = copy.deepcopy(chart.spec)
+    if chart.datasets:
+        spec["datasets"] = dict(chart.datasets)   # Streamlit sends them as Arrow and takes them out of the spec
+    st.vega_lite_chart(None if chart.datasets else chart.data, spec, width="stretch", theme="streamlit", key=key)
+
+
+# Channels whose legend each chart of a stack keeps to itself (Vega-Lite would merge them); every
+# scale is its own too (a vconcat shares x by default).
+OWN_CHANNELS = ("color", "strokeDash")
+STACK_SPACING = 32
+
+
+def _stackable(spec: dict) -> bool:
+    """A single view whose legend fits on one row of a narrow column (or is one label per row): a
+    legend wider than the column leaves a stacked chart's plot no width at all (a single view's
+    autosize copes)."""
+    if any(k in spec for k in ("layer", "vconcat", "hconcat", "concat", "facet", "repeat")):
+        return False
+    return _legend_rows(spec) <= 1 or spec["encoding"]["color"].get("legend", {}).get("columns") == 1
+
+
+def _legend_chars(spec: dict) -> int:
+    color = spec.get("encoding", {}).get("color") or {}
+    return sum(len(str(v)) for v in color.get("scale", {}).get("domain", []))
+
+
+def stack(charts: Sequence[Chart]) -> Chart:
+    """Charts one under another as ONE Vega-Lite view (``vconcat``), each with its own rows, title,
+    axes, scales, legend and tooltips, as if drawn apart.
+
+    Why (issue 23, measured in headless Chromium on the 2-core machine): a Vega view costs the
+    browser about 40 ms to set up on every visit, whatever it draws; the Overview's six charts as
+    three stacks came back 0.1-0.15 s sooner on a revisit. Only single views stack (Streamlit stretches
+    a stack's charts to the column's width only when none is layered): ``show_stack`` draws a
+    layered chart as a view of its own. A chart's height is its whole height drawn alone (titles,
+    axes and legend inside); in a stack it is the plot's, so the plot gets what decoration leaves.
+    """
+    subs, datasets = [], {}
+    for i, chart in enumerate(charts):
+        name = f"chart_{i}"
+        sub = {**chart.spec, "data": {"name": name}}
+        if isinstance(sub.get("height"), (int, float)):
+            rows = _legend_rows(sub)
+            sub["height"] = max(sub["height"] - STACK_DECORATION - (LEGEND_HEIGHT + LEGEND_ROW * rows if rows else 0), 60)
+        subs.append(sub)
+        datasets[name] = _for_dataset(chart.data)
+    return Chart({"vconcat": subs, "spacing": STACK_SPACING,
+                  "resolve": {"scale": {c: "independent" for c in ("x", "y", *OWN_CHANNELS)},
+                              "axis": {"x": "independent", "y": "independent"},
+                              "legend": {c: "independent" for c in OWN_CHANNELS}}}, datasets=datasets)
+
+
+# What a chart's title and x axis, and each row of its legend, take of its HEIGHT when drawn alone
+# (autosize "fit"); in a stack the height is the plot's (Vega-Lite fits no concatenation), so the
+# stacked charts keep the heights they have apart and side-by-side stacks stay level.
+STACK_DECORATION = 80
+LEGEND_HEIGHT = 28
+LEGEND_ROW = 20
+
+
+def _legend_rows(spec: dict) -> int:
+    """Rows of a chart's colour legend: 0 without one, one per label in one column, and otherwise
+    one row when its labels fit a narrow column (LEGEND_CHARS), more when they do not."""
+    color = spec.get("encoding", {}).get("color")
+    if not color or color.get("legend", {}) is None:
+        return 0
+    labels = color.get("scale", {}).get("domain", [])
+    if color.get("legend", {}).get("columns") == 1:
+        return max(len(labels), 1)
+    return 1 if _legend_chars(spec) <= LEGEND_CHARS else 2
+
+
+LEGEND_CHARS = 36   # what lines() puts on one legend row too
+
+
+def _for_dataset(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows as a named dataset can carry them: Streamlit hands a named dataset's Arrow columns to Vega
+    as they are, so 64-bit integers (BigInt in the browser) become floats and times are milliseconds
+    (a ``timestamp[s]`` column would be read as milliseconds), as its ``data`` path does by itself."""
+    out = df.reset_index(drop=True)
+    for col in out.columns:
+        if pd.api.types.is_integer_dtype(out[col]) or pd.api.types.is_bool_dtype(out[col]):
+            out[col] = out[col].astype("float64")
+        elif pd.api.types.is_datetime64_any_dtype(out[col]):
+            out[col] = out[col].astype("datetime64[ms]")
+    return out
+
+
+def show_stack(charts: Sequence[Chart | None], *, key: str) -> None:
+    """Draw ``charts`` one under another (``None`` left out): the single views among them as one
+    Vega view (``stack``), any other (layered, or with a wide legend) as its own, in their order."""
+    present = [c for c in charts if c is not None]
+    run: list[Chart] = []
+    part = 0
+
+    def flush() -> None:
+        nonlocal part
+        if run:
+            show(run[0] if len(run) == 1 else stack(run), key=f"{key}-{part}" if part else key)
+            part += 1
+            run.clear()
+
+    for chart in present:
+        if _stackable(chart.spec):
+            run.append(chart)
+        else:
+            flush()
+            run.append(chart)
+            flush()
+    flush()
 
 
 # The incident timeline's rows at most: one row per service, and past a few dozen rows the chart

@@ -235,12 +235,18 @@ def test_both_themes_render(demo, theme):
     at.context = {"theme": theme}
     at.run()
     assert not at.exception
-    # The Overview on the demo draws six charts, each with data: deployments, change failure rate,
-    # lead time, recovery time, rework rate and cloud cost.
+    # The Overview on the demo draws six charts, each titled and with rows: deployments, change failure
+    # rate, lead time, recovery time, rework rate and cloud cost, as three stacks of two (one Vega view
+    # per column, charts.stack), each chart reading its own named dataset.
     charts = at.get("vega_lite_chart")
-    assert len(charts) == 6
-    assert all(pa.ipc.open_stream(c.proto.data.data).read_all().num_rows > 0 for c in charts)
-    assert all(json.loads(c.proto.spec)["title"]["text"] for c in charts)
+    assert len(charts) == 3
+    views = [view for c in charts for view in json.loads(c.proto.spec)["vconcat"]]
+    assert [v["title"]["text"] for v in views] == ["Production deployments", "Change failure rate",
+                                                   "Lead time for changes", "Recovery time", "Rework rate",
+                                                   "Cloud cost (amortized)"]
+    rows = {d.name: pa.ipc.open_stream(d.data.data).read_all().num_rows for c in charts for d in c.proto.datasets}
+    assert len(rows) == 2 and all(n > 0 for n in rows.values())     # chart_0 and chart_1 of each stack
+    assert all(pa.ipc.open_stream(d.data.data).read_all().num_rows > 0 for c in charts for d in c.proto.datasets)
     # Their colours come from the Streamlit theme, so they follow light and dark ...
     assert all(c.proto.theme == "streamlit" for c in charts)
     # ... and each theme has its own primary colour, readable on its own background (WCAG text

@@ -62,3 +62,49 @@ def test_lines_keep_a_missing_value_as_a_gap_and_label_each_series():
     assert chart.spec["encoding"]["strokeDash"]["scale"]["range"] == [[1, 0], [2, 3]]
     assert charts.lines(df, "period_start", {"p50": "p50", "p90": "p90"}, title="t", unit="hours",
                         dash=["p90"]) is chart          # built once per data
+
+
+def _weekly(**cols) -> pd.DataFrame:
+    return pd.DataFrame({"period_start": pd.to_datetime(["2026-11-02", "2026-11-09", "2026-11-16"]), **cols})
+
+
+def test_a_stack_draws_each_chart_on_its_own_rows_scales_and_legend_in_one_view():
+    df = _weekly(deployments=[3, 5, 4], p50=[1.0, 2.0, 3.0], p90=[5.0, 6.0, 7.0])
+    bars = charts.bars(df, "period_start", "deployments", title="Deployments", unit="count", label="deployments")
+    lines = charts.lines(df, "period_start", {"p50": "p50", "p90": "p90"}, title="Lead time", unit="hours")
+    stacked = charts.stack([bars, lines])
+    one, two = stacked.spec["vconcat"]
+    assert (one["title"]["text"], two["title"]["text"]) == ("Deployments", "Lead time")
+    assert (one["data"], two["data"]) == ({"name": "chart_0"}, {"name": "chart_1"})
+    # each its own rows, as Vega reads them: 64-bit integers as floats, times in milliseconds
+    assert list(stacked.datasets) == ["chart_0", "chart_1"]
+    assert stacked.datasets["chart_0"]["value"].tolist() == [3.0, 5.0, 4.0]
+    assert str(stacked.datasets["chart_0"]["period_start"].dtype) == "datetime64[ms]"
+    assert len(stacked.datasets["chart_1"]) == 6                       # 3 weeks x 2 series
+    # a vconcat shares x (and merges colour domains) unless told otherwise
+    assert stacked.spec["resolve"]["scale"]["x"] == "independent"
+    assert stacked.spec["resolve"]["legend"]["color"] == "independent"
+    # heights are the plots': HEIGHT less the title and axis (80), and the legend row (28 + 20) for
+    # the lines: 300 - 80 = 220 and 300 - 80 - 48 = 172, so side-by-side stacks stay level
+    assert (one["height"], two["height"]) == (220, 172)
+    # the built charts are shared and stay as they were
+    assert "data" not in bars.spec and bars.spec["height"] == charts.HEIGHT
+
+
+def test_show_stack_draws_a_layered_chart_or_a_wide_legend_as_a_view_of_its_own(monkeypatch):
+    drawn = []
+    monkeypatch.setattr(charts.st, "vega_lite_chart", lambda data, spec, **kw: drawn.append((data, spec, kw["key"])))
+    df = _weekly(a=[1.0, 2.0, 3.0])
+    plain = charts.lines(df, "period_start", {"a": "a"}, title="Plain", unit="hours")
+    layered = charts.Chart({"title": "Layered", "layer": [{"mark": "line"}, {"mark": "point"}]}, df)
+    many = pd.DataFrame({"period_start": pd.to_datetime(["2026-11-02"] * 6),
+                         "repo": [f"brightcart/service-number-{i}" for i in range(6)], "n": range(6)})
+    wide = charts.bars(many, "period_start", "n", color="repo", title="Wide legend", unit="count")
+    charts.show_stack([plain, None, plain, layered, wide, plain], key="k")
+    # plain+plain stacked; the layered chart and the wide legend alone; the last plain alone
+    assert [key for _, _, key in drawn] == ["k", "k-1", "k-2", "k-3"]
+    assert [len(spec["vconcat"]) if "vconcat" in spec else spec["title"] for _, spec, _ in drawn][0] == 2
+    assert drawn[1][1]["title"] == "Layered" and drawn[1][0] is df
+    assert drawn[2][1]["title"]["text"] == "Wide legend"
+    # a stack hands Streamlit its datasets and no top-level rows
+    assert drawn[0][0] is None and set(drawn[0][1]["datasets"]) == {"chart_0", "chart_1"}
