@@ -334,6 +334,13 @@ def show(chart: Chart, *, key: str) -> None:
 # scale is its own too (a vconcat shares x by default).
 OWN_CHANNELS = ("color", "strokeDash")
 STACK_SPACING = 32
+# What a chart's title and x axis, and each row of its legend, take of its HEIGHT when drawn alone
+# (autosize "fit"); in a stack the height is the plot's (Vega-Lite fits no concatenation), so the
+# stacked charts keep the heights they have apart and side-by-side stacks stay level.
+STACK_DECORATION = 80
+LEGEND_HEIGHT = 28
+LEGEND_ROW = 20
+LEGEND_CHARS = 36   # what lines() puts on one legend row too
 
 
 def _stackable(spec: dict) -> bool:
@@ -356,10 +363,11 @@ def stack(charts: Sequence[Chart]) -> Chart:
 
     Why (issue 23, measured in headless Chromium on the 2-core machine): a Vega view costs the
     browser about 40 ms to set up on every visit, whatever it draws; the Overview's six charts as
-    three stacks came back 0.1-0.15 s sooner on a revisit. Only single views stack (Streamlit stretches
-    a stack's charts to the column's width only when none is layered): ``show_stack`` draws a
-    layered chart as a view of its own. A chart's height is its whole height drawn alone (titles,
-    axes and legend inside); in a stack it is the plot's, so the plot gets what decoration leaves.
+    three stacks came back 0.1-0.15 s sooner on a revisit. Only single views stack: Streamlit gives
+    each chart of a stack the column's width as its plot width, which single views fit and layered
+    ones overflow by their axis width, so ``show_stack`` draws a layered chart as a view of its own.
+    A chart's height is its whole height drawn alone (titles, axes and legend inside); in a stack it
+    is the plot's, so the plot gets what decoration leaves.
     """
     subs, datasets = [], {}
     for i, chart in enumerate(charts):
@@ -376,13 +384,6 @@ def stack(charts: Sequence[Chart]) -> Chart:
                               "legend": {c: "independent" for c in OWN_CHANNELS}}}, datasets=datasets)
 
 
-# What a chart's title and x axis, and each row of its legend, take of its HEIGHT when drawn alone
-# (autosize "fit"); in a stack the height is the plot's (Vega-Lite fits no concatenation), so the
-# stacked charts keep the heights they have apart and side-by-side stacks stay level.
-STACK_DECORATION = 80
-LEGEND_HEIGHT = 28
-LEGEND_ROW = 20
-
 
 def _legend_rows(spec: dict) -> int:
     """Rows of a chart's colour legend: 0 without one, one per label in one column, and otherwise
@@ -395,8 +396,6 @@ def _legend_rows(spec: dict) -> int:
         return max(len(labels), 1)
     return 1 if _legend_chars(spec) <= LEGEND_CHARS else 2
 
-
-LEGEND_CHARS = 36   # what lines() puts on one legend row too
 
 
 def _for_dataset(df: pd.DataFrame) -> pd.DataFrame:
