@@ -265,6 +265,23 @@ def cpu_times() -> tuple[int, int] | None:
     return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
 
 
+PROBE_STEPS = 3_000_000
+
+
+def host_speed() -> float:
+    """Seconds a fixed pure-Python loop takes (median of 3): this host's speed at the moment, in a
+    figure that depends on nothing Cadence does. The host swings between two states a few times a
+    day with no CPU steal to show for it (docs/performance.md); a run's figures are read beside it."""
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        total = 0
+        for i in range(PROBE_STEPS):
+            total += i * i
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -279,6 +296,7 @@ def main() -> int:
     names = ("demo", "large") if args.db == "both" else (args.db,)
     verdicts: dict[str, list[str]] = {}
     cpu_start = cpu_times()
+    speed_start = host_speed()
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             target = demo_database(Path(tmp)) if name == "demo" else large_database(args.warehouse.resolve())
@@ -288,10 +306,12 @@ def main() -> int:
                                     [m for _, _, m in results], app)
     print(f"\nload average: {os.getloadavg()[0]:.1f} (1 min) on {os.cpu_count()} cores")
     cpu_end = cpu_times()
+    print(f"host speed probe ({PROBE_STEPS:,}-step Python loop, median of 3): {speed_start:.3f} s before the run, "
+          f"{host_speed():.3f} s after")
     if cpu_start and cpu_end and cpu_end[1] > cpu_start[1]:
         # Time the hypervisor gave other machines while this one wanted the CPU: a load average
-        # does not show it, and a host with noisy neighbours ran every figure here up to 2x slower
-        # (docs/performance.md). "Quiet" in issue 23's targets means about 0 %.
+        # does not show it. Some slow spells of this host showed steal, others none (2026-12-03:
+        # 0.1 % while every figure ran ~2x slower): the probe above and the AppTest column tell more.
         steal = 100 * (cpu_end[0] - cpu_start[0]) / (cpu_end[1] - cpu_start[1])
         print(f"CPU steal during the run: {steal:.1f} % of all CPU time")
     for name, missed in verdicts.items():
