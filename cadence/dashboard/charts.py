@@ -46,6 +46,7 @@ AXIS = {"hours": "hours", "fraction": "%", "count": "count", "per week": "deploy
         "days": "days"}
 TICKS = {"fraction": ".0%", "USD": "$,.0f"}
 LEGEND = {"orient": "top", "title": None, "labelLimit": 240}
+LEGEND_CHARS = 36         # a legend's labels (characters in all) that fit on one row of a narrow chart
 DATE_FORMAT = {"week": "%d %b %Y", "month": "%b %Y", "day": "%a %d %b %Y", "quarter": "%b %Y"}
 DATE_TITLE = {"week": "week of", "month": "month", "day": "day", "quarter": "quarter from"}
 
@@ -207,7 +208,7 @@ def lines(df: pd.DataFrame, x: str, series: dict[str, str], *, title: str, unit:
     }
     if len(labels) > 1:
         legend = {**LEGEND, "symbolType": "stroke"}
-        if sum(len(label) for label in labels) > 36:   # one row would run past a narrow chart's edge
+        if sum(len(label) for label in labels) > LEGEND_CHARS:   # one row would run past a narrow chart's edge
             legend["columns"] = 1
         encoding["color"] = {"field": "series", "type": "nominal", "scale": {"domain": labels}, "legend": legend}
     if any(c in dash for c in cols):
@@ -340,7 +341,6 @@ STACK_SPACING = 32
 STACK_DECORATION = 80
 LEGEND_HEIGHT = 28
 LEGEND_ROW = 20
-LEGEND_CHARS = 36   # what lines() puts on one legend row too
 
 
 def _stackable(spec: dict) -> bool:
@@ -384,7 +384,6 @@ def stack(charts: Sequence[Chart]) -> Chart:
                               "legend": {c: "independent" for c in OWN_CHANNELS}}}, datasets=datasets)
 
 
-
 def _legend_rows(spec: dict) -> int:
     """Rows of a chart's colour legend: 0 without one, one per label in one column, and otherwise
     one row when its labels fit a narrow column (LEGEND_CHARS), more when they do not."""
@@ -395,7 +394,6 @@ def _legend_rows(spec: dict) -> int:
     if color.get("legend", {}).get("columns") == 1:
         return max(len(labels), 1)
     return 1 if _legend_chars(spec) <= LEGEND_CHARS else 2
-
 
 
 def _for_dataset(df: pd.DataFrame) -> pd.DataFrame:
