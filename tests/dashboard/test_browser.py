@@ -182,6 +182,11 @@ def test_the_capacity_page_downloads_the_review_that_opens_offline(server, brows
     page.goto(f"{server['base']}/capacity")
     _settle(page, "Capacity")
     assert "Bot changes:" in page.inner_text("body")
+    # The report is on the Next quarter tab (it carries the scenario); a tab is a rerun and a URL.
+    page.get_by_role("tab", name="Next quarter").click()
+    page.get_by_role("button", name="Download report").wait_for(timeout=DEADLINE_MS)
+    _settle(page, "Capacity")
+    assert "tab=Next+quarter" in page.url
     with page.expect_download(timeout=DEADLINE_MS) as info:
         page.get_by_role("button", name="Download report").click()
     download = info.value
