@@ -31,7 +31,9 @@ VIEWS = {"default": None, "team": {"team": "checkout"},
 # query parameters added, the expanders opened) and its record is the union of what they show, so a
 # page before such a split compares with itself after it. Names are spelled out (not ui's constants):
 # the script also runs in checkouts older than them.
-SECTIONS = {"capacity": [({}, ("cap-balance-rows",)), ({"tab": "Contributors"}, ()),
+SECTIONS = {"delivery": [({}, ()), ({"tab": "Per team"}, ()), ({"tab": "Changes"}, ())],
+            "costs": [({}, ()), ({"tab": "Movers and anomalies"}, ())],
+            "capacity": [({}, ("cap-balance-rows",)), ({"tab": "Contributors"}, ()),
                          ({"tab": "Next quarter"}, ("cap-table-rows",)), ({"tab": "Right-sizing"}, ())]}
 
 

@@ -48,7 +48,7 @@ patterns = ", ".join(f"`{a}`" for a in cfg.review.exclude_authors) or "none"   #
 st.caption(f"**Bot changes: {bots:,}, excluded** from lead time, investment balance and contributor counts "
            f"(authors matching `exclude_authors`: {patterns}).")
 
-tabs = dict(zip(TABS, st.tabs(TABS, key=ui.KEY_REVIEW_TAB, bind="query-params"), strict=True))
+tabs = dict(zip(TABS, st.tabs(TABS, key=ui.KEY_TAB, bind="query-params"), strict=True))
 
 if tabs["Investment balance"].open:
     with tabs["Investment balance"]:

@@ -46,7 +46,7 @@ KEY_FILTERS = "_cadence_filters"
 KEY_GROWTH = "growth"        # expected traffic growth next quarter, percent
 KEY_WEIGHT = "weight"        # investment balance weighted by change count or by coding effort
 KEY_CONTRIBUTORS = "dc-"     # + team: planned change in that team's active contributors
-KEY_REVIEW_TAB = "tab"       # the review's section shown (only that tab's content is computed and drawn)
+KEY_TAB = "tab"              # a page's tab shown (Delivery, Capacity: only that tab's content is computed and drawn)
 
 ALL = "All"
 PRESETS = {

@@ -181,7 +181,7 @@ def test_drilldown_opens_to_the_rows_behind_the_numbers(demo):
 
 
 def test_capacity_page_shows_the_quarter_table_with_a_download(demo):
-    at = open_app("capacity", query={ui.KEY_RANGE: "This year", ui.KEY_REVIEW_TAB: "Next quarter"})
+    at = open_app("capacity", query={ui.KEY_RANGE: "This year", ui.KEY_TAB: "Next quarter"})
     at.session_state["cap-table-rows"] = True   # the quarter table is behind its rows expander
     at.run()
     assert not at.exception

@@ -31,7 +31,7 @@ def _weight(at):
 def open_review(tab: str | None = None, query: dict | None = None, opened: tuple[str, ...] = ()):
     """The Capacity page on ``tab`` (the default, Investment balance, when None), with the rows
     expanders ``opened`` open."""
-    at = open_app("capacity", query={**(query or QUERY), **({ui.KEY_REVIEW_TAB: tab} if tab else {})})
+    at = open_app("capacity", query={**(query or QUERY), **({ui.KEY_TAB: tab} if tab else {})})
     if opened:
         for key in opened:
             at.session_state[key] = True
@@ -88,7 +88,7 @@ def test_only_the_open_tab_is_computed_and_sent(demo):
     assert at.number_input(key=ui.KEY_GROWTH) is not None and not _weight(at)
     assert [df.value.columns[0] for df in at.dataframe] == ["team"]   # the forecast only (the quarter table is closed)
     # Switching tabs is a rerun that draws the other tab (and the browser's URL follows the tab).
-    at.session_state[ui.KEY_REVIEW_TAB] = at.query_params[ui.KEY_REVIEW_TAB] = "Contributors"
+    at.session_state[ui.KEY_TAB] = at.query_params[ui.KEY_TAB] = "Contributors"
     at.run()
     assert not at.number_input and "never a per-person measure" in texts(at)
 

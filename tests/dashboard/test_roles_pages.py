@@ -40,6 +40,8 @@ EXPANDERS = {
     "costs": ("co-summary",),
     "capacity": (),
 }
+# The tabs besides the default one (st.tabs bound to ?tab=: only the open tab is drawn); the tests open each.
+TABS = {"delivery": ("Per team", "Changes")}
 EVERYONE = ("overview", "delivery", "stability", "reliability", "pipelines", "teams", "data_health")
 # Words only a cost figure brings: money signs and units, and the names of money figures and columns.
 COST_MARKS = re.compile(r"\$|USD|cloud cost|cost per|cost ?/|cost of idle|effective[_ ]cost|billed[_ ]cost|"
@@ -60,10 +62,12 @@ def open_as(demo_warehouse, config_file, monkeypatch):
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
 
-    def run(email: str, page: str):
+    def run(email: str, page: str, tab: str | None = None):
         at = new_app_test()
         at.secrets = SECRETS
         at.user = user(email)
+        if tab:
+            at.query_params[ui.KEY_TAB] = tab
         at.run()
         if page != "overview":
             at.switch_page(f"pages/{page}.py").run()
@@ -137,6 +141,14 @@ def test_without_the_cost_role_no_cost_figure_reaches_any_element(open_as, page)
     at = open_as("dev@example.com", page)
     assert at.title[0].value != "Not available"
     assert len(sent(at)) > 2000  # the page did draw (the check below is not vacuous)
+    assert cost_findings(at) == []
+
+
+@pytest.mark.parametrize(("page", "tab"), [(p, t) for p, tabs in TABS.items() for t in tabs])
+def test_without_the_cost_role_no_cost_figure_reaches_any_tab(open_as, page, tab):
+    at = open_as("dev@example.com", page, tab)
+    assert at.session_state[ui.KEY_TAB] == tab   # that tab was drawn
+    assert len(sent(at)) > 2000
     assert cost_findings(at) == []
 
 
