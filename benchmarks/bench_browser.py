@@ -1,6 +1,7 @@
 """Benchmark (issue 23): the dashboard in headless Chromium on the demo database and on the
 1,000,000-deployment warehouse of bench_metrics.py — the app's first load, each page's first visit
-and revisit through the top navigation, and one filter change — beside each page's AppTest time on
+and revisit through the top navigation, each tab of the pages split into tabs (``TABS``; a tab is a
+rerun, held to the revisit's 0.5 s) and one filter change — beside each page's AppTest time on
 the same database in the same run (the page script's own work, no browser), and issue 23's targets.
 
 The server is started the way users start it: ``python -m cadence dashboard --port P`` (Streamlit
@@ -60,9 +61,16 @@ LARGE_NOW = "2025-12-31T23:00:00Z"   # the end of bench_metrics.py's data
 START_KEY = "server start (to healthy)"
 # issue 23's targets (seconds) by kind of view; on the large warehouse it is done when the Overview,
 # Delivery and Stability meet them
-TARGETS = {"first load": 3.0, "first visit": 1.5, "revisit": 0.5, "filter change": 1.0}
+TARGETS = {"first load": 3.0, "first visit": 1.5, "revisit": 0.5, "filter change": 1.0, "tab": 0.5}
 LARGE_DONE_PAGES = ("Overview", "Delivery", "Stability")
 REVISITS = 3           # away and back, per page and round
+# The pages split into tabs (st.tabs bound to ?tab=; a page opens on its first): each other tab, with
+# a text only its content holds (so the clock stops on the new run's content, not the old one's).
+TABS = {"Delivery": {"Per team": "Stage breakdown per team", "Changes": "Slowest changes"},
+        "Stability": {"Incidents": "Attribution:", "Failed deployments": "caused an incident or were rolled back"},
+        "Costs": {"Movers and anomalies": "Top movers"},
+        "Capacity": {"Contributors": "never a per-person measure", "Next quarter": "Expected traffic growth",
+                     "Right-sizing": "target utilization"}}
 
 
 @dataclass(frozen=True)
@@ -156,6 +164,22 @@ def one_round(target: Database, exe: str) -> tuple[dict[str, list[float]], dict[
                         # away and back: the revisit with unchanged filters
                         visit("Overview" if title != "Overview" else "Delivery")
                         record(f"{title}: revisit", visit(title))
+
+                def open_tab(title: str, tab: str, text: str) -> tuple[float, float]:
+                    shown = ("() => { const main = document.querySelector('[data-testid=\"stMain\"]'); "
+                             f"return !!main && main.textContent.includes({json.dumps(text)}); }}")
+                    arm_stopwatch(page, title, shown)
+                    t0 = time.perf_counter()
+                    page.get_by_role("tab", name=tab, exact=True).click()
+                    seconds = read_stopwatch(page, DEADLINE_MS)
+                    page.get_by_text(text).first.wait_for(timeout=DEADLINE_MS)
+                    settle(page, title)
+                    return seconds, time.perf_counter() - t0
+
+                for title, tabs in TABS.items():
+                    visit(title)
+                    for tab, text in tabs.items():
+                        record(f"{title}: {tab} tab", open_tab(title, tab, text))
                 visit("Overview")
 
                 # The team's caption comes from the new run; only then can "drawn" mean that run.
@@ -202,7 +226,7 @@ def apptest_times(target: Database) -> dict[str, float]:
 
 
 def kind_of(view: str) -> str:
-    return view.split(": ")[-1]
+    return "tab" if view.endswith(" tab") else view.split(": ")[-1]
 
 
 def page_of(view: str) -> str:

@@ -32,6 +32,7 @@ VIEWS = {"default": None, "team": {"team": "checkout"},
 # page before such a split compares with itself after it. Names are spelled out (not ui's constants):
 # the script also runs in checkouts older than them.
 SECTIONS = {"delivery": [({}, ()), ({"tab": "Per team"}, ()), ({"tab": "Changes"}, ())],
+            "stability": [({}, ()), ({"tab": "Incidents"}, ()), ({"tab": "Failed deployments"}, ())],
             "costs": [({}, ()), ({"tab": "Movers and anomalies"}, ())],
             "capacity": [({}, ("cap-balance-rows",)), ({"tab": "Contributors"}, ()),
                          ({"tab": "Next quarter"}, ("cap-table-rows",)), ({"tab": "Right-sizing"}, ())]}
