@@ -18,7 +18,7 @@ from metrics.capacity import quarter_label, quarter_of
 from metrics.capacity_review import (forecast_of, previous_quarters, review_changes, review_overview, right_sizing,
                                      scenario_base, with_scenario)
 
-TABS = ("Investment balance", "Contributors", "Next quarter", "Right-sizing")
+TABS = ui.TABS["capacity"]
 
 ui.require_costs()  # issue 15: Costs and Capacity are for the cost role only (hidden from the navigation)
 f = ui.header("Capacity", "The quarterly review: investment balance, contributors, next quarter and right-sizing")

@@ -11,7 +11,7 @@ from cadence.dashboard import charts, ui
 from metrics.costs import (cost_anomalies, cost_by, cost_forecast, cost_summary, delivery_cost, top_movers,
                            untagged_share)
 
-TABS = ("Over time", "Movers and anomalies")
+TABS = ui.TABS["costs"]
 
 ui.require_costs()  # money only: hidden from the navigation without the cost role
 f = ui.header("Costs", "Cloud cost beside the delivery it paid for")

@@ -10,7 +10,7 @@ from metrics import dora_metrics
 from metrics.capacity_review import bot_changes
 from metrics.export import export_changes_table
 
-TABS = ("Trends", "Per team", "Changes")
+TABS = ui.TABS["delivery"]
 STAGES = {"coding_p50_hours": "Coding", "pickup_p50_hours": "Pickup", "review_p50_hours": "Review",
           "deploy_p50_hours": "Deploy"}
 

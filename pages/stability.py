@@ -9,7 +9,7 @@ import streamlit as st
 from cadence.dashboard import charts, ui
 from metrics import dora_metrics, drilldown
 
-TABS = ("Trends", "Incidents", "Failed deployments")
+TABS = ui.TABS["stability"]
 
 f = ui.header("Stability", "Failures, incidents and recovery")
 trend = ui.load(dora_metrics, **f.dora_args(period=f.period, benchmark=f.benchmark))

@@ -46,7 +46,12 @@ KEY_FILTERS = "_cadence_filters"
 KEY_GROWTH = "growth"        # expected traffic growth next quarter, percent
 KEY_WEIGHT = "weight"        # investment balance weighted by change count or by coding effort
 KEY_CONTRIBUTORS = "dc-"     # + team: planned change in that team's active contributors
-KEY_TAB = "tab"              # a page's tab shown (Delivery, Capacity: only that tab's content is computed and drawn)
+KEY_TAB = "tab"              # a page's tab shown (only that tab's content is computed and drawn)
+# The pages split into tabs, by URL path, first tab the default (the pages, the warm-up and the tests read these)
+TABS = {"delivery": ("Trends", "Per team", "Changes"),
+        "stability": ("Trends", "Incidents", "Failed deployments"),
+        "costs": ("Over time", "Movers and anomalies"),
+        "capacity": ("Investment balance", "Contributors", "Next quarter", "Right-sizing")}
 
 ALL = "All"
 PRESETS = {

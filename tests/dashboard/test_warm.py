@@ -1,6 +1,6 @@
 """The warm-up (cadence.dashboard.warm) in a real server started the way users start it
-(`cadence dashboard`): the server reports healthy only once every page has run with the default
-filters in a headless session, and after a write to the warehouse it warms the default views again.
+(`cadence dashboard`): the server reports healthy only once every page (and every tab of the pages
+split into tabs) has run with the default filters in a headless session, and after a write to the warehouse it warms the default views again.
 Every wait is for a condition (a log line, the health answer); the timeouts are deadlines."""
 
 from __future__ import annotations
@@ -65,6 +65,19 @@ def test_healthy_only_after_every_page_ran_with_the_default_view(served):
     assert "DORA facts 2026-08-24..2026-11-15 (with merged)" in text
     with urllib.request.urlopen(f"{served['base']}/_stcore/health", timeout=10) as r:
         assert r.read() == b"ok"
+
+
+def test_every_other_tab_is_warmed_before_health_says_ok(served):
+    """A tab computes only its own content, so each page's other tabs run in the first round too."""
+    from urllib.parse import urlencode
+
+    from cadence.dashboard import ui
+
+    text = read(served["log"])       # healthy already: the first round, tabs included, is done
+    tabs = re.findall(r"warm-up: (\d+) tabs in [\d.]+ s \((.*)\)", text)
+    expected = [f"{path}?{urlencode({ui.KEY_TAB: tab})}" for path, names in ui.TABS.items() for tab in names[1:]]
+    assert len(tabs) == 1 and int(tabs[0][0]) == len(expected) == 9, text[-3000:]
+    assert all(f"{view} " in tabs[0][1] for view in expected)
 
 
 TEAM_ROUND = re.compile(r"warm-up: (\d+) team Overviews in [\d.]+ s")
