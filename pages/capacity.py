@@ -18,8 +18,6 @@ from metrics.capacity import quarter_label, quarter_of
 from metrics.capacity_review import (forecast_of, previous_quarters, review_changes, review_overview, right_sizing,
                                      scenario_base, with_scenario)
 
-TABS = ui.TABS["capacity"]
-
 ui.require_costs()  # issue 15: Costs and Capacity are for the cost role only (hidden from the navigation)
 f = ui.header("Capacity", "The quarterly review: investment balance, contributors, next quarter and right-sizing")
 cfg = ui.config()
@@ -48,7 +46,7 @@ patterns = ", ".join(f"`{a}`" for a in cfg.review.exclude_authors) or "none"   #
 st.caption(f"**Bot changes: {bots:,}, excluded** from lead time, investment balance and contributor counts "
            f"(authors matching `exclude_authors`: {patterns}).")
 
-tabs = dict(zip(TABS, st.tabs(TABS, key=ui.KEY_TAB, bind="query-params"), strict=True))
+tabs = ui.page_tabs("capacity")
 
 if tabs["Investment balance"].open:
     with tabs["Investment balance"]:

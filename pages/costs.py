@@ -11,8 +11,6 @@ from cadence.dashboard import charts, ui
 from metrics.costs import (cost_anomalies, cost_by, cost_forecast, cost_summary, delivery_cost, top_movers,
                            untagged_share)
 
-TABS = ui.TABS["costs"]
-
 ui.require_costs()  # money only: hidden from the navigation without the cost role
 f = ui.header("Costs", "Cloud cost beside the delivery it paid for")
 summary = ui.cost_in_view(ui.load(cost_summary, start=f.start, end=f.end, by="team", period=f.period), f)
@@ -47,7 +45,7 @@ if team and split != "team":
 anomalies = ui.load(cost_anomalies, start=f.start, end=f.end, by=split)
 if scope:
     anomalies = anomalies[anomalies["scope"] == scope]
-tabs = dict(zip(TABS, st.tabs(TABS, key=ui.KEY_TAB, bind="query-params"), strict=True))
+tabs = ui.page_tabs("costs")
 usd, pct = st.column_config.NumberColumn(format="dollar"), st.column_config.NumberColumn(format="percent")
 
 if tabs["Over time"].open:

@@ -10,7 +10,6 @@ from metrics import dora_metrics
 from metrics.capacity_review import bot_changes
 from metrics.export import export_changes_table
 
-TABS = ui.TABS["delivery"]
 STAGES = {"coding_p50_hours": "Coding", "pickup_p50_hours": "Pickup", "review_p50_hours": "Review",
           "deploy_p50_hours": "Deploy"}
 
@@ -20,7 +19,7 @@ if trend.empty:
     ui.empty_state("deployments")
     st.stop()
 
-tabs = dict(zip(TABS, st.tabs(TABS, key=ui.KEY_TAB, bind="query-params"), strict=True))
+tabs = ui.page_tabs("delivery")
 
 if tabs["Trends"].open:
     with tabs["Trends"]:

@@ -9,8 +9,6 @@ import streamlit as st
 from cadence.dashboard import charts, ui
 from metrics import dora_metrics, drilldown
 
-TABS = ui.TABS["stability"]
-
 f = ui.header("Stability", "Failures, incidents and recovery")
 trend = ui.load(dora_metrics, **f.dora_args(period=f.period, benchmark=f.benchmark))
 incidents = ui.load(drilldown, kind="incidents", **f.dora_args())
@@ -29,7 +27,7 @@ if open_now.empty:
 else:
     ui.table(open_now, "open-incidents", key="st-open")
 
-tabs = dict(zip(TABS, st.tabs(TABS, key=ui.KEY_TAB, bind="query-params"), strict=True))
+tabs = ui.page_tabs("stability")
 
 if tabs["Trends"].open:
     with tabs["Trends"]:

@@ -47,7 +47,7 @@ KEY_GROWTH = "growth"        # expected traffic growth next quarter, percent
 KEY_WEIGHT = "weight"        # investment balance weighted by change count or by coding effort
 KEY_CONTRIBUTORS = "dc-"     # + team: planned change in that team's active contributors
 KEY_TAB = "tab"              # a page's tab shown (only that tab's content is computed and drawn)
-# The pages split into tabs, by URL path, first tab the default (the pages, the warm-up and the tests read these)
+# The pages split into tabs (page_tabs), by URL path, the first tab the default; the warm-up runs the others
 TABS = {"delivery": ("Trends", "Per team", "Changes"),
         "stability": ("Trends", "Incidents", "Failed deployments"),
         "costs": ("Over time", "Movers and anomalies"),
@@ -651,6 +651,13 @@ def health_findings(health: pd.DataFrame) -> None:
         st.markdown("**What the non-zero findings mean and what to do**\n\n" + "\n".join(
             f"- **{r.check}** — {r.value:,} of {r.total:,} ({fmt_pct(r.share)}): {r.what_to_do}"
             for r in found.itertuples()))
+
+
+def page_tabs(page: str) -> dict[str, Any]:
+    """``page``'s tabs (``TABS``), by name: ``st.tabs`` bound to the URL as ``?tab=``, so only the open
+    tab's ``.open`` is True and a page computes and draws only that tab's content."""
+    names = TABS[page]
+    return dict(zip(names, st.tabs(names, key=KEY_TAB, bind="query-params"), strict=True))
 
 
 def rows_expander(label: str, *, key: str, icon: str = ":material/table_rows:") -> Any:

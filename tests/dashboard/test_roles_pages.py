@@ -41,7 +41,7 @@ EXPANDERS = {
     "capacity": (),
 }
 # The tabs besides the default one (st.tabs bound to ?tab=: only the open tab is drawn); the tests open each.
-TABS = {"delivery": ("Per team", "Changes"), "stability": ("Incidents", "Failed deployments")}
+TABS = {page: ui.TABS[page][1:] for page in ("delivery", "stability")}
 EVERYONE = ("overview", "delivery", "stability", "reliability", "pipelines", "teams", "data_health")
 # Words only a cost figure brings: money signs and units, and the names of money figures and columns.
 COST_MARKS = re.compile(r"\$|USD|cloud cost|cost per|cost ?/|cost of idle|effective[_ ]cost|billed[_ ]cost|"

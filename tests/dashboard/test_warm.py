@@ -1,7 +1,7 @@
 """The warm-up (cadence.dashboard.warm) in a real server started the way users start it
 (`cadence dashboard`): the server reports healthy only once every page (and every tab of the pages
-split into tabs) has run with the default filters in a headless session, and after a write to the warehouse it warms the default views again.
-Every wait is for a condition (a log line, the health answer); the timeouts are deadlines."""
+split into tabs) has run with the default filters in a headless session, and after a write to the
+warehouse it warms the default views again. Every wait is for a condition (a log line, the health answer); the timeouts are deadlines."""
 
 from __future__ import annotations
 
