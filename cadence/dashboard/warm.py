@@ -8,13 +8,14 @@ which, in the server's own process:
 2. computes the DORA facts of the default ranges (the last 12 weeks, and the 24 weeks the
    Overview's comparison with the previous period covers): on a large warehouse the costly part of
    every DORA figure (metrics.facts);
-3. once the server is up, runs every page once with the default filters in a headless session
+3. once the server is up, reads Streamlit's static bundle into memory (``server.load_bundle``), then
+   runs every page once with the default filters in a headless session
    (an ordinary Streamlit session whose client is this module, not a browser), which fills the result
    cache (``ui.RESULTS``) with exactly what a visitor's first visit asks for; then every other tab of
    the pages split into tabs (``ui.TABS``: a tab computes only its own content); then the Overview of
    each configured team, the view a lead picks next (at most MAX_TEAM_VIEWS);
 4. then watches the warehouse's last-write token and the config file: after a write (a sync, an
-   ingest, the webhook, or ``cadence serve``'s refreshed snapshot) it does 2 and 3 again, so the first
+   ingest, the webhook, or ``cadence serve``'s refreshed snapshot) it does 2 and 3's visits again, so the first
    visitor after a scheduled sync finds the default views ready.
 
 The server reports healthy (``/_stcore/health``, what a browser and a load balancer wait for) once
@@ -240,6 +241,16 @@ def watch(poll: float = POLL_SECONDS) -> None:
     if not _wait_for_server():
         _ready.set()
         return
+    try:
+        from cadence.dashboard.server import load_bundle
+
+        t0 = time.perf_counter()
+        files, size = load_bundle()
+        if files:
+            log.info("warm-up: Streamlit's bundle in memory (%d files, %.1f MB) in %.2f s", files, size / 1e6,
+                     time.perf_counter() - t0)
+    except Exception:   # the bundle is then read on its first request, as before
+        log.exception("warm-up: could not read Streamlit's bundle into memory")
     warmed = None
     while True:
         try:

@@ -5,18 +5,23 @@ page load there goes through it); here against the handler itself."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 from streamlit.web.server.starlette import starlette_static_routes as routes
 
-from cadence.dashboard.server import serve_static_from_memory
+from cadence.dashboard import server
+from cadence.dashboard.server import load_bundle, serve_static_from_memory
 
 
 @pytest.fixture
 def client(tmp_path, monkeypatch):
     monkeypatch.setattr(routes, "create_streamlit_static_handler", routes.create_streamlit_static_handler)
+    monkeypatch.setattr(server, "_static_handlers", [])
+    monkeypatch.setattr(server, "_handler_created", threading.Event())
     serve_static_from_memory()
     serve_static_from_memory()   # a second call wraps nothing twice
     (tmp_path / "static" / "js").mkdir(parents=True)
@@ -64,3 +69,28 @@ def test_what_is_not_a_static_file_goes_through_streamlits_handler(client):
     # A range request is answered from the file, as Streamlit answers it.
     part = c.get("/static/js/index.abc123.js", headers={"range": "bytes=0-5"})
     assert part.status_code == 206 and part.content == module.read_bytes()[:6]
+
+
+def test_the_warm_up_reads_the_whole_bundle_before_the_first_request(client):
+    c, module = client
+    font = module.parent.parent / "media" / "font.woff2"
+    font.parent.mkdir()
+    font.write_bytes(b"\x00font" * 100)
+    # Read through the handler (index.html, outside static/, is not: it is no-cache).
+    assert load_bundle() == (2, module.stat().st_size + font.stat().st_size)
+    original = module.read_bytes()
+    module.write_bytes(b"export const x = 3;\n")
+    font.unlink()
+    # The first request after it gets what was read, with Streamlit's headers: nothing from disk.
+    first = c.get("/static/js/index.abc123.js")
+    assert first.status_code == 200 and first.content == original and "immutable" in first.headers["cache-control"]
+    assert c.get("/static/media/font.woff2").content == b"\x00font" * 100
+
+
+def test_without_the_in_memory_handler_nothing_is_read(monkeypatch):
+    # `streamlit run` without cadence.dashboard.server: Streamlit's own handler, nothing to wait for.
+    original = getattr(routes.create_streamlit_static_handler, "__wrapped__", routes.create_streamlit_static_handler)
+    monkeypatch.setattr(routes, "create_streamlit_static_handler", original)
+    monkeypatch.setattr(server, "_handler_created", threading.Event())
+    assert not getattr(routes.create_streamlit_static_handler, "cadence_in_memory", False)
+    assert load_bundle(timeout=0) == (0, 0)

@@ -80,6 +80,26 @@ def test_every_other_tab_is_warmed_before_health_says_ok(served):
     assert all(f"{view} " in tabs[0][1] for view in expected)
 
 
+def test_streamlits_bundle_is_in_memory_before_health_says_ok(served):
+    """The whole static bundle is read once the server is up, before the first page round (the
+    first browser after health is answered from memory: cadence.dashboard.server.load_bundle), in
+    the server's own process: ``python -m cadence.dashboard.server`` and the warm-up share one module."""
+    import streamlit
+
+    text = read(served["log"])
+    found = re.search(r"warm-up: Streamlit's bundle in memory \((\d+) files, ([\d.]+) MB\)", text)
+    assert found, text[-3000:]
+    static = Path(streamlit.__file__).parent / "static" / "static"
+    on_disk = [f for f in static.rglob("*") if f.is_file()]
+    assert int(found.group(1)) == len(on_disk)
+    assert float(found.group(2)) == pytest.approx(sum(f.stat().st_size for f in on_disk) / 1e6, abs=0.051)
+    assert text.index("Streamlit's bundle in memory") < text.index("warm-up: overview ")
+    # and what it serves is the file's bytes
+    module = max(on_disk, key=lambda f: f.stat().st_size if f.suffix == ".js" else 0)
+    with urllib.request.urlopen(f"{served['base']}/{module.relative_to(static.parent).as_posix()}", timeout=30) as r:
+        assert r.read() == module.read_bytes()
+
+
 TEAM_ROUND = re.compile(r"warm-up: (\d+) team Overviews in [\d.]+ s")
 
 
