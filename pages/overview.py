@@ -30,6 +30,13 @@ def fmt(value, unit):
     return {"per week": ui.fmt_per_week, "hours": ui.fmt_hours, "fraction": ui.fmt_pct}[unit](value)
 
 
+def spark_label(rows, key, unit):
+    """The sparkline's hover title: its first and last period and value."""
+    first, last = rows.iloc[0], rows.iloc[-1]
+    return (f"{first['period_start']:%d %b} {fmt(first[key], unit)} to {last['period_start']:%d %b} "
+            f"{fmt(last[key], unit)}")
+
+
 f = ui.header("Overview", "Where delivery stands")
 # The period, the previous period (for the tile changes) and the trend in one pass over the facts.
 now, before, trend = ui.load(dora_metrics_views, views=((f.start, f.end, "total"),
@@ -51,10 +58,11 @@ for col, (label, key, unit, band, lower_better, change_kind) in zip(cols, KEYS, 
     with col.container(border=True):
         value = cur[key] if cur is not None else None
         delta = ui.change(value, prev[key] if prev is not None else None, kind=change_kind)
-        spark = trend[key].dropna().round(4).tolist() if not trend.empty else []
+        spark = trend.dropna(subset=[key]) if not trend.empty else trend
         st.metric(label, fmt(value, unit), delta=delta, delta_color="inverse" if lower_better else "normal",
-                  help=HELP[key], chart_data=spark if len(spark) > 1 else None, chart_type="area",
-                  delta_description=f"vs previous {f.days} days")
+                  help=HELP[key], delta_description=f"vs previous {f.days} days")
+        if len(spark) > 1:
+            charts.show_sparkline(spark[key].round(4).tolist(), label=spark_label(spark, key, unit))
         if band:
             ui.band_badge(cur[band] if cur is not None else None, f.benchmark)
         else:
@@ -78,8 +86,11 @@ if show_costs:
         weekly_cost = costs.groupby("period_start")["effective_cost"].sum() if not costs.empty else []
         st.metric("Cloud cost", ui.fmt_money(total), delta=ui.change(total, total_before), delta_color="inverse",
                   help="Amortized (effective) cost allocated to this view's team(s) over the range.",
-                  chart_data=[round(v, 2) for v in weekly_cost] if len(weekly_cost) > 1 else None,
-                  chart_type="bar", delta_description=f"vs previous {f.days} days")
+                  delta_description=f"vs previous {f.days} days")
+        if len(weekly_cost) > 1:
+            charts.show_sparkline([round(v, 2) for v in weekly_cost], kind="bar",
+                                  label=f"{weekly_cost.index[0]:%d %b} {ui.fmt_money(weekly_cost.iloc[0])} to "
+                                        f"{weekly_cost.index[-1]:%d %b} {ui.fmt_money(weekly_cost.iloc[-1])}")
         per_deploy = unit_cost(total, cur["deployments"] if cur is not None else None)
         st.badge(f"{ui.fmt_money(per_deploy)} per deployment", color="violet")
 

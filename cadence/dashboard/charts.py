@@ -6,7 +6,8 @@ forecast) are fixed, and they were picked to keep contrast on both backgrounds.
 Why Vega-Lite and not Plotly (issue 23, measured in headless Chromium on the 2-core machine): six
 charts cost the browser about 0.45 s to draw with Plotly and 0.22 s with Vega-Lite on every visit,
 and the first page with a Plotly chart loads and starts Plotly's 4.7 MB bundle (1.5 s), while the
-Overview's metric sparklines need Vega anyway (docs/performance.md).
+Overview's trend charts need Vega anyway (docs/performance.md). The Overview's tile sparklines are
+small SVG images (``sparkline``), not Vega views.
 
 A builder returns a ``Chart``: the spec and the long-format rows it reads. Charts are built once per
 data version: each builder below is memoised on a fingerprint of its arguments (the frames'
@@ -573,3 +574,54 @@ def burn_down(burn: pd.DataFrame, *, title: str) -> Chart:
                       "tooltip": [when, {"field": "change_failure", "title": "change failure open"}]}},
     ]
     return Chart(_titled(title, layer=layers), rows)
+
+
+SPARK_WIDTH, SPARK_HEIGHT = 100, 28   # the viewBox: stretched to the tile's width, 40 px high
+
+
+def sparkline(values: Sequence[float], *, kind: str = "area", label: str) -> str:
+    """A tile's sparkline as a small SVG image (``kind`` "area" or "bar"), ``label`` its hover title.
+
+    Not a Vega view: ``st.metric``'s own sparkline is one (vega-embed, compiled and run in the
+    browser), and the Overview's six cost a revisit ~0.1 s after the page was otherwise drawn
+    (docs/performance.md). The values are the page's own numbers; the label is escaped."""
+    import base64
+    import html
+
+    ys = [float(v) for v in values]
+    if len(ys) < 2:
+        return ""
+    lo, hi = min(ys), max(ys)
+    if kind == "bar" or (lo < 0 < hi):
+        lo = min(lo, 0.0)
+    span = (hi - lo) or 1.0
+
+    def y(v: float) -> float:
+        return round(SPARK_HEIGHT - 1 - (v - lo) / span * (SPARK_HEIGHT - 2), 2)
+
+    if kind == "bar":
+        step = SPARK_WIDTH / len(ys)
+        marks = "".join(f'<rect x="{i * step + step * 0.15:.2f}" y="{y(v)}" width="{step * 0.7:.2f}" '
+                        f'height="{max(y(lo) - y(v), 0.5):.2f}"/>' for i, v in enumerate(ys))
+        body = f'<g fill="{ACTUAL}" fill-opacity="0.6">{marks}</g>'
+    else:
+        step = SPARK_WIDTH / (len(ys) - 1)
+        points = " ".join(f"{i * step:.2f},{y(v)}" for i, v in enumerate(ys))
+        body = (f'<polygon points="0,{SPARK_HEIGHT} {points} {SPARK_WIDTH},{SPARK_HEIGHT}" fill="{ACTUAL}" '
+                f'fill-opacity="0.15"/><polyline points="{points}" fill="none" stroke="{ACTUAL}" '
+                'stroke-width="1.5" vector-effect="non-scaling-stroke" stroke-linejoin="round"/>')
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {SPARK_WIDTH} {SPARK_HEIGHT}" '
+           f'preserveAspectRatio="none">{body}</svg>')
+    # As an image: st.html keeps HTML only (its sanitizer drops inline SVG), and an image's alt and
+    # title give the hover text and what a screen reader says.
+    source = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+    title = html.escape(label, quote=True)
+    return (f'<img src="{source}" alt="{title}" title="{title}" '
+            'style="display:block;width:100%;height:40px">')
+
+
+def show_sparkline(values: Sequence[float], *, kind: str = "area", label: str) -> None:
+    """Draw ``sparkline`` in the page (nothing for fewer than two values)."""
+    tag = sparkline(values, kind=kind, label=label)
+    if tag:
+        st.html(tag)

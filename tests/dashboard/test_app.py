@@ -90,6 +90,15 @@ def test_overview_numbers_are_the_metrics_of_the_default_view(demo):
     # Each band sits beside its tile as a badge naming the benchmark year.
     for column in ("band_deployment_frequency", "band_lead_time", "band_change_failure_rate", "band_recovery_time"):
         assert f"-badge[{row[column].capitalize()} · DORA 2024]" in texts(at)
+    # Each tile's sparkline is an image of its trend, titled with the first and last week: the 12
+    # weeks 24 Aug .. 09 Nov of the same view (five keys and the cost tile).
+    sparks = [h.proto.body for h in at.get("html") if "data:image/svg+xml" in h.proto.body]
+    assert len(sparks) == 6
+    trend = _metrics(demo, f, period="week")
+    first, last = trend.iloc[0], trend.iloc[-1]
+    assert (f'title="{first["period_start"]:%d %b} {ui.fmt_per_week(first["deploys_per_week"])} to '
+            f'{last["period_start"]:%d %b} {ui.fmt_per_week(last["deploys_per_week"])}"') in sparks[0]
+    assert first["period_start"].strftime("%d %b") == "24 Aug" and last["period_start"].strftime("%d %b") == "09 Nov"
 
 
 def test_team_filter_changes_the_numbers_to_that_team(demo):

@@ -108,3 +108,38 @@ def test_show_stack_draws_a_layered_chart_or_a_wide_legend_as_a_view_of_its_own(
     assert drawn[2][1]["title"]["text"] == "Wide legend"
     # a stack hands Streamlit its datasets and no top-level rows
     assert drawn[0][0] is None and set(drawn[0][1]["datasets"]) == {"chart_0", "chart_1"}
+
+
+def _svg_of(tag: str) -> str:
+    import base64
+    import re
+
+    source = re.search(r'src="data:image/svg\+xml;base64,([^"]+)"', tag).group(1)
+    return base64.b64decode(source).decode()
+
+
+def test_a_sparkline_is_an_image_of_its_values_scaled_to_the_box():
+    import html
+    import re
+
+    tag = charts.sparkline([2.0, 5.0, 3.5], label='24 Aug 2.0 to 09 Nov "3.5" <h>')
+    # The label is the hover title and the alt text, escaped.
+    assert 'title="24 Aug 2.0 to 09 Nov &quot;3.5&quot; &lt;h&gt;"' in tag
+    assert html.unescape(re.search(r'alt="([^"]*)"', tag).group(1)) == '24 Aug 2.0 to 09 Nov "3.5" <h>'
+    svg = _svg_of(tag)
+    line = re.search(r'<polyline points="([^"]+)"', svg).group(1).split()
+    # Three values, spread over the 100-wide box (steps of 50). Height 28: the lowest value (2.0) sits
+    # at 28 - 1 = 27, the highest (5.0) at 1, and 3.5 halfway: 27 - (1.5 / 3) * 26 = 14.
+    assert [tuple(map(float, p.split(","))) for p in line] == [(0.0, 27.0), (50.0, 1.0), (100.0, 14.0)]
+
+
+def test_a_bar_sparkline_starts_at_zero_and_fewer_than_two_values_draw_nothing():
+    import re
+
+    svg = _svg_of(charts.sparkline([100.0, 300.0], kind="bar", label="cost"))
+    bars = re.findall(r'<rect x="[\d.]+" y="([\d.]+)" width="[\d.]+" height="([\d.]+)"/>', svg)
+    # Bars from 0: 300 reaches the top (y = 1, height 27 - 1 = 26), 100 a third of that
+    # (y = 27 - 26 / 3 = 18.33, height 8.67).
+    assert [(float(y), float(h)) for y, h in bars] == [(18.33, 8.67), (1.0, 26.0)]
+    assert charts.sparkline([4.0], label="one week") == ""
+    assert charts.sparkline([], label="none") == ""

@@ -54,11 +54,14 @@ def require_browser() -> str:
 
 
 # Charts draw after the script run ends: each Vega-Lite chart's container holds its canvas (or SVG)
-# once drawn. On the first load the chart component's code is still downloading: Streamlit shows a
-# skeleton in its place (no chart container yet), so "drawn" also means no skeleton is left.
+# once drawn, and so does a tile's own sparkline (``st.metric(chart_data=...)``, a Vega view too,
+# its container there as soon as the tile is). On the first load the chart component's code is still
+# downloading: Streamlit shows a skeleton in its place (no chart container yet), so "drawn" also
+# means no skeleton is left. The Overview's tile sparklines are images (charts.sparkline): loaded.
 PLOTS_DRAWN = """() => !document.querySelector('[data-testid="stSkeleton"]')
-                      && [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
-                           .every(chart => chart.querySelector('canvas, svg.marks'))"""
+                      && [...document.querySelectorAll('[data-testid="stVegaLiteChart"], [data-testid="stMetricChart"]')]
+                           .every(chart => chart.querySelector('canvas, svg.marks'))
+                      && [...document.querySelectorAll('[data-testid="stHtml"] img')].every(img => img.complete)"""
 
 
 def settle(page: Any, title: str, timeout_ms: int = 90_000) -> None:
