@@ -319,6 +319,13 @@ def main() -> int:
     if not exe:
         print("no Chromium (apt-get install chromium, or set CADENCE_CHROMIUM)")
         return 1
+    from cadence.dashboard import ui
+
+    # A tab renamed in the pages but not here would be skipped as "not drawn": say so instead.
+    stale = {t: list(tabs) for t, tabs in TABS.items() if tuple(tabs) != ui.TABS[PAGES[t]][1:]}
+    if stale:
+        print(f"TABS here ({stale}) differ from the pages' tabs (cadence.dashboard.ui.TABS): update TABS")
+        return 1
     names = ("demo", "large") if args.db == "both" else (args.db,)
     verdicts: dict[str, list[str]] = {}
     cpu_start = cpu_times()

@@ -30,11 +30,9 @@ def fmt(value, unit):
     return {"per week": ui.fmt_per_week, "hours": ui.fmt_hours, "fraction": ui.fmt_pct}[unit](value)
 
 
-def spark_label(rows, key, unit):
-    """The sparkline's hover title: its first and last period and value."""
-    first, last = rows.iloc[0], rows.iloc[-1]
-    return (f"{first['period_start']:%d %b} {fmt(first[key], unit)} to {last['period_start']:%d %b} "
-            f"{fmt(last[key], unit)}")
+def spark_label(periods, values, show):
+    """A sparkline's hover title: its first and last period and value (``show`` formats a value)."""
+    return f"{periods[0]:%d %b} {show(values[0])} to {periods[-1]:%d %b} {show(values[-1])}"
 
 
 f = ui.header("Overview", "Where delivery stands")
@@ -62,7 +60,8 @@ for col, (label, key, unit, band, lower_better, change_kind) in zip(cols, KEYS, 
         st.metric(label, fmt(value, unit), delta=delta, delta_color="inverse" if lower_better else "normal",
                   help=HELP[key], delta_description=f"vs previous {f.days} days")
         if len(spark) > 1:
-            charts.show_sparkline(spark[key].round(4).tolist(), label=spark_label(spark, key, unit))
+            charts.show_sparkline(spark[key].round(4).tolist(), label=spark_label(
+                spark["period_start"].tolist(), spark[key].tolist(), lambda v, u=unit: fmt(v, u)))
         if band:
             ui.band_badge(cur[band] if cur is not None else None, f.benchmark)
         else:
@@ -88,9 +87,8 @@ if show_costs:
                   help="Amortized (effective) cost allocated to this view's team(s) over the range.",
                   delta_description=f"vs previous {f.days} days")
         if len(weekly_cost) > 1:
-            charts.show_sparkline([round(v, 2) for v in weekly_cost], kind="bar",
-                                  label=f"{weekly_cost.index[0]:%d %b} {ui.fmt_money(weekly_cost.iloc[0])} to "
-                                        f"{weekly_cost.index[-1]:%d %b} {ui.fmt_money(weekly_cost.iloc[-1])}")
+            charts.show_sparkline([round(v, 2) for v in weekly_cost], kind="bar", label=spark_label(
+                weekly_cost.index.tolist(), weekly_cost.tolist(), ui.fmt_money))
         per_deploy = unit_cost(total, cur["deployments"] if cur is not None else None)
         st.badge(f"{ui.fmt_money(per_deploy)} per deployment", color="violet")
 

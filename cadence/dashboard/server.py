@@ -35,9 +35,10 @@ def no_delay() -> None:
     ``IPPROTO_TCP``. The connections accepted on it inherit that 0, and asyncio sets ``TCP_NODELAY``
     only on sockets that say ``IPPROTO_TCP`` — so Nagle's algorithm stayed on, and every keep-alive
     response whose headers and body leave in two writes (each static file) waited for the client's
-    delayed ACK: 44 ms per request on Linux, 0.6 ms without (docs/performance.md; uvicorn's issue
-    3149 is the same mechanism for its own pre-bound sockets). The listening socket is handed on as what it is, a TCP socket (and told
-    ``TCP_NODELAY`` itself, which Linux passes to what it accepts)."""
+    delayed ACK: 44 ms per request on Linux, 0.5 ms without (docs/performance.md; uvicorn's issue
+    3149 is the same mechanism for its own pre-bound sockets). The listening socket is handed on as
+    what it is, a TCP socket (and told ``TCP_NODELAY`` itself, which Linux passes to what it
+    accepts)."""
     import socket
 
     from streamlit.web.server.starlette import starlette_server
@@ -128,23 +129,21 @@ def load_bundle(timeout: float = 30.0) -> tuple[int, int]:
     if not getattr(routes.create_streamlit_static_handler, "cadence_in_memory", False):
         return 0, 0
     _handler_created.wait(timeout)
-    files = size = 0
-    for handler, directory in list(_static_handlers):
-        root = Path(directory)
-        paths = [p.relative_to(root).as_posix() for p in sorted((root / "static").rglob("*")) if p.is_file()]
 
-        async def read(paths: list[str] = paths, handler=handler) -> tuple[int, int]:
-            n = total = 0
-            for path in paths:
-                response = await handler.get_response(path, {"type": "http", "method": "GET", "headers": [],
-                                                             "path": f"/{path}", "root_path": ""})
-                if response.status_code == 200 and response.headers.get("content-length"):
-                    n, total = n + 1, total + int(response.headers["content-length"])
-            return n, total
+    async def read(handler, root: Path) -> tuple[int, int]:
+        n = total = 0
+        for file in sorted((root / "static").rglob("*")):
+            if not file.is_file():
+                continue
+            path = file.relative_to(root).as_posix()
+            response = await handler.get_response(path, {"type": "http", "method": "GET", "headers": [],
+                                                         "path": f"/{path}", "root_path": ""})
+            if response.status_code == 200 and response.headers.get("content-length"):
+                n, total = n + 1, total + int(response.headers["content-length"])
+        return n, total
 
-        n, total = asyncio.run(read())
-        files, size = files + n, size + total
-    return files, size
+    read_each = [asyncio.run(read(handler, Path(directory))) for handler, directory in list(_static_handlers)]
+    return sum(n for n, _ in read_each), sum(size for _, size in read_each)
 
 
 _static_handlers: list = []   # (handler, its directory) for each static handler Streamlit created
