@@ -26,7 +26,7 @@ import pytest
 
 from tests.support.fake_github import FakeGitHub
 from tests.support.fake_github.scenarios import busy_repo
-from tests.support.fake_github.server import hang
+from tests.support.fake_github.server import hang, passthrough
 from tests.support.kill_support import RUN_CLI
 from tests.support.net import free_port, wait_for_health
 
@@ -227,29 +227,41 @@ def test_data_health_shows_the_runs_and_the_sidebar_when_data_is_from(service, m
 def test_pages_render_while_a_scheduled_sync_writes(service, monkeypatch):
     """A reader under `serve` never waits behind a sync: the served dashboard reads the copy the
     worker refreshes after writes, so the pages render with the lock wait cut to 1 s while a sync
-    of 400 pull requests writes, and the copy catches up when it ends."""
+    of 400 pull requests writes, and the copy catches up when it ends. The sync's third GraphQL
+    request is held until the pages have rendered once beside it (a sync left to run free could
+    end before one round of pages on a fast machine, or a slow one)."""
     from tests.support.apptest_support import dashboard_env, open_app
     from warehouse import db as warehouse_db
 
     busy_repo(service.gh, "shop/web", pulls=400, deployments=40, start="2026-01-06T10:00:00Z", seed=2)
     service.cfg.write_text(service.cfg.read_text().replace('repos = ["shop/api"]', 'repos = ["shop/api", "shop/web"]'),
                            encoding="utf-8")
+    # a scheduled run still going would take the held request, and the manual run would be skipped
+    wait_until(lambda: all(r[0] != "running" for r in service.runs()), "the runs before to end", log=service.log)
+    release = threading.Event()
+    service.gh.hanging = 0
+    service.gh.add_fault("/api/graphql", passthrough(), passthrough(), hang(release))
     before = len(service.runs())
-    service.run_now()
-    wait_until(lambda: len(service.runs()) > before, "the manual run to start", log=service.log)
-    monkeypatch.setattr(warehouse_db, "LOCK_WAIT_SECONDS", 1.0)
-    monkeypatch.setenv("CADENCE_CONFIG", str(service.cfg))
-    renders_during_sync = 0
-    with dashboard_env(service.dashboard_db, today=date(2026, 2, 2)):
-        while True:
-            running = service.runs()[-1][0] == "running"
-            for page in ("overview", "delivery", "data_health"):
-                at = open_app(page)
-                assert not at.exception, at.exception
-                assert not [e.value for e in at.error], [e.value for e in at.error]
-            if not running:
-                break
-            renders_during_sync += 1
+    try:
+        service.run_now()
+        wait_until(lambda: len(service.runs()) > before, "the manual run to start", log=service.log)
+        wait_until(lambda: service.gh.hanging == 1, "the sync to reach its held request", log=service.log)
+        monkeypatch.setattr(warehouse_db, "LOCK_WAIT_SECONDS", 1.0)
+        monkeypatch.setenv("CADENCE_CONFIG", str(service.cfg))
+        renders_during_sync = 0
+        with dashboard_env(service.dashboard_db, today=date(2026, 2, 2)):
+            while True:
+                running = service.runs()[-1][0] == "running"
+                for page in ("overview", "delivery", "data_health"):
+                    at = open_app(page)
+                    assert not at.exception, at.exception
+                    assert not [e.value for e in at.error], [e.value for e in at.error]
+                if not running:
+                    break
+                renders_during_sync += 1
+                release.set()   # the held request fails with a 502, retried; the sync goes on
+    finally:
+        release.set()
     assert renders_during_sync >= 1, "the sync ended before a page rendered beside it"
     assert [r[0] for r in service.runs() if r[1] == "manual"][-1] == "success"
     assert query(service.db, "SELECT count(*) FROM changes WHERE repo = 'shop/web'")[0][0] == 400
