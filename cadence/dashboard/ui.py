@@ -46,6 +46,7 @@ KEY_FILTERS = "_cadence_filters"
 KEY_GROWTH = "growth"        # expected traffic growth next quarter, percent
 KEY_WEIGHT = "weight"        # investment balance weighted by change count or by coding effort
 KEY_CONTRIBUTORS = "dc-"     # + team: planned change in that team's active contributors
+KEY_SCENARIO_TEAMS = "dc"    # the teams whose contributors change (an input for each)
 KEY_TAB = "tab"              # a page's tab shown (only that tab's content is computed and drawn)
 # The pages split into tabs (page_tabs), by URL path, the first tab the default; the warm-up runs the others
 TABS = {"delivery": ("Trends", "Per team", "Changes"),

@@ -110,6 +110,34 @@ def test_the_scenario_comes_from_the_url(demo):
     assert shown.at["catalog", "cost_forecast"] > base.at["catalog", "cost_forecast"]
 
 
+def test_a_contributor_input_only_for_the_teams_picked(demo):
+    # No change in the link: the scenario panel has the growth input and the team picker, no team input.
+    at = open_review("Next quarter")
+    picker = at.multiselect(key=ui.KEY_SCENARIO_TEAMS)
+    # every team with contributors ("unallocated" cost has none to change)
+    assert picker.value == [] and set(picker.options) == set(_frame_with(at, "cost_forecast")["team"]) - {"unallocated"}
+    assert [n.key for n in at.number_input] == [ui.KEY_GROWTH]
+    base = _frame_with(at, "cost_forecast").set_index("team")
+    # Picking two teams gives each an input; a change typed into one moves that team's forecast only.
+    picker.set_value(["fulfilment", "checkout"]).run()
+    keys = [n.key for n in at.number_input]
+    assert keys == [ui.KEY_GROWTH, f"{ui.KEY_CONTRIBUTORS}checkout", f"{ui.KEY_CONTRIBUTORS}fulfilment"]
+    at.number_input(key=f"{ui.KEY_CONTRIBUTORS}checkout").set_value(3).run()
+    moved = _frame_with(at, "cost_forecast").set_index("team")
+    assert moved.at["checkout", "changes_forecast"] > base.at["checkout", "changes_forecast"]
+    assert moved.at["fulfilment", "changes_forecast"] == pytest.approx(base.at["fulfilment", "changes_forecast"])
+    # Unpicked again, the team's change no longer counts (its input is gone with it).
+    at.multiselect(key=ui.KEY_SCENARIO_TEAMS).set_value(["fulfilment"]).run()
+    assert [n.key for n in at.number_input] == [ui.KEY_GROWTH, f"{ui.KEY_CONTRIBUTORS}fulfilment"]
+    again = _frame_with(at, "cost_forecast").set_index("team")
+    assert again.at["checkout", "changes_forecast"] == pytest.approx(base.at["checkout", "changes_forecast"])
+    # A link naming a team's change (dc-checkout=2) picks that team; a zero or a word picks none.
+    at = open_review("Next quarter", query={**QUERY, f"{ui.KEY_CONTRIBUTORS}checkout": "2",
+                                            f"{ui.KEY_CONTRIBUTORS}catalog": "0", f"{ui.KEY_CONTRIBUTORS}search": "x"})
+    assert at.multiselect(key=ui.KEY_SCENARIO_TEAMS).value == ["checkout"]
+    assert at.number_input(key=f"{ui.KEY_CONTRIBUTORS}checkout").value == 2
+
+
 def test_without_the_cost_role_the_page_shows_nothing(demo, monkeypatch):
     # Issue 15: only the cost role sees Costs and Capacity; reached anyway (a shared link), the page
     # stops before any figure, money or not, is sent.
