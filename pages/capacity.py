@@ -23,7 +23,7 @@ def _planned(value: str | None) -> bool:
     """A contributor change read from the link: a non-zero whole number (anything else is no change)."""
     try:
         return int(float(value or 0)) != 0
-    except ValueError:
+    except (ValueError, OverflowError):   # a word, or "inf"
         return False
 
 
@@ -56,8 +56,6 @@ st.caption(f"**Bot changes: {bots:,}, excluded** from lead time, investment bala
            f"(authors matching `exclude_authors`: {patterns}).")
 
 tabs = ui.page_tabs("capacity")
-
-
 
 if tabs["Investment balance"].open:
     with tabs["Investment balance"]:

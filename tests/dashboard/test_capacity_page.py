@@ -131,9 +131,10 @@ def test_a_contributor_input_only_for_the_teams_picked(demo):
     assert [n.key for n in at.number_input] == [ui.KEY_GROWTH, f"{ui.KEY_CONTRIBUTORS}fulfilment"]
     again = _frame_with(at, "cost_forecast").set_index("team")
     assert again.at["checkout", "changes_forecast"] == pytest.approx(base.at["checkout", "changes_forecast"])
-    # A link naming a team's change (dc-checkout=2) picks that team; a zero or a word picks none.
+    # A link naming a team's change (dc-checkout=2) picks that team; a zero, a word or "inf" picks none.
     at = open_review("Next quarter", query={**QUERY, f"{ui.KEY_CONTRIBUTORS}checkout": "2",
-                                            f"{ui.KEY_CONTRIBUTORS}catalog": "0", f"{ui.KEY_CONTRIBUTORS}search": "x"})
+                                            f"{ui.KEY_CONTRIBUTORS}catalog": "0", f"{ui.KEY_CONTRIBUTORS}growth": "x",
+                                            f"{ui.KEY_CONTRIBUTORS}data": "inf"})
     assert at.multiselect(key=ui.KEY_SCENARIO_TEAMS).value == ["checkout"]
     assert at.number_input(key=f"{ui.KEY_CONTRIBUTORS}checkout").value == 2
 
